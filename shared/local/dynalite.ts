@@ -1,0 +1,39 @@
+/**
+ * In-process dynalite (DynamoDB emulator on LevelDB, in memory): the embedded DynamoDB of the
+ * local runtime (`npm start`), and one of the engines the tests and benchmarks run against.
+ */
+import type { AddressInfo } from 'node:net';
+import dynalite from 'dynalite';
+
+export interface RunningEmulator {
+  /** http://127.0.0.1:<port> */
+  readonly endpoint: string;
+  /** Stops the server; idempotent. */
+  stop(): Promise<void>;
+}
+
+/** Starts dynalite on 127.0.0.1, on a free port; tables are ACTIVE as soon as they are created. */
+export async function startDynalite(): Promise<RunningEmulator> {
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+
+  let stopped: Promise<void> | undefined;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    stop() {
+      stopped ??= new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        // Busy keep-alive sockets from SDK clients would otherwise hold close() open.
+        server.closeAllConnections();
+      });
+      return stopped;
+    },
+  };
+}

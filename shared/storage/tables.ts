@@ -1,0 +1,47 @@
+/**
+ * The table layouts, defined once: the CDK app, the local runtime and the tests all build their
+ * tables from these descriptions, so attribute names cannot drift between them.
+ */
+import type { BucketRef } from '../limits/types.js';
+
+/** Layout of a table with a single string partition key. */
+export interface TableLayout {
+  /** Logical name; physical names are chosen by CloudFormation or by the local runtime. */
+  readonly logicalName: string;
+  readonly partitionKey: string;
+  /** Attribute holding an epoch-seconds expiry that DynamoDB TTL deletes after, if any. */
+  readonly ttlAttribute?: string;
+}
+
+/**
+ * Buckets table: one item per bucket. `tat` is the bucket's theoretical arrival time in integer
+ * microseconds since the epoch (see shared/admission/gcra.ts); it is the whole bucket state.
+ */
+export const BUCKETS_TABLE = {
+  logicalName: 'Buckets',
+  partitionKey: 'pk',
+  attributes: { tat: 'tat', expiresAt: 'expiresAt' },
+  ttlAttribute: 'expiresAt',
+} as const satisfies TableLayout & { attributes: Record<string, string> };
+
+/** Requests table: one item per request `id` (status, attempts, result), expired by TTL. */
+export const REQUESTS_TABLE = {
+  logicalName: 'Requests',
+  partitionKey: 'id',
+  ttlAttribute: 'expiresAt',
+} as const satisfies TableLayout;
+
+/** The partition key of a bucket's item. `#` cannot occur in any of the parts (the contract forbids it). */
+export function bucketKey(ref: BucketRef): string {
+  return `${ref.account}#${ref.region}#${ref.service}#${ref.bucket}`;
+}
+
+/** CreateTable input for a layout: on-demand billing, string partition key. Used locally and in tests. */
+export function createTableInput(layout: TableLayout, tableName: string) {
+  return {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST' as const,
+    AttributeDefinitions: [{ AttributeName: layout.partitionKey, AttributeType: 'S' as const }],
+    KeySchema: [{ AttributeName: layout.partitionKey, KeyType: 'HASH' as const }],
+  };
+}
