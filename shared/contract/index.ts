@@ -1,0 +1,60 @@
+/**
+ * The wire contract: the request message, the result record, the problems a rejection lists, and
+ * the names of the metrics everything publishes. Import from here, not from the files behind it.
+ */
+export {
+  DIMENSIONS,
+  type DimensionName,
+  METRIC_NAMESPACE,
+  METRIC_UNITS,
+  METRICS,
+  type MetricName,
+} from './metrics.js';
+export { BODY_FIELD, describeProblems, type Problem } from './problems.js';
+export {
+  type CallSpec,
+  CONTRACT_VERSION,
+  callSpecSchema,
+  DEFAULT_MAX_ATTEMPTS,
+  DEFAULT_PRIORITY,
+  deadlineMs,
+  effectiveMaxAttempts,
+  effectivePriority,
+  idSchema,
+  jsonObjectSchema,
+  MAX_ATTEMPTS_LIMIT,
+  MAX_JSON_DEPTH,
+  MAX_MESSAGE_BYTES,
+  MAX_TAGS,
+  type ParseResult,
+  PRIORITIES,
+  type Priority,
+  parseRequest,
+  requestSchema,
+  type SluiceRequest,
+  type Target,
+  targetSchema,
+  validateRequest,
+} from './request.js';
+export {
+  ERROR_CODES,
+  type FailedResult,
+  failedResult,
+  MAX_ERROR_MESSAGE_CHARS,
+  MAX_RESULT_PROBLEMS,
+  parseResult,
+  problemSchema,
+  RESULT_STATUSES,
+  type RejectedResult,
+  type ResultError,
+  type ResultParseResult,
+  type ResultStatus,
+  rejectedResult,
+  resultSchema,
+  type SluiceResult,
+  type SucceededResult,
+  succeededResult,
+  type Timings,
+  timingsSchema,
+  validateResult,
+} from './result.js';

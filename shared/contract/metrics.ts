@@ -1,0 +1,69 @@
+/**
+ * CloudWatch metric names, defined once so that the code that emits a metric and the dashboards
+ * and alarms that read it (infra/) cannot drift apart.
+ *
+ * Dimensions must have few values. Every distinct combination of dimension values is a separate
+ * custom metric, billed and listed on its own: never use a request `id` or an account id as a
+ * dimension. Account ids, request ids and tags belong in structured log fields only. For the same
+ * reason `Bucket` is the bucket's name within its service (`mutating`, `RunInstances`), never
+ * the full bucket key, which contains the account.
+ */
+
+/** The CloudWatch namespace all Sluice metrics are published under. */
+export const METRIC_NAMESPACE = 'Sluice';
+
+/** Metric names. Each entry says what one data point means and which dimensions it carries. */
+export const METRICS = {
+  /** Calls admitted by a bucket (one per call, per bucket drawn on). Service, Bucket, Region. */
+  AdmittedCalls: 'AdmittedCalls',
+  /** Calls a bucket could not admit yet and that were deferred. Service, Bucket, Region. */
+  NotAdmitted: 'NotAdmitted',
+  /** Conditional writes to the buckets table, to compare with AdmittedCalls. Service, Region. */
+  AdmissionWrites: 'AdmissionWrites',
+  /** Calls the provider throttled although Sluice admitted them. Service, Bucket, Region. */
+  ProviderThrottles: 'ProviderThrottles',
+  /** Messages re-sent to the queue with a delay (reservation, throttle or back-off). Service. */
+  Requeued: 'Requeued',
+  /** The delay a re-sent message was given, in seconds. Service. */
+  RequeueDelaySeconds: 'RequeueDelaySeconds',
+  /** Requests that ended, by how they ended. Service, Status. */
+  Results: 'Results',
+  /** Wall time of one call to the provider, in milliseconds. Service, Region. */
+  CallDurationMs: 'CallDurationMs',
+  /** Messages rejected for breaking the contract (no Service: it may be the invalid part). */
+  Rejected: 'Rejected',
+} as const;
+
+/** A Sluice metric name. */
+export type MetricName = (typeof METRICS)[keyof typeof METRICS];
+
+/** The CloudWatch unit of each metric, for embedded metric format and alarms. */
+export const METRIC_UNITS = {
+  AdmittedCalls: 'Count',
+  NotAdmitted: 'Count',
+  AdmissionWrites: 'Count',
+  ProviderThrottles: 'Count',
+  Requeued: 'Count',
+  RequeueDelaySeconds: 'Seconds',
+  Results: 'Count',
+  CallDurationMs: 'Milliseconds',
+  Rejected: 'Count',
+} as const satisfies Record<MetricName, 'Count' | 'Seconds' | 'Milliseconds'>;
+
+/**
+ * Dimension names. All have bounded values: SDK service ids, bucket names from the limits
+ * catalog, result statuses, AWS regions. Never add one for request ids or account ids.
+ */
+export const DIMENSIONS = {
+  /** SDK service id, e.g. `ec2`. */
+  Service: 'Service',
+  /** Bucket name within the service, e.g. `mutating`; never the full bucket key. */
+  Bucket: 'Bucket',
+  /** Result status: `succeeded`, `failed` or `rejected`. */
+  Status: 'Status',
+  /** AWS region the call runs in, e.g. `us-east-1`. */
+  Region: 'Region',
+} as const;
+
+/** A Sluice dimension name. */
+export type DimensionName = (typeof DIMENSIONS)[keyof typeof DIMENSIONS];

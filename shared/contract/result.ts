@@ -1,0 +1,197 @@
+/**
+ * The result record a request ends with: stored under the request's `id` (so a duplicate delivery
+ * can be answered with it) and sent to `replyTo` when the request names a queue. It is part of the
+ * versioned wire contract, so it carries `v` like the request does.
+ *
+ * Builders are pure and make records that satisfy {@link resultSchema}: they truncate what could
+ * be long (provider error messages, problem lists) so that a record always fits in a DynamoDB
+ * item and an SQS message.
+ */
+import { z } from 'zod';
+import {
+  decodeBody,
+  describeProblems,
+  type Problem,
+  problemsFromIssues,
+  truncate,
+  versionProblem,
+} from './problems.js';
+import { CONTRACT_VERSION, idSchema, jsonObjectSchema, MAX_MESSAGE_BYTES } from './request.js';
+
+/** How a request ended. */
+export const RESULT_STATUSES = ['succeeded', 'failed', 'rejected'] as const;
+
+/** How a request ended: the call ran and returned, ended in error, or the message was invalid. */
+export type ResultStatus = (typeof RESULT_STATUSES)[number];
+
+/**
+ * Error codes Sluice itself sets; a failed call otherwise carries the provider's own code
+ * (e.g. `InvalidParameterValue`).
+ */
+export const ERROR_CODES = {
+  /** The message broke the contract; the result lists the problems. Never retried. */
+  validationFailed: 'ValidationFailed',
+  /** The request used all its attempts (`maxAttempts`) without the call completing. */
+  attemptsExhausted: 'AttemptsExhausted',
+  /** The request's `deadline` passed before the call completed. */
+  deadlineExceeded: 'DeadlineExceeded',
+} as const;
+
+/** Longest `error.message` kept; provider messages beyond this are cut. */
+export const MAX_ERROR_MESSAGE_CHARS = 2048;
+
+/**
+ * Most problems a rejected result lists (the message gives the total count). A 1 MiB body can
+ * hold tens of thousands of unknown keys; the record must still fit in a 400 KB DynamoDB item.
+ */
+export const MAX_RESULT_PROBLEMS = 50;
+
+// Bounds each listed problem; with MAX_RESULT_PROBLEMS this keeps the list under ~50 KB.
+const MAX_PROBLEM_TEXT_CHARS = 512;
+
+const epochMs = z.int().min(0);
+
+/** When the request was received, started running (absent if it never ran) and finished. */
+export const timingsSchema = z.strictObject({
+  receivedAt: epochMs,
+  startedAt: epochMs.optional(),
+  finishedAt: epochMs,
+});
+
+/** A validation problem as listed in a rejected result. */
+export const problemSchema = z.strictObject({
+  field: z.string().max(MAX_PROBLEM_TEXT_CHARS),
+  rule: z.string().min(1).max(64),
+  message: z.string().max(MAX_PROBLEM_TEXT_CHARS),
+});
+
+const errorSchema = z.strictObject({
+  code: z.string().min(1).max(256),
+  message: z.string().max(MAX_ERROR_MESSAGE_CHARS),
+});
+
+const attempts = z.int().min(0);
+
+/** The result record, discriminated by `status`. */
+export const resultSchema = z.discriminatedUnion('status', [
+  z.strictObject({
+    v: z.literal(CONTRACT_VERSION),
+    status: z.literal('succeeded'),
+    id: idSchema,
+    attempts,
+    /** The call's output as JSON (dates as ISO strings, no SDK `$metadata`). */
+    output: jsonObjectSchema,
+    timings: timingsSchema,
+  }),
+  z.strictObject({
+    v: z.literal(CONTRACT_VERSION),
+    status: z.literal('failed'),
+    id: idSchema,
+    attempts,
+    error: errorSchema,
+    timings: timingsSchema,
+  }),
+  z.strictObject({
+    v: z.literal(CONTRACT_VERSION),
+    status: z.literal('rejected'),
+    // Absent when the message had no usable id (not JSON, or the id itself was invalid).
+    id: idSchema.optional(),
+    attempts,
+    error: z.strictObject({
+      code: z.literal(ERROR_CODES.validationFailed),
+      message: z.string().max(MAX_ERROR_MESSAGE_CHARS),
+      problems: z.array(problemSchema).max(MAX_RESULT_PROBLEMS),
+    }),
+    timings: timingsSchema,
+  }),
+]);
+
+/** A result record. */
+export type SluiceResult = z.infer<typeof resultSchema>;
+/** A result of a call that ran and returned. */
+export type SucceededResult = Extract<SluiceResult, { status: 'succeeded' }>;
+/** A result of a call that ended in an error, or ran out of attempts or time. */
+export type FailedResult = Extract<SluiceResult, { status: 'failed' }>;
+/** A result of a message that broke the contract. */
+export type RejectedResult = Extract<SluiceResult, { status: 'rejected' }>;
+/** A result's `timings`, epoch milliseconds. */
+export type Timings = z.infer<typeof timingsSchema>;
+/** A failed result's `error`. */
+export type ResultError = z.infer<typeof errorSchema>;
+
+/** Outcome of validating a result record. */
+export type ResultParseResult =
+  | { readonly ok: true; readonly result: SluiceResult }
+  | { readonly ok: false; readonly problems: readonly Problem[] };
+
+/** The result of a call that returned `output` (already converted to plain JSON). */
+export function succeededResult(
+  id: string,
+  attempts: number,
+  output: Record<string, unknown>,
+  timings: Timings,
+): SucceededResult {
+  return { v: CONTRACT_VERSION, status: 'succeeded', id, attempts, output, timings };
+}
+
+/** The result of a request that failed; a long `error.message` is truncated. */
+export function failedResult(
+  id: string,
+  attempts: number,
+  error: ResultError,
+  timings: Timings,
+): FailedResult {
+  const message = truncate(error.message, MAX_ERROR_MESSAGE_CHARS);
+  return {
+    v: CONTRACT_VERSION,
+    status: 'failed',
+    id,
+    attempts,
+    error: { code: error.code, message },
+    timings,
+  };
+}
+
+/**
+ * The result of a message rejected on receipt: no attempts, received and finished at `nowMs`.
+ * Lists at most {@link MAX_RESULT_PROBLEMS} problems; the message counts them all.
+ */
+export function rejectedResult(
+  id: string | undefined,
+  problems: readonly Problem[],
+  nowMs: number,
+): RejectedResult {
+  const listed = problems.slice(0, MAX_RESULT_PROBLEMS).map((p) => ({
+    field: truncate(p.field, MAX_PROBLEM_TEXT_CHARS),
+    rule: truncate(p.rule, 64),
+    message: truncate(p.message, MAX_PROBLEM_TEXT_CHARS),
+  }));
+  const result: RejectedResult = {
+    v: CONTRACT_VERSION,
+    status: 'rejected',
+    attempts: 0,
+    error: {
+      code: ERROR_CODES.validationFailed,
+      message: truncate(describeProblems(problems), MAX_ERROR_MESSAGE_CHARS),
+      problems: listed,
+    },
+    timings: { receivedAt: nowMs, finishedAt: nowMs },
+  };
+  // Leave `id` out rather than undefined, so the record's JSON and DynamoDB forms agree.
+  return id === undefined ? result : { ...result, id };
+}
+
+/** Validates an already-parsed result record; reports every problem, as for requests. */
+export function validateResult(value: unknown): ResultParseResult {
+  const wrongVersion = versionProblem(value, CONTRACT_VERSION);
+  if (wrongVersion) return { ok: false, problems: [wrongVersion] };
+  const parsed = resultSchema.safeParse(value, { reportInput: true });
+  if (parsed.success) return { ok: true, result: parsed.data };
+  return { ok: false, problems: problemsFromIssues(parsed.error.issues) };
+}
+
+/** Parses and validates a result message body (e.g. one read from a `replyTo` queue). Never throws. */
+export function parseResult(body: string): ResultParseResult {
+  const decoded = decodeBody(body, MAX_MESSAGE_BYTES);
+  return decoded.ok ? validateResult(decoded.value) : decoded;
+}
