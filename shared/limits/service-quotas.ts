@@ -1,0 +1,53 @@
+/**
+ * The Service Quotas API's own throttling, from "Quotas for Service Quotas"
+ * (https://docs.aws.amazon.com/servicequotas/latest/userguide/reference_limits.html); numbers
+ * copied from /work/shared/reference/aws-limits.md. Per account and region, not adjustable;
+ * throttled calls fail with `TooManyRequestsException`.
+ */
+import type { BucketLimit, ServiceLimits } from './types.js';
+
+/** Service id of Service Quotas in the request contract (as in `AWS_ENDPOINT_URL_SERVICE_QUOTAS`). */
+export const SERVICE_QUOTAS_SERVICE = 'service-quotas';
+
+/**
+ * Bucket shared by every operation the page gives no rate for (`RequestServiceQuotaIncrease`,
+ * `ListServices`, tagging, templates …).
+ */
+export const SERVICE_QUOTAS_DEFAULT_BUCKET = 'default';
+
+function limit(rate: number, burst: number): BucketLimit {
+  return Object.freeze({ rate, burst });
+}
+
+/**
+ * Service Quotas limits: each documented operation has its own bucket, named after it
+ * (`ListServiceQuotas` and `ListAWSDefaultServiceQuotas` 10/s + 10 burst; the Get operations and
+ * the change-history lists 5/s + 5).
+ *
+ * Assumption, not documented: every other operation shares one `default` bucket of 5/s + 5,
+ * the page's lowest documented rate, shared so that an unknown mix of them cannot exceed it.
+ * Operators who know better set `LimitsConfig.overrides` for `service-quotas` / `default`, or
+ * replace the whole service in `LimitsConfig.services`.
+ */
+export const SERVICE_QUOTAS_LIMITS: ServiceLimits = Object.freeze({
+  defaultBucket: SERVICE_QUOTAS_DEFAULT_BUCKET,
+  buckets: Object.freeze({
+    ListServiceQuotas: limit(10, 10),
+    ListAWSDefaultServiceQuotas: limit(10, 10),
+    GetServiceQuota: limit(5, 5),
+    GetAWSDefaultServiceQuota: limit(5, 5),
+    GetRequestedServiceQuotaChange: limit(5, 5),
+    ListRequestedServiceQuotaChangeHistory: limit(5, 5),
+    ListRequestedServiceQuotaChangeHistoryByQuota: limit(5, 5),
+    [SERVICE_QUOTAS_DEFAULT_BUCKET]: limit(5, 5),
+  }),
+  operations: Object.freeze({
+    ListServiceQuotas: 'ListServiceQuotas',
+    ListAWSDefaultServiceQuotas: 'ListAWSDefaultServiceQuotas',
+    GetServiceQuota: 'GetServiceQuota',
+    GetAWSDefaultServiceQuota: 'GetAWSDefaultServiceQuota',
+    GetRequestedServiceQuotaChange: 'GetRequestedServiceQuotaChange',
+    ListRequestedServiceQuotaChangeHistory: 'ListRequestedServiceQuotaChangeHistory',
+    ListRequestedServiceQuotaChangeHistoryByQuota: 'ListRequestedServiceQuotaChangeHistoryByQuota',
+  }),
+});
