@@ -45,3 +45,22 @@ export function createTableInput(layout: TableLayout, tableName: string) {
     KeySchema: [{ AttributeName: layout.partitionKey, KeyType: 'HASH' as const }],
   };
 }
+
+/** Attribute names of the requests table's items (one item per request `id`). */
+export const REQUEST_ATTRIBUTES = {
+  id: 'id',
+  /** `waiting` (received, not finished) | `running` (claimed under a lease) | a result status. */
+  status: 'status',
+  /** Times the call was sent to the provider. */
+  attempts: 'attempts',
+  /** Epoch ms until which the claim of `leaseOwner` holds. */
+  leaseUntil: 'leaseUntil',
+  leaseOwner: 'leaseOwner',
+  /** The result record (JSON string of shared/contract/result.ts), once finished. */
+  result: 'result',
+  /** Epoch ms of the first receipt. */
+  receivedAt: 'receivedAt',
+  updatedAt: 'updatedAt',
+  /** Epoch seconds; DynamoDB TTL deletes the item some time after. */
+  expiresAt: 'expiresAt',
+} as const;

@@ -1,0 +1,193 @@
+/**
+ * The deployment's configuration: which accounts the coordinator may act in (and through which
+ * role), which (service, operation) pairs may run there, which reply queues results may go to,
+ * the limits, and the dispatcher's tuning. The CDK construct validates it at synth time, the
+ * dispatcher at cold start, the local runtime at start: the same schema and the same messages.
+ *
+ * Security: a queue message can only ever make the coordinator call an operation listed here for
+ * the message's target account; everything else is rejected before any client is built.
+ */
+import { z } from 'zod';
+import { type Problem, problemsFromIssues } from '../contract/problems.js';
+import type { LimitsConfig } from '../limits/catalog.js';
+import { validateLimitsConfig } from '../limits/catalog.js';
+
+const ACCOUNT = /^[0-9]{12}$/;
+const REGION = /^[a-z]{2}(-[a-z]+)+-[0-9]+$/;
+const SERVICE = /^[a-z][a-z0-9-]{1,62}$/;
+/** An operation name, or a prefix followed by `*` (e.g. `Describe*`). A bare `*` is refused. */
+const OPERATION_PATTERN = /^[A-Z][A-Za-z0-9]{0,127}\*?$/;
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::[0-9]{12}:role\/[\w+=,.@/-]{1,512}$/;
+
+/** Operations of one service allowed on a target. */
+const allowSchema = z.strictObject({
+  service: z.string().regex(SERVICE, 'must be a lowercase SDK service id such as ec2'),
+  operations: z
+    .array(
+      z
+        .string()
+        .regex(
+          OPERATION_PATTERN,
+          'must be an operation name, optionally ending in * (e.g. Describe*)',
+        ),
+    )
+    .min(1),
+});
+
+/** An account the coordinator acts in. */
+const targetSchema = z.strictObject({
+  account: z.string().regex(ACCOUNT, 'must be a 12-digit AWS account id'),
+  /** Regions calls may run in; any region when absent. */
+  regions: z
+    .array(z.string().regex(REGION, 'must be an AWS region name such as us-east-1'))
+    .min(1)
+    .optional(),
+  /** Role assumed in the target account; absent: the coordinator's own credentials. */
+  roleArn: z.string().regex(ROLE_ARN, 'must be an IAM role ARN').optional(),
+  /** ExternalId the role's trust policy requires. */
+  externalId: z.string().min(2).max(1224).optional(),
+  allow: z.array(allowSchema).min(1),
+});
+
+/** The deployment configuration, as written by the operator (JSON). */
+export const deploymentConfigSchema = z.strictObject({
+  targets: z.array(targetSchema).min(1),
+  /** Queue URLs results may be sent to (exact match). @default [] */
+  replyTo: z.array(z.url({ protocol: /^https?$/ })).optional(),
+  /** Limits catalog configuration: overrides, extra services, safety factor. @default {} */
+  limits: z.custom<LimitsConfig>((value) => typeof value === 'object' && value !== null).optional(),
+  /** How far ahead slots may be reserved (ms, ≤ 900 000: SQS's longest delay). @default 60 000 */
+  horizonMs: z.int().min(0).max(900_000).optional(),
+  /** Calls run at once by one dispatcher invocation. @default 16 */
+  maxConcurrentCalls: z.int().min(1).max(1_000).optional(),
+  /** How long a claim on a request lasts before another dispatcher may take it over (ms).
+   *  Keep it at or below the queue's visibility timeout. @default 120 000 */
+  leaseMs: z.int().min(1_000).max(43_200_000).optional(),
+  /** How long results are kept (DynamoDB TTL). @default 7 */
+  resultTtlDays: z.int().min(1).max(365).optional(),
+  /** A request without `deadline` fails after waiting this long since first received (ms).
+   *  @default 86 400 000 (one day) */
+  maxWaitMs: z.int().min(1_000).optional(),
+});
+
+/** The deployment configuration as written. */
+export type DeploymentConfigInput = z.infer<typeof deploymentConfigSchema>;
+
+/** The deployment configuration with every default applied; frozen. */
+export interface DeploymentConfig {
+  readonly targets: readonly TargetConfig[];
+  readonly replyTo: readonly string[];
+  readonly limits: LimitsConfig;
+  readonly horizonMs: number;
+  readonly maxConcurrentCalls: number;
+  readonly leaseMs: number;
+  readonly resultTtlDays: number;
+  readonly maxWaitMs: number;
+}
+
+/** One target account of the deployment. */
+export type TargetConfig = z.infer<typeof targetSchema>;
+
+/** The deployment configuration is invalid; `problems` lists every one, with its field. */
+export class DeploymentConfigError extends Error {
+  readonly problems: readonly Problem[];
+  constructor(problems: readonly Problem[]) {
+    super(`invalid Sluice deployment configuration: ${problems.map((p) => p.message).join('; ')}`);
+    this.name = 'DeploymentConfigError';
+    this.problems = problems;
+  }
+}
+
+/** Validates a deployment configuration and applies defaults; throws listing every problem. */
+export function parseDeploymentConfig(value: unknown): DeploymentConfig {
+  const parsed = deploymentConfigSchema.safeParse(value);
+  const problems: Problem[] = parsed.success ? [] : problemsFromIssues(parsed.error.issues);
+  if (parsed.success) {
+    for (const message of validateLimitsConfig(parsed.data.limits ?? {})) {
+      problems.push({ field: 'limits', rule: 'limits', message: `limits: ${message}` });
+    }
+    const seen = new Set<string>();
+    parsed.data.targets.forEach((target, i) => {
+      if (seen.has(target.account)) {
+        problems.push({
+          field: `targets[${i}].account`,
+          rule: 'unique',
+          message: `targets[${i}].account: ${target.account} is listed twice (unique)`,
+        });
+      }
+      seen.add(target.account);
+      if (target.externalId !== undefined && target.roleArn === undefined) {
+        problems.push({
+          field: `targets[${i}].externalId`,
+          rule: 'requires-role',
+          message: `targets[${i}].externalId: only means something with roleArn (requires-role)`,
+        });
+      }
+    });
+  }
+  if (!parsed.success || problems.length > 0) throw new DeploymentConfigError(problems);
+  const data = parsed.data;
+  return deepFreeze({
+    targets: data.targets,
+    replyTo: data.replyTo ?? [],
+    limits: data.limits ?? {},
+    horizonMs: data.horizonMs ?? 60_000,
+    maxConcurrentCalls: data.maxConcurrentCalls ?? 16,
+    leaseMs: data.leaseMs ?? 120_000,
+    resultTtlDays: data.resultTtlDays ?? 7,
+    maxWaitMs: data.maxWaitMs ?? 86_400_000,
+  });
+}
+
+/** Why a call may not run, or `undefined` when the deployment allows it. */
+export function disallowedReason(
+  config: DeploymentConfig,
+  target: { account: string; region: string },
+  call: { service: string; operation: string },
+): Problem | undefined {
+  const entry = config.targets.find((t) => t.account === target.account);
+  if (entry === undefined) {
+    return {
+      field: 'target.account',
+      rule: 'not-allowed',
+      message: `target.account: ${target.account} is not a target of this deployment (not-allowed)`,
+    };
+  }
+  if (entry.regions !== undefined && !entry.regions.includes(target.region)) {
+    return {
+      field: 'target.region',
+      rule: 'not-allowed',
+      message: `target.region: ${target.region} is not allowed for account ${target.account} (not-allowed)`,
+    };
+  }
+  const allowed = entry.allow.some(
+    (a) =>
+      a.service === call.service && a.operations.some((op) => operationMatches(op, call.operation)),
+  );
+  if (!allowed) {
+    return {
+      field: 'call.operation',
+      rule: 'not-allowed',
+      message: `call.operation: ${call.service}:${call.operation} is not allowed for account ${target.account} (not-allowed)`,
+    };
+  }
+  return undefined;
+}
+
+/** Whether `replyTo` is one of the deployment's reply queues. */
+export function replyToAllowed(config: DeploymentConfig, replyTo: string): boolean {
+  return config.replyTo.includes(replyTo);
+}
+
+/** `Describe*` matches `DescribeInstances`; a name without `*` matches only itself. */
+export function operationMatches(pattern: string, operation: string): boolean {
+  return pattern.endsWith('*') ? operation.startsWith(pattern.slice(0, -1)) : pattern === operation;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
+}
