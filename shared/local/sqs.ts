@@ -1,0 +1,161 @@
+/**
+ * In-process fauxqs (SQS emulator, in memory): the embedded SQS of the local runtime (`npm start`)
+ * and of the integration tests, with helpers to make clients for it and to create Sluice's queues.
+ *
+ * fauxqs names its queues `http://sqs.<region>.localhost:<port>/000000000000/<name>`, a host that
+ * does not resolve here. Its lookups go by the exact queue URL carried in the request body, so the
+ * URL is fine as an identifier; clients just must not connect to its host. {@link sqsClient} sets
+ * an explicit `endpoint`, which makes the SDK keep the endpoint instead of the queue URL's host.
+ */
+import type { AddressInfo } from 'node:net';
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  QueueAttributeName,
+  SQSClient,
+  type SQSClientConfig,
+} from '@aws-sdk/client-sqs';
+import { buildApp } from 'fauxqs';
+import { PRIORITIES, type Priority } from '../contract/request.js';
+import type { RunningEmulator } from './dynalite.js';
+
+/** Credentials for clients of the local emulators: anything non-empty is accepted. */
+export const LOCAL_SQS_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
+/** Region of clients of the local emulators; fauxqs takes the region from the request signature. */
+export const LOCAL_SQS_REGION = 'us-east-1';
+
+/**
+ * Starts fauxqs on 127.0.0.1, on a free port.
+ *
+ * Built from fauxqs's `buildApp` rather than `startFauxqs({ port: 0, logger: false })`: the latter
+ * always listens on 0.0.0.0, which would expose an unauthenticated queue service to the whole
+ * network; the local runtime keeps its emulators on loopback. Same server, same routes.
+ */
+export async function startSqs(): Promise<RunningEmulator> {
+  const app = buildApp({ logger: false });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const { port } = app.server.address() as AddressInfo;
+
+  let stopped: Promise<void> | undefined;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    stop() {
+      // fauxqs's server closes open connections itself (forceCloseConnections), and its close
+      // hook stops the queues' timers and wakes long polls.
+      stopped ??= app.close().then(() => undefined);
+      return stopped;
+    },
+  };
+}
+
+/**
+ * An SQS client for a local emulator: dummy credentials, us-east-1, and the explicit `endpoint`
+ * that keeps requests off the unresolvable host of fauxqs's queue URLs.
+ */
+export function sqsClient(endpoint: string, overrides: SQSClientConfig = {}): SQSClient {
+  return new SQSClient({
+    region: LOCAL_SQS_REGION,
+    credentials: LOCAL_SQS_CREDENTIALS,
+    endpoint,
+    // Redundant with `endpoint` in today's SDK, but states the intent should that rule change.
+    useQueueUrlAsEndpoint: false,
+    ...overrides,
+  });
+}
+
+/** Settings of {@link createQueues}. */
+export interface CreateQueuesOptions {
+  /** Queue names are `<prefix>-high`, `<prefix>-normal`, `<prefix>-low` and `<prefix>-dlq`. */
+  readonly prefix: string;
+  /** Receives after which a message moves to the DLQ (SQS redrive policy): 1 to 1000. */
+  readonly maxReceiveCount: number;
+  /** Default visibility timeout of the request queues, in seconds: 0 to 43200. */
+  readonly visibilityTimeoutSeconds: number;
+}
+
+/** The queues made by {@link createQueues}. */
+export interface CreatedQueues {
+  readonly queueUrls: Readonly<Record<Priority, string>>;
+  readonly dlqUrl: string;
+  readonly dlqArn: string;
+}
+
+// SQS queue names: 1-80 of [A-Za-z0-9_-]; the longest suffix added is `-normal` (7).
+const PREFIX_PATTERN = /^[A-Za-z0-9_-]{1,73}$/;
+// The DLQ keeps what it gets for SQS's maximum retention: it is where operators look afterwards.
+const DLQ_RETENTION_SECONDS = '1209600';
+
+/**
+ * Creates a dead-letter queue and one request queue per priority whose redrive policy sends a
+ * message to the DLQ after `maxReceiveCount` receives. Idempotent for identical settings (SQS's
+ * CreateQueue is). Works against fauxqs and real SQS alike.
+ */
+export async function createQueues(
+  client: Pick<SQSClient, 'send'>,
+  options: CreateQueuesOptions,
+): Promise<CreatedQueues> {
+  const { prefix, maxReceiveCount, visibilityTimeoutSeconds } = options;
+  if (!PREFIX_PATTERN.test(prefix)) {
+    throw new RangeError(
+      `prefix ${JSON.stringify(prefix)} must be 1 to 73 letters, digits, _ or - (queue name rules)`,
+    );
+  }
+  if (!Number.isInteger(maxReceiveCount) || maxReceiveCount < 1 || maxReceiveCount > 1000) {
+    throw new RangeError(
+      `maxReceiveCount must be an integer from 1 to 1000, not ${maxReceiveCount}`,
+    );
+  }
+  if (
+    !Number.isInteger(visibilityTimeoutSeconds) ||
+    visibilityTimeoutSeconds < 0 ||
+    visibilityTimeoutSeconds > 43_200
+  ) {
+    throw new RangeError(
+      `visibilityTimeoutSeconds must be an integer from 0 to 43200, not ${visibilityTimeoutSeconds}`,
+    );
+  }
+
+  const dlq = await client.send(
+    new CreateQueueCommand({
+      QueueName: `${prefix}-dlq`,
+      Attributes: { MessageRetentionPeriod: DLQ_RETENTION_SECONDS },
+    }),
+  );
+  const dlqUrl = required(dlq.QueueUrl, 'CreateQueue returned no QueueUrl for the DLQ');
+  const attributes = await client.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: dlqUrl,
+      AttributeNames: [QueueAttributeName.QueueArn],
+    }),
+  );
+  const dlqArn = required(
+    attributes.Attributes?.QueueArn,
+    'GetQueueAttributes returned no QueueArn',
+  );
+  const redrivePolicy = JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount });
+
+  const urls = await Promise.all(
+    PRIORITIES.map(async (priority) => {
+      const created = await client.send(
+        new CreateQueueCommand({
+          QueueName: `${prefix}-${priority}`,
+          Attributes: {
+            RedrivePolicy: redrivePolicy,
+            VisibilityTimeout: String(visibilityTimeoutSeconds),
+          },
+        }),
+      );
+      return [priority, required(created.QueueUrl, `CreateQueue returned no QueueUrl`)] as const;
+    }),
+  );
+  return {
+    queueUrls: Object.fromEntries(urls) as Record<Priority, string>,
+    dlqUrl,
+    dlqArn,
+  };
+}
+
+function required(value: string | undefined, message: string): string {
+  if (value === undefined || value === '') throw new Error(message);
+  return value;
+}
