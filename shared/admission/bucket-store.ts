@@ -246,6 +246,30 @@ export class BucketStore {
     };
   }
 
+  /**
+   * Pushes a bucket back after the provider throttled a call it admitted: no new slot before
+   * `untilMs`, for every dispatcher at once, since they all read the same TAT. Slots already
+   * reserved stand. Returns false when the bucket was already pushed at least that far.
+   */
+  async penalize(bucket: GroupBucket, untilMs: number): Promise<boolean> {
+    const params = gcraParams(bucket.limit);
+    const key = bucketKey(bucket.ref);
+    // The first token after the push conforms at tat + T − τ = untilMs.
+    const pushedUs = untilMs * US_PER_MS + params.toleranceUs - params.intervalUs;
+    const written = await this.#conditionalUpdate(key, {
+      ConditionExpression: 'attribute_not_exists(#tat) OR #tat < :pushed',
+      UpdateExpression: 'SET #tat = :pushed, #exp = :exp',
+      ExpressionAttributeValues: {
+        ':pushed': num(pushedUs),
+        ':exp': num(this.#expiresAt(pushedUs)),
+      },
+    });
+    const known = written.ok ? written.tatUs : written.item;
+    if (typeof known === 'number') this.#knownTatUs.set(key, known);
+    else this.#knownTatUs.delete(key);
+    return written.ok;
+  }
+
   /** Admits the longest fitting prefix of `costs` on one bucket, writing until it succeeds. */
   async #admitOnBucket(
     key: string,

@@ -33,8 +33,12 @@ export const ERROR_CODES = {
   validationFailed: 'ValidationFailed',
   /** The request used all its attempts (`maxAttempts`) without the call completing. */
   attemptsExhausted: 'AttemptsExhausted',
-  /** The request's `deadline` passed before the call completed. */
+  /** The request's `deadline` (or the deployment's longest wait) passed before the call completed. */
   deadlineExceeded: 'DeadlineExceeded',
+  /** The call costs more tokens than a bucket holds (e.g. `MaxCount` above the instances bucket). */
+  neverFits: 'NeverFits',
+  /** An earlier attempt's dispatcher died mid-call and the operation is not safe to repeat. */
+  outcomeUnknown: 'OutcomeUnknown',
 } as const;
 
 /** Longest `error.message` kept; provider messages beyond this are cut. */

@@ -113,6 +113,8 @@ describe('builders', () => {
       validationFailed: 'ValidationFailed',
       attemptsExhausted: 'AttemptsExhausted',
       deadlineExceeded: 'DeadlineExceeded',
+      neverFits: 'NeverFits',
+      outcomeUnknown: 'OutcomeUnknown',
     });
   });
 });

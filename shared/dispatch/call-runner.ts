@@ -1,0 +1,173 @@
+/**
+ * Runs one API call for a request: an SDK v3 client per (account, region, service), with
+ * credentials from STS AssumeRole into the target's role (or the coordinator's own), and the
+ * SDK's retries off — the coordinator is the one layer that retries (DESIGN.md).
+ *
+ * Endpoints come from the SDK's standard resolution, so `AWS_ENDPOINT_URL_EC2` and friends
+ * point calls anywhere compatible (the local provider simulator, a VPC endpoint …).
+ */
+import { createHash } from 'node:crypto';
+import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
+import type { TargetConfig } from '../config/deployment.js';
+import {
+  type LoadedService,
+  type SdkClient,
+  SERVICES,
+  type ServiceDefinition,
+} from './services.js';
+
+/** The call of a request, as the runner needs it. */
+export interface CallToRun {
+  readonly id: string;
+  readonly target: { readonly account: string; readonly region: string };
+  readonly call: {
+    readonly service: string;
+    readonly operation: string;
+    readonly input: Record<string, unknown>;
+  };
+}
+
+/** The runner was asked for something the registry or the SDK does not know. */
+export class UnsupportedCallError extends Error {
+  readonly field: string;
+  constructor(field: string, message: string) {
+    super(message);
+    this.name = 'UnsupportedCallError';
+    this.field = field;
+  }
+}
+
+/** Settings of a {@link CallRunner}. */
+export interface CallRunnerOptions {
+  /** The deployment's targets: which role to assume per account. */
+  readonly targets: readonly TargetConfig[];
+  /** Service registry. @default SERVICES */
+  readonly services?: Readonly<Record<string, ServiceDefinition>>;
+  /** Extra client settings (tests: credentials, endpoint). Applied to every client. @default {} */
+  readonly clientDefaults?: Record<string, unknown>;
+}
+
+/**
+ * Derives an idempotency token from the request id: the same request always sends the same
+ * token, so a call re-run after a crash is recognised by the provider (EC2 allows 64 ASCII chars).
+ */
+export function idempotencyToken(requestId: string): string {
+  return `sluice-${createHash('sha256').update(requestId).digest('hex').slice(0, 48)}`;
+}
+
+/**
+ * Runs calls with cached clients.
+ *
+ * @example
+ * const runner = new CallRunner({ targets: config.targets });
+ * const output = await runner.run({ id: 'r1', target, call: { service: 'ec2', operation: 'DescribeVpcs', input: {} } });
+ */
+export class CallRunner {
+  readonly #targets: ReadonlyMap<string, TargetConfig>;
+  readonly #services: Readonly<Record<string, ServiceDefinition>>;
+  readonly #clientDefaults: Record<string, unknown>;
+  readonly #clients = new Map<string, SdkClient>();
+  readonly #loaded = new Map<string, Promise<LoadedService>>();
+
+  constructor(options: CallRunnerOptions) {
+    this.#targets = new Map(options.targets.map((t) => [t.account, t]));
+    this.#services = options.services ?? SERVICES;
+    this.#clientDefaults = options.clientDefaults ?? {};
+  }
+
+  /** Whether running this call twice is harmless: read-only, or protected by a token. */
+  isSafeToRepeat(call: CallToRun['call']): boolean {
+    const service = this.#services[call.service];
+    if (service === undefined) return false;
+    return service.isReadOnly(call.operation) || call.operation in service.idempotencyTokens;
+  }
+
+  /** Checks the registry and the SDK know the call, before any tokens are spent on it. */
+  async check(call: CallToRun['call']): Promise<void> {
+    const loaded = await this.#load(call.service);
+    if (loaded.command(call.operation) === undefined) {
+      throw new UnsupportedCallError(
+        'call.operation',
+        `${call.service} has no operation ${call.operation}`,
+      );
+    }
+  }
+
+  /** Runs the call; returns its output without the SDK's `$metadata`. Throws what the SDK throws. */
+  async run(request: CallToRun): Promise<Record<string, unknown>> {
+    const { service: serviceId, operation } = request.call;
+    const service = this.#services[serviceId];
+    if (service === undefined)
+      throw new UnsupportedCallError('call.service', `service ${serviceId} is not supported`);
+    const loaded = await this.#load(serviceId);
+    const Command = loaded.command(operation);
+    if (Command === undefined)
+      throw new UnsupportedCallError(
+        'call.operation',
+        `${serviceId} has no operation ${operation}`,
+      );
+
+    const input: Record<string, unknown> = { ...request.call.input };
+    const tokenField = service.idempotencyTokens[operation];
+    if (tokenField !== undefined && input[tokenField] === undefined)
+      input[tokenField] = idempotencyToken(request.id);
+
+    const client = this.#client(loaded, serviceId, request.target);
+    const { $metadata: _metadata, ...output } = (await client.send(new Command(input))) as Record<
+      string,
+      unknown
+    >;
+    // Through JSON once: Dates become ISO strings, so what is stored is what a reader gets.
+    return JSON.parse(JSON.stringify(output)) as Record<string, unknown>;
+  }
+
+  /** Closes every cached client's sockets. */
+  destroy(): void {
+    for (const client of this.#clients.values()) client.destroy();
+    this.#clients.clear();
+  }
+
+  #load(serviceId: string): Promise<LoadedService> {
+    const service = this.#services[serviceId];
+    if (service === undefined) {
+      return Promise.reject(
+        new UnsupportedCallError('call.service', `service ${serviceId} is not supported`),
+      );
+    }
+    let loaded = this.#loaded.get(serviceId);
+    if (loaded === undefined) {
+      loaded = service.load();
+      this.#loaded.set(serviceId, loaded);
+    }
+    return loaded;
+  }
+
+  #client(loaded: LoadedService, serviceId: string, target: CallToRun['target']): SdkClient {
+    const key = `${target.account}|${target.region}|${serviceId}`;
+    let client = this.#clients.get(key);
+    if (client === undefined) {
+      const targetConfig = this.#targets.get(target.account);
+      const config: Record<string, unknown> = {
+        region: target.region,
+        maxAttempts: 1,
+        ...this.#clientDefaults,
+      };
+      if (targetConfig?.roleArn !== undefined) {
+        // The provider caches the role's credentials and refreshes them before they expire.
+        config.credentials = fromTemporaryCredentials({
+          params: {
+            RoleArn: targetConfig.roleArn,
+            RoleSessionName: 'sluice-dispatcher',
+            ...(targetConfig.externalId === undefined
+              ? {}
+              : { ExternalId: targetConfig.externalId }),
+          },
+          clientConfig: { region: target.region },
+        });
+      }
+      client = loaded.createClient(config);
+      this.#clients.set(key, client);
+    }
+    return client;
+  }
+}

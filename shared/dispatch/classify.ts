@@ -1,0 +1,96 @@
+/**
+ * The one place that decides what a failed call means. Throttling and transience are recognised
+ * by the SDK's own classification (`@smithy/service-error-classification`: the same lists the
+ * SDK's retry strategy uses — `RequestLimitExceeded`, `Throttling*`, `TooManyRequestsException`,
+ * `SlowDown`, HTTP 429 …), never by matching message strings.
+ */
+import {
+  isServerError,
+  isThrottlingError,
+  isTransientError,
+} from '@smithy/service-error-classification';
+
+/** What a failed call means for the request. */
+export type CallFailure =
+  | {
+      /** The provider is rate limiting: re-queue and slow the bucket down. */
+      readonly kind: 'throttled';
+      readonly code: string;
+      readonly message: string;
+      /** The provider's `Retry-After`, when it sent one. */
+      readonly retryAfterMs?: number;
+    }
+  | {
+      /** Worth another try after a backoff: 5xx, timeouts, dropped connections. */
+      readonly kind: 'transient';
+      readonly code: string;
+      readonly message: string;
+    }
+  | {
+      /** Another try would fail the same way: validation, access denied, not found … */
+      readonly kind: 'permanent';
+      readonly code: string;
+      readonly message: string;
+    };
+
+/** Connection-level failures from Node's sockets: the request may never have reached anyone. */
+const NETWORK_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+  'ECONNABORTED',
+]);
+
+interface SdkErrorShape {
+  name?: string;
+  message?: string;
+  code?: string;
+  $metadata?: { httpStatusCode?: number };
+  $response?: { headers?: Record<string, string | undefined> };
+  $retryable?: { throttling?: boolean };
+}
+
+/**
+ * Classifies an error thrown by an SDK call.
+ *
+ * @param nowMs used only to turn an HTTP-date `Retry-After` into a duration.
+ */
+export function classifyCallError(error: unknown, nowMs: number = Date.now()): CallFailure {
+  const shape = (typeof error === 'object' && error !== null ? error : {}) as SdkErrorShape;
+  const code = shape.name && shape.name !== 'Error' ? shape.name : (shape.code ?? 'UnknownError');
+  const message = shape.message ?? String(error);
+  // biome-ignore lint/suspicious/noExplicitAny: the smithy classifiers take the SDK's error type.
+  const sdkError = shape as any;
+
+  if (isThrottlingError(sdkError)) {
+    const retryAfterMs = parseRetryAfter(shape.$response?.headers, nowMs);
+    return retryAfterMs === undefined
+      ? { kind: 'throttled', code, message }
+      : { kind: 'throttled', code, message, retryAfterMs };
+  }
+  if (isTransientError(sdkError) || isServerError(sdkError))
+    return { kind: 'transient', code, message };
+  if (shape.$metadata?.httpStatusCode === undefined) {
+    // No answer from the service: a socket or timeout failure is transient; anything else
+    // (a bug, a malformed input the SDK refused to serialise) will not improve with retries.
+    if ((shape.code && NETWORK_CODES.has(shape.code)) || code === 'TimeoutError') {
+      return { kind: 'transient', code, message };
+    }
+  }
+  return { kind: 'permanent', code, message };
+}
+
+/** `Retry-After` as seconds or an HTTP date (RFC 9110 §10.2.3), in ms from now; capped at 15 min. */
+export function parseRetryAfter(
+  headers: Record<string, string | undefined> | undefined,
+  nowMs: number,
+): number | undefined {
+  const raw = headers?.['retry-after'] ?? headers?.['Retry-After'];
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const seconds = Number(raw);
+  const ms = Number.isFinite(seconds) ? seconds * 1_000 : Date.parse(raw) - nowMs;
+  if (!Number.isFinite(ms)) return undefined;
+  return Math.min(Math.max(0, Math.round(ms)), 900_000);
+}

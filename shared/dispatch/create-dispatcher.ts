@@ -1,0 +1,58 @@
+/**
+ * Wires a {@link Dispatcher} from its environment and the clients it talks to. Used by the
+ * Lambda handler and by the local runtime, so both run exactly the same composition.
+ */
+import { BucketStore, type DynamoSender } from '../admission/bucket-store.js';
+import type { DispatcherEnvironment } from '../config/environment.js';
+import { createCatalog } from '../limits/index.js';
+import { CallRunner } from './call-runner.js';
+import { Dispatcher, type DispatcherDeps, type Telemetry } from './dispatcher.js';
+import { QueueSender, type SqsSender } from './queue-sender.js';
+import { RequestsStore } from './requests-store.js';
+
+/** Clients and seams for {@link createDispatcher}. */
+export interface DispatcherClients {
+  readonly dynamodb: DynamoSender;
+  readonly sqs: SqsSender;
+  readonly telemetry?: Telemetry;
+  /** Extra settings for the clients that run calls (local: credentials). @default {} */
+  readonly callClientDefaults?: Record<string, unknown>;
+  readonly clock?: () => number;
+  /** Replace parts (tests inject faults here). */
+  readonly overrides?: Partial<Pick<DispatcherDeps, 'buckets' | 'requests' | 'runner' | 'queue'>>;
+}
+
+/** Builds the dispatcher and the parts it owns. */
+export function createDispatcher(env: DispatcherEnvironment, clients: DispatcherClients) {
+  const { deployment } = env;
+  const clock = clients.clock ?? Date.now;
+  const buckets = new BucketStore({
+    client: clients.dynamodb,
+    tableName: env.bucketsTableName,
+    horizonMs: deployment.horizonMs,
+    clock,
+  });
+  const requests = new RequestsStore({
+    client: clients.dynamodb,
+    tableName: env.requestsTableName,
+    resultTtlDays: deployment.resultTtlDays,
+  });
+  const runner = new CallRunner({
+    targets: deployment.targets,
+    clientDefaults: clients.callClientDefaults ?? {},
+  });
+  const dispatcher = new Dispatcher({
+    deployment,
+    queueUrls: env.queueUrls,
+    dlqUrl: env.dlqUrl,
+    catalog: createCatalog(deployment.limits),
+    buckets,
+    requests,
+    runner,
+    queue: new QueueSender(clients.sqs),
+    clock,
+    ...(clients.telemetry ? { telemetry: clients.telemetry } : {}),
+    ...clients.overrides,
+  });
+  return { dispatcher, runner, buckets, requests };
+}

@@ -1,0 +1,292 @@
+/**
+ * The requests table: one item per request `id`, the record that makes execution at most once
+ * across duplicate deliveries, producer re-sends and crashes.
+ *
+ * States: (no item) → `waiting` ⇄ `running` (claimed under a lease) → `succeeded` | `failed` |
+ * `rejected`. A claim is a conditional write that only succeeds on a waiting request or on a
+ * running one whose lease has expired (its dispatcher died); the claim returns the state it
+ * replaced, so the dispatcher knows when a previous attempt may have reached the provider.
+ * Finishing is conditional on still holding the lease. TTL only cleans up: expiry is also
+ * compared in conditions, since DynamoDB deletes expired items lazily.
+ */
+
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import {
+  ConditionalCheckFailedException,
+  GetItemCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import type { DynamoSender } from '../admission/bucket-store.js';
+import { parseResult, type SluiceResult } from '../contract/result.js';
+import { REQUEST_ATTRIBUTES as A } from '../storage/tables.js';
+
+/** Where a request stands in the table. */
+export type RequestState =
+  | { readonly status: 'absent' }
+  | { readonly status: 'waiting'; readonly attempts: number; readonly receivedAt: number }
+  | {
+      readonly status: 'running';
+      readonly attempts: number;
+      readonly receivedAt: number;
+      readonly leaseOwner: string;
+      readonly leaseUntil: number;
+    }
+  | { readonly status: 'finished'; readonly attempts: number; readonly result: SluiceResult };
+
+/** The answer to a claim. */
+export type ClaimOutcome =
+  | {
+      readonly claimed: true;
+      /** Attempts including the one now starting. */
+      readonly attempts: number;
+      readonly receivedAt: number;
+      /** A previous claim lapsed: that attempt may or may not have reached the provider. */
+      readonly tookOverLapsedLease: boolean;
+    }
+  | { readonly claimed: false; readonly state: RequestState };
+
+/** Settings of a {@link RequestsStore}. */
+export interface RequestsStoreOptions {
+  readonly client: DynamoSender;
+  readonly tableName: string;
+  /** How long finished requests are kept (DynamoDB TTL). @default 7 */
+  readonly resultTtlDays?: number;
+}
+
+const STATUS_WAITING = 'waiting';
+const STATUS_RUNNING = 'running';
+/** A request is open (may still be claimed or finished) in these states. */
+const OPEN_CONDITION = `attribute_not_exists(#status) OR #status = :waiting OR (#status = :running AND #leaseUntil < :now)`;
+
+/** Reads and writes the requests table. */
+export class RequestsStore {
+  readonly #client: DynamoSender;
+  readonly #tableName: string;
+  readonly #ttlSeconds: number;
+
+  constructor(options: RequestsStoreOptions) {
+    this.#client = options.client;
+    this.#tableName = options.tableName;
+    this.#ttlSeconds = (options.resultTtlDays ?? 7) * 86_400;
+  }
+
+  /**
+   * Claims a request for one attempt: counts the attempt and takes a lease until
+   * `nowMs + leaseMs`. Fails, returning the current state, when the request is finished or
+   * another dispatcher holds a live lease.
+   */
+  async claim(
+    id: string,
+    owner: string,
+    nowMs: number,
+    leaseMs: number,
+    firstSeenMs: number,
+  ): Promise<ClaimOutcome> {
+    try {
+      const out = await this.#client.send(
+        new UpdateItemCommand({
+          TableName: this.#tableName,
+          Key: { [A.id]: { S: id } },
+          ConditionExpression: OPEN_CONDITION,
+          UpdateExpression:
+            'SET #status = :running, #leaseOwner = :owner, #leaseUntil = :until, #updatedAt = :now, ' +
+            '#receivedAt = if_not_exists(#receivedAt, :firstSeen), #expiresAt = :exp ' +
+            'ADD #attempts :one',
+          ExpressionAttributeNames: names(
+            'status',
+            'leaseOwner',
+            'leaseUntil',
+            'updatedAt',
+            'receivedAt',
+            'expiresAt',
+            'attempts',
+          ),
+          ExpressionAttributeValues: {
+            ':waiting': { S: STATUS_WAITING },
+            ':running': { S: STATUS_RUNNING },
+            ':owner': { S: owner },
+            ':until': num(nowMs + leaseMs),
+            ':now': num(nowMs),
+            ':firstSeen': num(firstSeenMs),
+            ':exp': num(this.#expiry(nowMs)),
+            ':one': num(1),
+          },
+          // ALL_OLD tells whether we replaced a lapsed lease; the new values we know already.
+          ReturnValues: 'ALL_OLD',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      const old = out.Attributes;
+      return {
+        claimed: true,
+        attempts: numberOf(old?.[A.attempts]) + 1,
+        receivedAt: numberOf(old?.[A.receivedAt]) || firstSeenMs,
+        tookOverLapsedLease: old?.[A.status]?.S === STATUS_RUNNING,
+      };
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      const state =
+        error.Item && Object.keys(error.Item).length > 0 ? stateOf(error.Item) : await this.get(id);
+      return { claimed: false, state };
+    }
+  }
+
+  /** Gives a claimed request back (it will be tried again later). False if the lease was lost. */
+  async release(id: string, owner: string, nowMs: number): Promise<boolean> {
+    return this.#conditional(id, {
+      ConditionExpression: '#leaseOwner = :owner AND #status = :running',
+      UpdateExpression: 'SET #status = :waiting, #updatedAt = :now REMOVE #leaseOwner, #leaseUntil',
+      ExpressionAttributeNames: names('leaseOwner', 'status', 'updatedAt', 'leaseUntil'),
+      ExpressionAttributeValues: {
+        ':owner': { S: owner },
+        ':running': { S: STATUS_RUNNING },
+        ':waiting': { S: STATUS_WAITING },
+        ':now': num(nowMs),
+      },
+    });
+  }
+
+  /**
+   * Records the result of a claimed request. False if the lease was lost (another dispatcher
+   * took over), in which case that dispatcher's result stands.
+   */
+  async finishClaimed(
+    id: string,
+    owner: string,
+    result: SluiceResult,
+    nowMs: number,
+  ): Promise<boolean> {
+    return this.#conditional(id, {
+      ConditionExpression: '#leaseOwner = :owner AND #status = :running',
+      UpdateExpression:
+        'SET #status = :status, #result = :result, #updatedAt = :now, #expiresAt = :exp REMOVE #leaseOwner, #leaseUntil',
+      ExpressionAttributeNames: names(
+        'leaseOwner',
+        'status',
+        'result',
+        'updatedAt',
+        'expiresAt',
+        'leaseUntil',
+      ),
+      ExpressionAttributeValues: {
+        ':owner': { S: owner },
+        ':running': { S: STATUS_RUNNING },
+        ':status': { S: result.status },
+        ':result': { S: JSON.stringify(result) },
+        ':now': num(nowMs),
+        ':exp': num(this.#expiry(nowMs)),
+      },
+    });
+  }
+
+  /**
+   * Records the result of a request nobody holds (rejected, deadline passed, can never fit).
+   * False if it is already finished or running under a live lease.
+   */
+  async finishOpen(
+    id: string,
+    result: SluiceResult,
+    nowMs: number,
+    firstSeenMs: number,
+  ): Promise<boolean> {
+    return this.#conditional(id, {
+      ConditionExpression: OPEN_CONDITION,
+      UpdateExpression:
+        'SET #status = :status, #result = :result, #updatedAt = :now, #expiresAt = :exp, ' +
+        '#receivedAt = if_not_exists(#receivedAt, :firstSeen), #attempts = if_not_exists(#attempts, :zero) ' +
+        'REMOVE #leaseOwner, #leaseUntil',
+      ExpressionAttributeNames: names(
+        'status',
+        'result',
+        'updatedAt',
+        'expiresAt',
+        'receivedAt',
+        'attempts',
+        'leaseOwner',
+        'leaseUntil',
+      ),
+      ExpressionAttributeValues: {
+        ':waiting': { S: STATUS_WAITING },
+        ':running': { S: STATUS_RUNNING },
+        ':status': { S: result.status },
+        ':result': { S: JSON.stringify(result) },
+        ':now': num(nowMs),
+        ':exp': num(this.#expiry(nowMs)),
+        ':firstSeen': num(firstSeenMs),
+        ':zero': num(0),
+      },
+    });
+  }
+
+  /** The request's state (strongly consistent). */
+  async get(id: string): Promise<RequestState> {
+    const out = await this.#client.send(
+      new GetItemCommand({
+        TableName: this.#tableName,
+        Key: { [A.id]: { S: id } },
+        ConsistentRead: true,
+      }),
+    );
+    return out.Item === undefined ? { status: 'absent' } : stateOf(out.Item);
+  }
+
+  async #conditional(
+    id: string,
+    input: {
+      ConditionExpression: string;
+      UpdateExpression: string;
+      ExpressionAttributeNames: Record<string, string>;
+      ExpressionAttributeValues: Record<string, AttributeValue>;
+    },
+  ): Promise<boolean> {
+    try {
+      await this.#client.send(
+        new UpdateItemCommand({ TableName: this.#tableName, Key: { [A.id]: { S: id } }, ...input }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  #expiry(nowMs: number): number {
+    return Math.ceil(nowMs / 1_000) + this.#ttlSeconds;
+  }
+}
+
+function names(...keys: (keyof typeof A)[]): Record<string, string> {
+  return Object.fromEntries(keys.map((k) => [`#${k}`, A[k]]));
+}
+
+function num(value: number): AttributeValue {
+  return { N: String(value) };
+}
+
+function numberOf(value: AttributeValue | undefined): number {
+  return value?.N === undefined ? 0 : Number(value.N);
+}
+
+function stateOf(item: Record<string, AttributeValue>): RequestState {
+  const status = item[A.status]?.S;
+  const attempts = numberOf(item[A.attempts]);
+  const receivedAt = numberOf(item[A.receivedAt]);
+  if (status === STATUS_WAITING) return { status: 'waiting', attempts, receivedAt };
+  if (status === STATUS_RUNNING) {
+    return {
+      status: 'running',
+      attempts,
+      receivedAt,
+      leaseOwner: item[A.leaseOwner]?.S ?? '',
+      leaseUntil: numberOf(item[A.leaseUntil]),
+    };
+  }
+  const raw = item[A.result]?.S;
+  const parsed = raw === undefined ? undefined : parseResult(raw);
+  if (parsed === undefined || !parsed.ok) {
+    throw new Error(
+      `requests table: item ${item[A.id]?.S ?? '?'} has status ${status} but no valid result`,
+    );
+  }
+  return { status: 'finished', attempts, result: parsed.result };
+}
