@@ -1,0 +1,360 @@
+/**
+ * `ThrottleCoordinator`: the whole Sluice coordinator in one construct — request queues (one per
+ * priority) and a dead-letter queue, the dispatcher function and its SQS event sources, the
+ * buckets and requests tables, least-privilege IAM, a dashboard and alarms.
+ *
+ * No business logic lives here: the construct turns the deployment configuration (validated by
+ * the same parser the dispatcher uses) into resources, and ships the configuration inside the
+ * function bundle.
+ */
+import { Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import type { Dashboard } from 'aws-cdk-lib/aws-cloudwatch';
+import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { Grant, type IGrantable, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, LoggingFormat, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup } from 'aws-cdk-lib/aws-logs';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { ENV } from '../shared/config/environment.js';
+import { METRIC_NAMESPACE } from '../shared/contract/metrics.js';
+import type { Priority } from '../shared/contract/request.js';
+import { iamActionsFor } from '../shared/dispatch/services.js';
+import { BUCKETS_TABLE, REQUESTS_TABLE, type TableLayout } from '../shared/storage/tables.js';
+import {
+  REPO_ROOT,
+  type ResolvedCoordinatorProps,
+  resolveCoordinatorProps,
+  type ThrottleCoordinatorProps,
+} from './coordinator-props.js';
+import { CoordinatorAlarms } from './monitoring/alarms.js';
+import { bucketLimits } from './monitoring/bucket-limits.js';
+import { CoordinatorDashboard } from './monitoring/dashboard.js';
+
+export {
+  type ThrottleCoordinatorProps,
+  ThrottleCoordinatorPropsError,
+} from './coordinator-props.js';
+
+/** File name of the deployment configuration inside the function bundle. */
+export const CONFIG_FILE_NAME = 'sluice-config.json';
+
+/** The service name the dispatcher's logs and metrics carry (Powertools). */
+export const POWERTOOLS_SERVICE_NAME = 'sluice-dispatcher';
+
+/**
+ * The Sluice throttle coordinator: producers send API-call requests to `queues`; the dispatcher
+ * admits each against the shared token buckets and runs it when the budget allows.
+ *
+ * @example
+ * import { App, Stack } from 'aws-cdk-lib';
+ * import type { IRole } from 'aws-cdk-lib/aws-iam';
+ * import { ThrottleCoordinator } from './infra/throttle-coordinator.js';
+ *
+ * declare const producerRole: IRole;
+ * const app = new App();
+ * const stack = new Stack(app, 'Sluice');
+ * const sluice = new ThrottleCoordinator(stack, 'Sluice', {
+ *   config: {
+ *     targets: [
+ *       { account: '111111111111', allow: [{ service: 'ec2', operations: ['DescribeInstances'] }] },
+ *     ],
+ *   },
+ * });
+ * sluice.grantSubmit(producerRole);
+ */
+export class ThrottleCoordinator extends Construct {
+  /** Request queues by priority (only the configured priorities). */
+  readonly queues: Readonly<Partial<Record<Priority, Queue>>>;
+  /** Dead-letter queue of every request queue; the dispatcher also sends exhausted requests here. */
+  readonly dlq: Queue;
+  /** The dispatcher function. */
+  readonly dispatcher: NodejsFunction;
+  /** The dispatcher's execution role. Member-account roles trust this role. */
+  readonly dispatcherRole: Role;
+  /** The dispatcher's log group. */
+  readonly logGroup: LogGroup;
+  /** Token-bucket state: one item per (account, region, service, bucket). */
+  readonly bucketsTable: Table;
+  /** Request records: status, attempts, result; expired by TTL. */
+  readonly requestsTable: Table;
+  /** The CloudWatch dashboard. */
+  readonly dashboard: Dashboard;
+  /** The alarms, by what they watch. */
+  readonly alarms: CoordinatorAlarms;
+  /** Every prop with its default applied. */
+  readonly settings: ResolvedCoordinatorProps;
+
+  constructor(scope: Construct, id: string, props: ThrottleCoordinatorProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    const settings = resolveCoordinatorProps(
+      props,
+      Token.isUnresolved(stack.account) ? undefined : stack.account,
+    );
+    this.settings = settings;
+
+    // Queues: SSE-SQS (no key policy for producers to be granted, no KMS cost) and TLS only.
+    this.dlq = new Queue(this, 'DeadLetterQueue', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    const queues: Partial<Record<Priority, Queue>> = {};
+    for (const priority of settings.priorities) {
+      queues[priority] = new Queue(this, `RequestQueue-${priority}`, {
+        encryption: QueueEncryption.SQS_MANAGED,
+        enforceSSL: true,
+        visibilityTimeout: settings.visibilityTimeout,
+        retentionPeriod: Duration.days(4),
+        deadLetterQueue: { queue: this.dlq, maxReceiveCount: settings.maxReceiveCount },
+      });
+    }
+    this.queues = queues;
+
+    this.bucketsTable = this.table(BUCKETS_TABLE);
+    this.requestsTable = this.table(REQUESTS_TABLE);
+
+    this.logGroup = new LogGroup(this, 'DispatcherLogs', {
+      retention: settings.logRetention,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    // Our own role: log writes are granted on this log group only, instead of the AWS managed
+    // AWSLambdaBasicExecutionRole, which allows creating and writing any log group.
+    this.dispatcherRole = new Role(this, 'DispatcherRole', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: 'Sluice dispatcher: admits and runs allowlisted API calls',
+    });
+    this.logGroup.grantWrite(this.dispatcherRole);
+
+    this.dispatcher = new NodejsFunction(this, 'Dispatcher', {
+      entry: settings.entry,
+      handler: 'handler',
+      depsLockFilePath: `${REPO_ROOT}/package-lock.json`,
+      projectRoot: REPO_ROOT,
+      runtime: Runtime.NODEJS_22_X,
+      architecture: Architecture.ARM_64,
+      memorySize: settings.memorySize,
+      timeout: settings.functionTimeout,
+      role: this.dispatcherRole,
+      logGroup: this.logGroup,
+      loggingFormat: LoggingFormat.JSON,
+      description: 'Sluice dispatcher: admits API calls against shared token buckets and runs them',
+      environment: {
+        NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_SERVICE_NAME,
+        POWERTOOLS_METRICS_NAMESPACE: METRIC_NAMESPACE,
+        [ENV.bucketsTable]: this.bucketsTable.tableName,
+        [ENV.requestsTable]: this.requestsTable.tableName,
+        [ENV.queueUrls]: stack.toJsonString(
+          Object.fromEntries(
+            Object.entries(queues).map(([priority, queue]) => [priority, queue.queueUrl]),
+          ),
+        ),
+        [ENV.dlqUrl]: this.dlq.queueUrl,
+        // The configuration can exceed Lambda's 4 KB of environment: it ships in the bundle.
+        [ENV.configFile]: CONFIG_FILE_NAME,
+      },
+      bundling: dispatcherBundling(settings),
+    });
+
+    for (const queue of Object.values(queues)) {
+      this.dispatcher.addEventSource(
+        new SqsEventSource(queue, {
+          batchSize: settings.batchSize,
+          maxBatchingWindow: settings.maxBatchingWindow,
+          reportBatchItemFailures: true,
+          maxConcurrency: settings.maxConcurrency,
+        }),
+      );
+      // Re-queueing a request sends a new message with a delay.
+      queue.grantSendMessages(this.dispatcher);
+    }
+    this.dlq.grantSendMessages(this.dispatcher);
+    this.bucketsTable.grantReadWriteData(this.dispatcher);
+    this.requestsTable.grantReadWriteData(this.dispatcher);
+    this.grantReplyQueues(settings);
+    this.grantTargets(settings);
+
+    this.alarms = new CoordinatorAlarms(this, 'Alarms', {
+      queues,
+      dlq: this.dlq,
+      dispatcher: this.dispatcher,
+      oldestMessageAgeThreshold: settings.oldestMessageAgeThreshold,
+      providerThrottlesThreshold: settings.providerThrottlesThreshold,
+      ...(settings.alarmTopic !== undefined ? { topic: settings.alarmTopic } : {}),
+    });
+    this.dashboard = new CoordinatorDashboard(this, 'Dashboard', {
+      queues,
+      dlq: this.dlq,
+      dispatcher: this.dispatcher,
+      buckets: bucketLimits(settings.config),
+      alarms: this.alarms.all,
+    }).dashboard;
+
+    this.acknowledgeFindings(settings);
+  }
+
+  /** Lets `grantee` send requests to every request queue (what a producer needs). */
+  grantSubmit(grantee: IGrantable): void {
+    for (const queue of Object.values(this.queues)) queue.grantSendMessages(grantee);
+  }
+
+  /** Lets `grantee` read request records and results (what `sluice result` needs). */
+  grantReadResults(grantee: IGrantable): void {
+    this.requestsTable.grantReadData(grantee);
+  }
+
+  /** A state table: on-demand, PITR, TTL, retained when the stack goes, never replaced silently. */
+  private table(layout: TableLayout): Table {
+    return new Table(this, `${layout.logicalName}Table`, {
+      partitionKey: { name: layout.partitionKey, type: AttributeType.STRING },
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      ...(layout.ttlAttribute !== undefined ? { timeToLiveAttribute: layout.ttlAttribute } : {}),
+      // AWS managed key: encryption visible in the template and key use in CloudTrail, no key
+      // policy to run. The tables hold bucket state and API results, no customer secrets.
+      encryption: TableEncryption.AWS_MANAGED,
+      // State outlives the stack: losing bucket state admits a burst; losing requests loses
+      // results and idempotency. Deleting them is a deliberate, manual act.
+      removalPolicy: RemovalPolicy.RETAIN,
+      deletionProtection: true,
+    });
+  }
+
+  /** Results may go to the configured reply queues, and only those. */
+  private grantReplyQueues(settings: ResolvedCoordinatorProps): void {
+    settings.replyQueues.forEach((ref, i) => {
+      Queue.fromQueueAttributes(this, `ReplyQueue${i}`, {
+        queueArn: ref.arn,
+        queueUrl: ref.url,
+      }).grantSendMessages(this.dispatcher);
+    });
+  }
+
+  /**
+   * Target access: `sts:AssumeRole` on exactly the configured roles; for targets served with
+   * the dispatcher's own credentials, exactly the allowlisted actions, in the allowed regions.
+   */
+  private grantTargets(settings: ResolvedCoordinatorProps): void {
+    settings.config.targets.forEach((target, i) => {
+      if (target.roleArn !== undefined) {
+        Role.fromRoleArn(this, `TargetRole${i}`, target.roleArn, {
+          mutable: false,
+        }).grantAssumeRole(this.dispatcherRole);
+        return;
+      }
+      const actions = target.allow.flatMap((entry) =>
+        iamActionsFor(entry.service, entry.operations),
+      );
+      Grant.addToPrincipal({
+        grantee: this.dispatcherRole,
+        actions: [...new Set(actions)],
+        // EC2 Describe* and Service Quotas List*/Get* support no resource-level permissions.
+        resourceArns: ['*'],
+        ...(target.regions !== undefined
+          ? { conditions: { StringEquals: { 'aws:RequestedRegion': [...target.regions] } } }
+          : {}),
+      });
+    });
+  }
+
+  /** cdk-nag findings this design accepts, each with its reason. */
+  private acknowledgeFindings(settings: ResolvedCoordinatorProps): void {
+    const fn = Validations.of(this.dispatcher);
+    for (const id of ['AwsSolutions-L1', 'Serverless-LambdaLatestVersion']) {
+      fn.acknowledge({
+        id,
+        reason:
+          'Pinned to nodejs22.x on purpose: the dispatcher and its dependencies are built and ' +
+          'tested for Node 22 (esbuild target node22); move to a newer runtime deliberately.',
+      });
+    }
+    fn.acknowledge({
+      id: 'Serverless-LambdaTracing',
+      reason:
+        "X-Ray off: the dispatcher's SDK clients are not instrumented, so a trace would show one " +
+        'opaque segment; per-call latency, throttles and outcomes are EMF metrics and JSON logs.',
+    });
+    for (const id of ['Serverless-LambdaDLQ', 'Serverless-LambdaAsyncFailureDestination']) {
+      fn.acknowledge({
+        id,
+        reason:
+          'Only invoked synchronously by SQS event source mappings, never asynchronously; failed ' +
+          "messages go to the request queues' redrive dead-letter queue.",
+      });
+    }
+    Validations.of(this.dlq).acknowledge({
+      id: 'Serverless-SQSRedrivePolicy',
+      reason:
+        'This is the dead-letter queue itself: the end of the line, kept 14 days for inspection ' +
+        'and redrive; a DLQ of a DLQ would only move the problem.',
+    });
+    for (const mapping of this.dispatcher.node.children) {
+      if (mapping.node.id.startsWith('SqsEventSource')) {
+        Validations.of(mapping).acknowledge({
+          id: 'Serverless-LambdaEventSourceMappingDestination',
+          reason:
+            'SQS event source mappings support no on-failure destination; a message failing ' +
+            `${settings.maxReceiveCount} receives moves to the dead-letter queue by the queue's redrive policy.`,
+        });
+      }
+    }
+
+    const policy = this.dispatcherRole.node.tryFindChild('DefaultPolicy');
+    if (policy === undefined) return;
+    const ownAccountTargets = settings.config.targets.filter((t) => t.roleArn === undefined);
+    if (ownAccountTargets.length === 0) return;
+    const acknowledgements = new Map<string, string>();
+    const ownReason =
+      'The dispatcher runs the allowlisted operations in its own account on resources named by ' +
+      'each request (instances, subnets, quotas), unknown at deploy time, and EC2 Describe* and ' +
+      'Service Quotas List*/Get* support no resource-level permissions; the actions are exactly ' +
+      'the allowlist, limited to the allowed regions when configured.';
+    acknowledgements.set('AwsSolutions-IAM5[Resource::*]', ownReason);
+    for (const target of ownAccountTargets) {
+      for (const entry of target.allow) {
+        for (const action of iamActionsFor(entry.service, entry.operations)) {
+          if (!action.endsWith('*')) continue;
+          acknowledgements.set(
+            `AwsSolutions-IAM5[Action::${action}]`,
+            `The deployment configuration allowlists the operation pattern ${action} for account ${target.account}; the dispatcher enforces the same allowlist before any call.`,
+          );
+        }
+      }
+    }
+    for (const [id, reason] of acknowledgements) Validations.of(policy).acknowledge({ id, reason });
+  }
+}
+
+/**
+ * esbuild settings of the dispatcher. Everything is bundled, the AWS SDK included: the nodejs22.x
+ * runtime ships an SDK v3 of its own choosing and updates it without notice, while the bundled
+ * clients are the versions the tests ran (and `@aws-sdk/client-ec2`,
+ * `@aws-sdk/client-service-quotas` are loaded lazily, so a cold start only evaluates the
+ * clients its batch needs). The deployment configuration is written next to the bundle.
+ */
+function dispatcherBundling(settings: ResolvedCoordinatorProps) {
+  const configBase64 = Buffer.from(JSON.stringify(settings.configInput)).toString('base64');
+  return {
+    format: OutputFormat.ESM,
+    target: 'node22',
+    minify: true,
+    sourceMap: true,
+    sourcesContent: false,
+    externalModules: [],
+    mainFields: ['module', 'main'],
+    // Some CommonJS dependencies call require() on Node built-ins; ESM output has no require.
+    banner:
+      "import { createRequire as __sluiceCreateRequire } from 'node:module'; const require = __sluiceCreateRequire(import.meta.url);",
+    commandHooks: {
+      beforeBundling: () => [],
+      beforeInstall: () => [],
+      // Base64 keeps the JSON out of shell quoting; node runs wherever esbuild does.
+      afterBundling: (_inputDir: string, outputDir: string) => [
+        `node -e "require('fs').writeFileSync(process.argv[1], Buffer.from(process.argv[2], 'base64'))" "${outputDir}/${CONFIG_FILE_NAME}" ${configBase64}`,
+      ],
+    },
+  };
+}

@@ -1,0 +1,481 @@
+import { Duration, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { AccountRootPrincipal, Role } from 'aws-cdk-lib/aws-iam';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { describe, expect, it } from 'vitest';
+import { parseSqsQueueUrl } from '../../infra/coordinator-props.js';
+import {
+  CONFIG_FILE_NAME,
+  ThrottleCoordinator,
+  ThrottleCoordinatorPropsError,
+} from '../../infra/throttle-coordinator.js';
+import { METRICS } from '../../shared/contract/metrics.js';
+import { BUCKETS_TABLE, REQUESTS_TABLE } from '../../shared/storage/tables.js';
+import {
+  actionsOf,
+  coordinatorTemplate,
+  MEMBER_ROLE_ARN,
+  policyStatements,
+  STUB_ENTRY,
+  testApp,
+  testConfig,
+} from './support.js';
+
+// One synthesis with the defaults, shared by the assertions on it.
+const defaults = coordinatorTemplate();
+const template = defaults.template;
+
+describe('ThrottleCoordinator queues', () => {
+  it('creates one encrypted request queue per priority and one dead-letter queue', () => {
+    template.resourceCountIs('AWS::SQS::Queue', 4);
+    template.allResourcesProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
+  });
+
+  it('redrives a message to the DLQ after maxReceiveCount receives', () => {
+    const requestQueues = template.findResources('AWS::SQS::Queue', {
+      Properties: { RedrivePolicy: Match.anyValue() },
+    });
+    expect(Object.keys(requestQueues)).toHaveLength(3);
+    for (const queue of Object.values(requestQueues)) {
+      expect(queue.Properties.RedrivePolicy).toEqual({
+        deadLetterTargetArn: { 'Fn::GetAtt': [expect.stringMatching(/DeadLetterQueue/), 'Arn'] },
+        maxReceiveCount: 5,
+      });
+    }
+  });
+
+  it('sets the request queues visibility timeout to 6x the function timeout', () => {
+    const { template: custom } = coordinatorTemplate({ functionTimeout: Duration.seconds(120) });
+    const fn = custom.findResources('AWS::Lambda::Function');
+    const timeout = Object.values(fn)[0]?.Properties.Timeout as number;
+    expect(timeout).toBe(120);
+    const queues = custom.findResources('AWS::SQS::Queue', {
+      Properties: { RedrivePolicy: Match.anyValue() },
+    });
+    for (const queue of Object.values(queues)) {
+      expect(queue.Properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * timeout);
+    }
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      RedrivePolicy: Match.anyValue(),
+      VisibilityTimeout: 360,
+    });
+  });
+
+  it('denies every queue action without TLS (enforceSSL)', () => {
+    template.resourceCountIs('AWS::SQS::QueuePolicy', 4);
+    template.allResourcesProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Deny',
+            Action: 'sqs:*',
+            Principal: { AWS: '*' },
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('creates queues only for the configured priorities', () => {
+    const { template: normalOnly, coordinator } = coordinatorTemplate({ priorities: ['normal'] });
+    normalOnly.resourceCountIs('AWS::SQS::Queue', 2);
+    normalOnly.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+    expect(Object.keys(coordinator.queues)).toEqual(['normal']);
+  });
+});
+
+describe('ThrottleCoordinator event sources', () => {
+  it('reports partial batch failures with the default batch, window and max concurrency', () => {
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 3);
+    template.allResourcesProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      BatchSize: 10,
+      MaximumBatchingWindowInSeconds: 1,
+      ScalingConfig: { MaximumConcurrency: 10 },
+    });
+  });
+
+  it('applies batch size, window and max concurrency props', () => {
+    const { template: custom } = coordinatorTemplate({
+      batchSize: 50,
+      maxBatchingWindow: Duration.seconds(5),
+      maxConcurrency: 3,
+    });
+    custom.allResourcesProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      BatchSize: 50,
+      MaximumBatchingWindowInSeconds: 5,
+      ScalingConfig: { MaximumConcurrency: 3 },
+    });
+  });
+});
+
+describe('ThrottleCoordinator dispatcher function', () => {
+  it('runs nodejs22.x on arm64 with explicit memory and timeout', () => {
+    template.resourceCountIs('AWS::Lambda::Function', 1);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs22.x',
+      Architectures: ['arm64'],
+      MemorySize: 512,
+      Timeout: 60,
+      Handler: 'index.handler',
+      LoggingConfig: {
+        LogFormat: 'JSON',
+        LogGroup: { Ref: Match.stringLikeRegexp('DispatcherLogs') },
+      },
+    });
+  });
+
+  it('logs to its own log group with the retention', () => {
+    template.resourceCountIs('AWS::Logs::LogGroup', 1);
+    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+    const { template: custom } = coordinatorTemplate({
+      logRetention: RetentionDays.ONE_WEEK,
+      memorySize: 1024,
+    });
+    custom.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 7 });
+    custom.hasResourceProperties('AWS::Lambda::Function', { MemorySize: 1024 });
+  });
+
+  it('sets exactly the environment the dispatcher reads', () => {
+    const fn = Object.values(template.findResources('AWS::Lambda::Function'))[0];
+    const variables = fn?.Properties.Environment.Variables as Record<string, unknown>;
+    expect(Object.keys(variables).sort()).toEqual(
+      [
+        'NODE_OPTIONS',
+        'POWERTOOLS_METRICS_NAMESPACE',
+        'POWERTOOLS_SERVICE_NAME',
+        'SLUICE_BUCKETS_TABLE',
+        'SLUICE_CONFIG_FILE',
+        'SLUICE_DLQ_URL',
+        'SLUICE_QUEUE_URLS',
+        'SLUICE_REQUESTS_TABLE',
+      ].sort(),
+    );
+    expect(variables.NODE_OPTIONS).toBe('--enable-source-maps');
+    expect(variables.POWERTOOLS_METRICS_NAMESPACE).toBe('Sluice');
+    expect(variables.SLUICE_CONFIG_FILE).toBe(CONFIG_FILE_NAME);
+    expect(JSON.stringify(variables.SLUICE_QUEUE_URLS)).toMatch(/high.*normal.*low/);
+  });
+});
+
+describe('ThrottleCoordinator tables', () => {
+  it.each([
+    ['buckets', BUCKETS_TABLE],
+    ['requests', REQUESTS_TABLE],
+  ])(
+    'builds the %s table from its layout: on-demand, PITR, TTL, encrypted, retained',
+    (_name, layout) => {
+      template.hasResource('AWS::DynamoDB::Table', {
+        DeletionPolicy: 'Retain',
+        UpdateReplacePolicy: 'Retain',
+        Properties: {
+          KeySchema: [{ AttributeName: layout.partitionKey, KeyType: 'HASH' }],
+          BillingMode: 'PAY_PER_REQUEST',
+          PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+          TimeToLiveSpecification: { AttributeName: layout.ttlAttribute, Enabled: true },
+          SSESpecification: { SSEEnabled: true },
+          DeletionProtectionEnabled: true,
+        },
+      });
+    },
+  );
+
+  it('hard-codes no physical names', () => {
+    for (const [type, nameProperty] of [
+      ['AWS::DynamoDB::Table', 'TableName'],
+      ['AWS::SQS::Queue', 'QueueName'],
+      ['AWS::Lambda::Function', 'FunctionName'],
+      ['AWS::IAM::Role', 'RoleName'],
+      ['AWS::Logs::LogGroup', 'LogGroupName'],
+      ['AWS::CloudWatch::Dashboard', 'DashboardName'],
+    ] as const) {
+      for (const resource of Object.values(template.findResources(type))) {
+        expect(resource.Properties?.[nameProperty], `${type}.${nameProperty}`).toBeUndefined();
+      }
+    }
+  });
+});
+
+describe('ThrottleCoordinator IAM', () => {
+  const statements = policyStatements(template);
+  const allows = statements.filter((s) => s.Effect === 'Allow');
+
+  it('grants no wildcard actions on data: no *, no service:* ', () => {
+    for (const statement of allows) {
+      for (const action of actionsOf(statement)) {
+        expect(action).not.toBe('*');
+        expect(action).not.toMatch(/^(dynamodb|sqs|logs|sts|ec2|servicequotas):\*$/);
+      }
+    }
+  });
+
+  it('grants table and queue access on those resources only', () => {
+    for (const statement of allows) {
+      if (actionsOf(statement).some((a) => a.startsWith('dynamodb:') || a.startsWith('sqs:'))) {
+        expect(JSON.stringify(statement.Resource)).not.toContain('"*"');
+        expect(statement.Resource).not.toBe('*');
+      }
+    }
+    const sendToReply = allows.find((s) =>
+      JSON.stringify(s.Resource).includes('arn:aws:sqs:eu-west-1:111111111111:provisioner-results'),
+    );
+    expect(sendToReply && actionsOf(sendToReply)).toContain('sqs:SendMessage');
+  });
+
+  it('allows sts:AssumeRole only on the configured target roles', () => {
+    const assume = allows.filter((s) => actionsOf(s).some((a) => a.startsWith('sts:')));
+    expect(assume).toEqual([
+      { Action: 'sts:AssumeRole', Effect: 'Allow', Resource: MEMBER_ROLE_ARN },
+    ]);
+  });
+
+  it('allows no sts action when no target has a role', () => {
+    const config = testConfig();
+    const { template: ownOnly } = coordinatorTemplate({
+      config: { ...config, targets: [config.targets[0] as (typeof config.targets)[0]] },
+    });
+    const sts = policyStatements(ownOnly).filter((s) =>
+      actionsOf(s).some((a) => a.startsWith('sts:')),
+    );
+    expect(sts).toEqual([]);
+  });
+
+  it('allows exactly the own-account allowlist, in its regions', () => {
+    const provider = allows.filter((s) =>
+      actionsOf(s).some((a) => a.startsWith('ec2:') || a.startsWith('servicequotas:')),
+    );
+    expect(provider).toEqual([
+      {
+        Action: ['ec2:DescribeInstances', 'ec2:RunInstances', 'servicequotas:ListServiceQuotas'],
+        Condition: { StringEquals: { 'aws:RequestedRegion': ['eu-west-1'] } },
+        Effect: 'Allow',
+        Resource: '*',
+      },
+    ]);
+  });
+
+  it('writes logs to its own log group instead of a managed policy', () => {
+    template.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: {
+        Statement: [Match.objectLike({ Principal: { Service: 'lambda.amazonaws.com' } })],
+      },
+      ManagedPolicyArns: Match.absent(),
+    });
+    const logs = allows.find((s) => actionsOf(s).includes('logs:PutLogEvents'));
+    expect(logs?.Resource).toEqual({
+      'Fn::GetAtt': [expect.stringMatching(/DispatcherLogs/), 'Arn'],
+    });
+  });
+
+  it('grants producers sending and readers reading, and nothing else', () => {
+    const stack = new Stack(testApp(), 'WithProducer');
+    const coordinator = new ThrottleCoordinator(stack, 'Sluice', {
+      config: testConfig(),
+      entry: STUB_ENTRY,
+    });
+    const producer = new Role(stack, 'Producer', { assumedBy: new AccountRootPrincipal() });
+    coordinator.grantSubmit(producer);
+    coordinator.grantReadResults(producer);
+    const producerPolicy = Template.fromStack(stack).findResources('AWS::IAM::Policy', {
+      Properties: { Roles: [{ Ref: Match.stringLikeRegexp('^Producer') }] },
+    });
+    const actions = Object.values(producerPolicy).flatMap((p) =>
+      (p.Properties.PolicyDocument.Statement as Array<Record<string, unknown>>).flatMap(actionsOf),
+    );
+    expect(actions).toContain('sqs:SendMessage');
+    expect(actions).toContain('dynamodb:GetItem');
+    expect(
+      actions.filter(
+        (a) => a.startsWith('dynamodb:') && !/Get|Query|Scan|Describe|ConditionCheck/.test(a),
+      ),
+    ).toEqual([]);
+  });
+});
+
+describe('ThrottleCoordinator alarms', () => {
+  it('creates the DLQ, oldest-message (per queue), provider-throttle and error alarms', () => {
+    const { coordinator } = defaults;
+    expect(coordinator.alarms.all).toHaveLength(6);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 6);
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map(
+      (alarm) => alarm.Properties as Record<string, unknown>,
+    );
+    const watching = (metricName: string) =>
+      alarms.filter((a) => JSON.stringify(a.Metrics).includes(`"MetricName":"${metricName}"`));
+
+    const [dlq, ...moreDlq] = watching('ApproximateNumberOfMessagesVisible');
+    expect(moreDlq).toEqual([]);
+    expect(dlq?.Threshold).toBe(1);
+    expect(JSON.stringify(dlq?.Metrics)).toContain('"Namespace":"AWS/SQS"');
+    expect(JSON.stringify(dlq?.Metrics)).toMatch(/DeadLetterQueue\w+","QueueName"/);
+
+    const oldest = watching('ApproximateAgeOfOldestMessage');
+    expect(oldest.map((a) => a.Threshold)).toEqual([1800, 1800, 1800]);
+
+    const [errors] = watching('Errors');
+    expect(JSON.stringify(errors?.Metrics)).toContain('"Namespace":"AWS/Lambda"');
+    expect(errors?.Threshold).toBe(1);
+
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Metrics: [
+        Match.objectLike({
+          Expression: `SELECT SUM(${METRICS.ProviderThrottles}) FROM Sluice`,
+          Period: 300,
+        }),
+      ],
+      Threshold: 50,
+    });
+  });
+
+  it('creates alarms without actions when no topic is given', () => {
+    for (const alarm of Object.values(template.findResources('AWS::CloudWatch::Alarm'))) {
+      expect(alarm.Properties.AlarmActions).toBeUndefined();
+    }
+  });
+
+  it('notifies the alarm topic on alarm and on recovery', () => {
+    const stack = new Stack(testApp(), 'WithTopic');
+    const topic = new Topic(stack, 'Alarms');
+    new ThrottleCoordinator(stack, 'Sluice', {
+      config: testConfig(),
+      entry: STUB_ENTRY,
+      alarmTopic: topic,
+    });
+    const alarms = Template.fromStack(stack).findResources('AWS::CloudWatch::Alarm');
+    expect(Object.keys(alarms)).toHaveLength(6);
+    for (const alarm of Object.values(alarms)) {
+      expect(alarm.Properties.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^Alarms/) }]);
+      expect(alarm.Properties.OKActions).toEqual([{ Ref: expect.stringMatching(/^Alarms/) }]);
+    }
+  });
+});
+
+describe('ThrottleCoordinator dashboard', () => {
+  const body = JSON.stringify(
+    Object.values(template.findResources('AWS::CloudWatch::Dashboard'))[0]?.Properties
+      .DashboardBody,
+  );
+
+  it('graphs every Sluice metric, the queues and the dispatcher', () => {
+    for (const name of Object.values(METRICS)) expect(body).toContain(`(${name}) FROM Sluice`);
+    expect(body).toContain('ApproximateAgeOfOldestMessage');
+    expect(body).toContain('ApproximateNumberOfMessagesVisible');
+    for (const metric of ['Errors', 'Throttles', 'Duration', 'Invocations']) {
+      expect(body).toContain(`\\"${metric}\\"`);
+    }
+  });
+
+  it('draws each allowlisted bucket against its effective limit', () => {
+    // RunInstances overridden to 4/s, burst 10, times the 0.8 safety factor: 3.2/s, burst 8.
+    expect(body).toContain("Bucket = 'RunInstances' GROUP BY Region");
+    expect(body).toContain('\\"value\\":200,\\"label\\":\\"most in 1 min: burst 8 + 60 × 3.2/s\\"');
+    expect(body).toContain('\\"value\\":192,\\"label\\":\\"sustained: 60 × 3.2/s\\"');
+    expect(body).toContain("Bucket = 'RunInstances:resource'");
+    expect(body).toContain("Service = 'service-quotas' AND Bucket = 'ListServiceQuotas'");
+  });
+});
+
+describe('ThrottleCoordinator props validation', () => {
+  it('lists every problem in one error', () => {
+    const stack = new Stack(testApp(), 'Invalid', { env: { account: '333333333333' } });
+    const config = testConfig();
+    const act = () =>
+      new ThrottleCoordinator(stack, 'Sluice', {
+        config: {
+          ...config,
+          targets: [
+            {
+              ...(config.targets[0] as (typeof config.targets)[0]),
+              allow: [{ service: 'lambda', operations: ['Invoke'] }],
+            },
+            { account: '12345', allow: [] },
+          ],
+          replyTo: ['http://localhost:4566/000000000000/results'],
+        },
+        priorities: ['high', 'low'],
+        batchSize: 20,
+        maxBatchingWindow: Duration.seconds(0),
+        maxConcurrency: 1,
+        functionTimeout: Duration.millis(1500),
+        memorySize: 100,
+        entry: '/nowhere/handler.ts',
+      });
+    let error: unknown;
+    try {
+      act();
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ThrottleCoordinatorPropsError);
+    const { message, problems } = error as ThrottleCoordinatorPropsError;
+    expect(message).toMatch(/^invalid ThrottleCoordinator props \(\d+ problems\):/);
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'config.targets[1].account: must be a 12-digit AWS account id (pattern)',
+        'config.targets[1].allow: must have at least 1 entries (max-entries)',
+        'priorities: must include normal (requests of other priorities fall back to it)',
+        'batchSize: above 10 needs a maxBatchingWindow above 0 (SQS event sources); got 20',
+        'maxConcurrency: must be an integer from 2 to 1000 (SQS event source limit); got 1',
+        'functionTimeout: must be whole seconds from 1 to 900; got 1.5',
+        'memorySize: must be an integer from 128 to 10240 MiB; got 100',
+        'entry: the dispatcher handler /nowhere/handler.ts does not exist',
+      ]),
+    );
+    for (const problem of problems) expect(message).toContain(problem);
+  });
+
+  it('lists problems the schema cannot see: services, role accounts, own account, reply queues, lease', () => {
+    const stack = new Stack(testApp(), 'Invalid', { env: { account: '333333333333' } });
+    const config = testConfig();
+    let error: unknown;
+    try {
+      new ThrottleCoordinator(stack, 'Sluice', {
+        config: {
+          ...config,
+          targets: [
+            {
+              account: '111111111111',
+              allow: [{ service: 'lambda', operations: ['Invoke'] }],
+            },
+            {
+              account: '222222222222',
+              roleArn: 'arn:aws:iam::999999999999:role/Elsewhere',
+              allow: [{ service: 'ec2', operations: ['DescribeInstances'] }],
+            },
+          ],
+          replyTo: ['http://localhost:4566/000000000000/results'],
+          leaseMs: 30_000,
+        },
+        entry: STUB_ENTRY,
+      });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ThrottleCoordinatorPropsError);
+    expect((error as ThrottleCoordinatorPropsError).problems).toEqual([
+      'config.targets[0].allow[0].service: lambda has no SDK client in the dispatcher (known: ec2, service-quotas)',
+      'config.targets[0]: account 111111111111 has no roleArn, so the dispatcher would call it with its own credentials, which belong to 333333333333; add a roleArn',
+      'config.targets[1].roleArn: must be a role in the target account 222222222222; got one in 999999999999',
+      'config.replyTo[0]: http://localhost:4566/000000000000/results is not an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<queue>)',
+      "config.leaseMs: must be at least the function timeout (60000 ms), so a running call's claim does not lapse; got 30000",
+    ]);
+  });
+});
+
+describe('parseSqsQueueUrl', () => {
+  it('turns current and legacy queue URLs into ARNs, and refuses others', () => {
+    expect(parseSqsQueueUrl('https://sqs.eu-west-1.amazonaws.com/111111111111/results')?.arn).toBe(
+      'arn:aws:sqs:eu-west-1:111111111111:results',
+    );
+    expect(parseSqsQueueUrl('https://us-east-1.queue.amazonaws.com/111111111111/a.fifo')?.arn).toBe(
+      'arn:aws:sqs:us-east-1:111111111111:a.fifo',
+    );
+    expect(parseSqsQueueUrl('https://sqs.cn-north-1.amazonaws.com.cn/111111111111/r')?.arn).toBe(
+      'arn:aws-cn:sqs:cn-north-1:111111111111:r',
+    );
+    expect(parseSqsQueueUrl('http://localhost:4566/000000000000/results')).toBeUndefined();
+  });
+});
