@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { classifyCallError, parseRetryAfter } from '../../../shared/dispatch/classify.js';
+
+/** An error shaped like the SDK's service exceptions. */
+function sdkError(name: string, status: number, headers: Record<string, string> = {}) {
+  return Object.assign(new Error(`${name} happened`), {
+    name,
+    $metadata: { httpStatusCode: status },
+    $response: { headers },
+  });
+}
+
+describe('classifyCallError', () => {
+  it("recognises EC2's RequestLimitExceeded (503) as throttling, not as a server error", () => {
+    expect(classifyCallError(sdkError('RequestLimitExceeded', 503))).toEqual({
+      kind: 'throttled',
+      code: 'RequestLimitExceeded',
+      message: 'RequestLimitExceeded happened',
+    });
+  });
+
+  it("recognises Service Quotas' TooManyRequestsException and a bare 429 as throttling", () => {
+    expect(classifyCallError(sdkError('TooManyRequestsException', 400)).kind).toBe('throttled');
+    expect(classifyCallError(sdkError('SomethingElse', 429)).kind).toBe('throttled');
+  });
+
+  it('honours Retry-After in seconds and as an HTTP date', () => {
+    expect(classifyCallError(sdkError('Throttling', 400, { 'retry-after': '4' }))).toMatchObject({
+      retryAfterMs: 4_000,
+    });
+    const now = Date.parse('2026-11-24T12:00:00Z');
+    expect(parseRetryAfter({ 'retry-after': 'Tue, 24 Nov 2026 12:00:30 GMT' }, now)).toBe(30_000);
+    expect(parseRetryAfter({ 'retry-after': 'soon' }, now)).toBeUndefined();
+  });
+
+  it('treats 5xx, timeouts and reset connections as transient', () => {
+    expect(classifyCallError(sdkError('InternalError', 500)).kind).toBe('transient');
+    expect(classifyCallError(sdkError('ServiceUnavailable', 503)).kind).toBe('transient');
+    expect(
+      classifyCallError(
+        Object.assign(new Error('socket hang up'), { name: 'TimeoutError', code: 'ECONNRESET' }),
+      ).kind,
+    ).toBe('transient');
+    expect(
+      classifyCallError(Object.assign(new Error('refused'), { code: 'ECONNREFUSED' })).kind,
+    ).toBe('transient');
+  });
+
+  it('treats validation, access denied and not found as permanent, keeping the provider code', () => {
+    expect(classifyCallError(sdkError('InvalidParameterValue', 400))).toEqual({
+      kind: 'permanent',
+      code: 'InvalidParameterValue',
+      message: 'InvalidParameterValue happened',
+    });
+    expect(classifyCallError(sdkError('UnauthorizedOperation', 403)).kind).toBe('permanent');
+    expect(classifyCallError(sdkError('InvalidInstanceID.NotFound', 400)).kind).toBe('permanent');
+  });
+});

@@ -1,0 +1,266 @@
+/**
+ * The dispatcher's decisions with in-memory collaborators and a fake clock: what is re-sent,
+ * with which delay and envelope, what is dead-lettered and why. Storage conditions themselves
+ * are proven against the engines in test/integration.
+ */
+import { describe, expect, it } from 'vitest';
+import type {
+  AdmissionDecision,
+  AdmissionOutcome,
+} from '../../../shared/admission/bucket-store.js';
+import { parseDeploymentConfig } from '../../../shared/config/deployment.js';
+import type { SluiceRequest } from '../../../shared/contract/request.js';
+import type { SluiceResult } from '../../../shared/contract/result.js';
+import { Dispatcher, ENVELOPE, type IncomingMessage } from '../../../shared/dispatch/dispatcher.js';
+import type { OutgoingMessage } from '../../../shared/dispatch/queue-sender.js';
+import { createCatalog } from '../../../shared/limits/index.js';
+
+const T0 = 1_800_000_000_000;
+const queueUrls = { high: 'q-high', normal: 'q-normal', low: 'q-low' };
+
+function setup(
+  options: { decide?: () => AdmissionDecision; run?: () => Promise<Record<string, unknown>> } = {},
+) {
+  let now = T0;
+  const sent: OutgoingMessage[] = [];
+  const finished = new Map<string, SluiceResult>();
+  const admits: number[] = [];
+  const penalties: number[] = [];
+  let runs = 0;
+  let failSends = false;
+  const dispatcher = new Dispatcher({
+    deployment: parseDeploymentConfig({
+      targets: [
+        {
+          account: '111111111111',
+          allow: [{ service: 'ec2', operations: ['Describe*', 'RunInstances'] }],
+        },
+      ],
+    }),
+    queueUrls,
+    dlqUrl: 'q-dlq',
+    catalog: createCatalog(),
+    clock: () => now,
+    sleep: async (ms) => {
+      now += ms;
+    },
+    random: () => 0.5,
+    buckets: {
+      admit: async (_buckets, costs): Promise<AdmissionOutcome> => {
+        admits.push(costs.length);
+        const decide =
+          options.decide ?? (() => ({ kind: 'admitted', runAtMs: now, slotsUs: [now * 1_000] }));
+        return {
+          decisions: costs.map(decide),
+          requests: { writes: 1, reads: 0 },
+          forfeitedTokens: 0,
+        };
+      },
+      penalize: async (_bucket, untilMs) => {
+        penalties.push(untilMs);
+        return true;
+      },
+    },
+    requests: {
+      claim: async () => ({
+        claimed: true,
+        attempts: 1,
+        receivedAt: T0,
+        tookOverLapsedLease: false,
+      }),
+      release: async () => true,
+      finishClaimed: async (id, _owner, result) => {
+        finished.set(id, result);
+        return true;
+      },
+      finishOpen: async (id, result) => {
+        finished.set(id, result);
+        return true;
+      },
+    },
+    runner: {
+      check: async () => {},
+      isSafeToRepeat: () => true,
+      run: async () => {
+        runs++;
+        return options.run ? options.run() : { ok: true };
+      },
+    },
+    queue: {
+      sendAll: async (messages) => {
+        if (failSends) return new Map(messages.map((m) => [m.key, 'ServiceUnavailable']));
+        sent.push(...messages);
+        return new Map();
+      },
+    },
+  });
+  return {
+    dispatcher,
+    sent,
+    finished,
+    admits,
+    penalties,
+    runs: () => runs,
+    advance: (ms: number) => {
+      now += ms;
+    },
+    failSends: () => {
+      failSends = true;
+    },
+  };
+}
+
+function message(
+  request: Partial<SluiceRequest> & { id: string },
+  attributes: Record<string, string> = {},
+): IncomingMessage {
+  const body: SluiceRequest = {
+    v: 1,
+    target: { account: '111111111111', region: 'us-east-1' },
+    call: { service: 'ec2', operation: 'DescribeInstances', input: {} },
+    ...request,
+  };
+  return { messageId: `m-${request.id}`, body: JSON.stringify(body), attributes, sentAtMs: T0 };
+}
+
+describe('Dispatcher.processBatch', () => {
+  it('runs an admitted call at once and records its result', async () => {
+    const t = setup();
+    const outcome = await t.dispatcher.processBatch([message({ id: 'a' })], 'owner');
+    expect(outcome.failedMessageIds).toEqual([]);
+    expect(t.finished.get('a')).toMatchObject({ status: 'succeeded', output: { ok: true } });
+  });
+
+  it('re-sends a reservation delayed to its slot, and runs it on arrival without admission', async () => {
+    const t = setup({
+      decide: () => ({ kind: 'admitted', runAtMs: T0 + 30_000, slotsUs: [(T0 + 30_000) * 1_000] }),
+    });
+    await t.dispatcher.processBatch([message({ id: 'r', priority: 'high' })], 'owner');
+    expect(t.sent).toEqual([
+      expect.objectContaining({
+        queueUrl: 'q-high',
+        delaySeconds: 30,
+        attributes: { [ENVELOPE.firstSeen]: String(T0), [ENVELOPE.runAt]: String(T0 + 30_000) },
+      }),
+    ]);
+    t.advance(30_000);
+    const arrived = t.sent[0] as OutgoingMessage;
+    await t.dispatcher.processBatch(
+      [{ messageId: 'm2', body: arrived.body, attributes: arrived.attributes ?? {}, sentAtMs: T0 }],
+      'o',
+    );
+    expect(t.admits).toEqual([1]);
+    expect(t.runs()).toBe(1);
+  });
+
+  it('chains waits longer than SQS allows: 900 s delays carrying the time to wait for', async () => {
+    const t = setup({ decide: () => ({ kind: 'not-yet', retryAtMs: T0 + 2_000_000 }) });
+    await t.dispatcher.processBatch([message({ id: 'long' })], 'owner');
+    const first = t.sent[0] as OutgoingMessage;
+    expect(first).toMatchObject({
+      delaySeconds: 900,
+      attributes: { [ENVELOPE.notBefore]: String(T0 + 2_000_000) },
+    });
+    t.advance(900_000);
+    await t.dispatcher.processBatch(
+      [{ messageId: 'm2', body: first.body, attributes: first.attributes ?? {}, sentAtMs: T0 }],
+      'o',
+    );
+    // Still 1,100 s to go: re-sent again without touching the buckets.
+    expect(t.admits).toEqual([1]);
+    expect(t.sent[1]).toMatchObject({
+      delaySeconds: 900,
+      attributes: { [ENVELOPE.notBefore]: String(T0 + 2_000_000) },
+    });
+  });
+
+  it('fails a request whose deadline has passed, dead-letters it, and never admits it', async () => {
+    const t = setup();
+    t.advance(60_000);
+    await t.dispatcher.processBatch(
+      [message({ id: 'late', deadline: new Date(T0 + 1_000).toISOString() })],
+      'owner',
+    );
+    expect(t.finished.get('late')).toMatchObject({
+      status: 'failed',
+      error: { code: 'DeadlineExceeded' },
+    });
+    expect(t.sent).toEqual([
+      expect.objectContaining({
+        queueUrl: 'q-dlq',
+        attributes: { [ENVELOPE.reason]: 'DeadlineExceeded' },
+      }),
+    ]);
+    expect(t.admits).toEqual([]);
+  });
+
+  it('after a provider throttle on the last attempt: pushes the bucket back, fails the request, dead-letters it', async () => {
+    const throttle = Object.assign(new Error('Request limit exceeded.'), {
+      name: 'RequestLimitExceeded',
+      $metadata: { httpStatusCode: 503 },
+    });
+    const t = setup({ run: () => Promise.reject(throttle) });
+    await t.dispatcher.processBatch([message({ id: 'busy', maxAttempts: 1 })], 'owner');
+    expect(t.penalties).toEqual([T0 + 1_000]);
+    expect(t.finished.get('busy')).toMatchObject({
+      status: 'failed',
+      attempts: 1,
+      error: { code: 'AttemptsExhausted' },
+    });
+    expect(t.sent.map((m) => m.queueUrl)).toEqual(['q-dlq']);
+  });
+
+  it('re-queues a throttled call through admission again when attempts remain', async () => {
+    const throttle = Object.assign(new Error('slow down'), {
+      name: 'Throttling',
+      $metadata: { httpStatusCode: 400 },
+    });
+    const t = setup({ run: () => Promise.reject(throttle) });
+    await t.dispatcher.processBatch([message({ id: 'again' })], 'owner');
+    expect(t.sent).toEqual([
+      expect.objectContaining({
+        queueUrl: 'q-normal',
+        delaySeconds: 1,
+        attributes: { [ENVELOPE.firstSeen]: String(T0) },
+      }),
+    ]);
+    expect(t.finished.has('again')).toBe(false);
+  });
+
+  it('fails a call that can never fit its bucket, without running it', async () => {
+    const t = setup({
+      decide: () => ({
+        kind: 'never-fits',
+        bucket: { account: '1', region: 'r', service: 'ec2', bucket: 'RunInstances:resource' },
+        cost: 2_000,
+        burst: 1_000,
+      }),
+    });
+    await t.dispatcher.processBatch([message({ id: 'huge' })], 'owner');
+    expect(t.finished.get('huge')).toMatchObject({
+      status: 'failed',
+      error: { code: 'NeverFits' },
+    });
+    expect(t.runs()).toBe(0);
+  });
+
+  it('leaves a message for redelivery when its re-send cannot be sent', async () => {
+    const t = setup({ decide: () => ({ kind: 'not-yet', retryAtMs: T0 + 5_000 }) });
+    t.failSends();
+    const outcome = await t.dispatcher.processBatch([message({ id: 'x' })], 'owner');
+    expect(outcome.failedMessageIds).toEqual(['m-x']);
+  });
+
+  it('rejects a replyTo the deployment does not allow, naming the field and the rule', async () => {
+    const t = setup();
+    await t.dispatcher.processBatch(
+      [message({ id: 'rt', replyTo: 'https://sqs.us-east-1.amazonaws.com/999999999999/theirs' })],
+      'o',
+    );
+    expect(t.finished.get('rt')).toMatchObject({
+      status: 'rejected',
+      error: { problems: [{ field: 'replyTo', rule: 'not-allowed' }] },
+    });
+    expect(t.runs()).toBe(0);
+  });
+});
