@@ -45,6 +45,13 @@ export interface CallRunnerOptions {
   readonly services?: Readonly<Record<string, ServiceDefinition>>;
   /** Extra client settings (tests: credentials, endpoint). Applied to every client. @default {} */
   readonly clientDefaults?: Record<string, unknown>;
+  /**
+   * Credentials (or a credentials provider) per target account, for targets without `roleArn`:
+   * the local stack signs each account's calls with its own key so the provider simulator sees
+   * distinct callers. Overrides `clientDefaults.credentials`; `roleArn` overrides both.
+   * @default undefined (the coordinator's own credentials for every account)
+   */
+  readonly credentialsFor?: (account: string) => unknown;
 }
 
 /**
@@ -66,6 +73,7 @@ export class CallRunner {
   readonly #targets: ReadonlyMap<string, TargetConfig>;
   readonly #services: Readonly<Record<string, ServiceDefinition>>;
   readonly #clientDefaults: Record<string, unknown>;
+  readonly #credentialsFor: ((account: string) => unknown) | undefined;
   readonly #clients = new Map<string, SdkClient>();
   readonly #loaded = new Map<string, Promise<LoadedService>>();
 
@@ -73,6 +81,7 @@ export class CallRunner {
     this.#targets = new Map(options.targets.map((t) => [t.account, t]));
     this.#services = options.services ?? SERVICES;
     this.#clientDefaults = options.clientDefaults ?? {};
+    this.#credentialsFor = options.credentialsFor;
   }
 
   /** Whether running this call twice is harmless: read-only, or protected by a token. */
@@ -152,6 +161,8 @@ export class CallRunner {
         maxAttempts: 1,
         ...this.#clientDefaults,
       };
+      const own = this.#credentialsFor?.(target.account);
+      if (own !== undefined) config.credentials = own;
       if (targetConfig?.roleArn !== undefined) {
         // The provider caches the role's credentials and refreshes them before they expire.
         config.credentials = fromTemporaryCredentials({

@@ -17,6 +17,8 @@ export interface DispatcherClients {
   readonly telemetry?: Telemetry;
   /** Extra settings for the clients that run calls (local: credentials). @default {} */
   readonly callClientDefaults?: Record<string, unknown>;
+  /** Credentials per target account for the clients that run calls (local stack). */
+  readonly callCredentialsFor?: (account: string) => unknown;
   readonly clock?: () => number;
   /** Replace parts (tests inject faults here). */
   readonly overrides?: Partial<Pick<DispatcherDeps, 'buckets' | 'requests' | 'runner' | 'queue'>>;
@@ -40,6 +42,7 @@ export function createDispatcher(env: DispatcherEnvironment, clients: Dispatcher
   const runner = new CallRunner({
     targets: deployment.targets,
     clientDefaults: clients.callClientDefaults ?? {},
+    ...(clients.callCredentialsFor ? { credentialsFor: clients.callCredentialsFor } : {}),
   });
   const dispatcher = new Dispatcher({
     deployment,

@@ -478,11 +478,7 @@ export class Dispatcher {
       this.#telemetry.warn('lease lost before the result was recorded', { id: work.request.id });
       return;
     }
-    this.#telemetry.count(METRICS.Results, 1, {
-      Service: work.request.call.service,
-      Status: result.status,
-    });
-    this.#reply(work, result, send);
+    this.#announce(work, result, send);
   }
 
   /** Fails a request nobody holds (deadline passed, never fits): record, dead-letter, reply. */
@@ -501,12 +497,21 @@ export class Dispatcher {
     );
     await this.#deadLetter(work.message, code);
     if (await this.#deps.requests.finishOpen(work.request.id, result, now, work.firstSeenMs)) {
-      this.#telemetry.count(METRICS.Results, 1, {
-        Service: work.request.call.service,
-        Status: result.status,
-      });
-      this.#reply(work, result, send);
+      this.#announce(work, result, send);
     }
+  }
+
+  /** A request ended: count it by status and send the result to its reply queue. */
+  #announce(
+    work: Work,
+    result: SluiceResult,
+    send: (m: IncomingMessage, out: Omit<OutgoingMessage, 'key'>) => void,
+  ): void {
+    this.#telemetry.count(METRICS.Results, 1, {
+      Service: work.request.call.service,
+      Status: result.status,
+    });
+    this.#reply(work, result, send);
   }
 
   /** Answers a message that broke the contract; it is acknowledged and never retried. */
