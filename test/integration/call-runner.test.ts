@@ -1,0 +1,107 @@
+/**
+ * The call runner's credentials: a target with a role is called with credentials from STS
+ * AssumeRole (with its ExternalId), cached; a target without one uses the coordinator's own.
+ * A tiny STS stand-in on loopback answers AssumeRole; EC2 calls go to the provider simulator,
+ * which tells callers apart by the access key that signed the request.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseDeploymentConfig } from '../../shared/config/deployment.js';
+import { CallRunner, idempotencyToken } from '../../shared/dispatch/call-runner.js';
+import {
+  type ProviderSimulator,
+  startProviderSimulator,
+} from '../../shared/local/provider-simulator.js';
+
+const MEMBER_ROLE = 'arn:aws:iam::222222222222:role/SluiceMember';
+
+describe('CallRunner', () => {
+  let simulator: ProviderSimulator;
+  let sts: Server;
+  const assumeRequests: URLSearchParams[] = [];
+
+  beforeAll(async () => {
+    simulator = await startProviderSimulator();
+    sts = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk) => {
+        body += chunk;
+      });
+      req.on('end', () => {
+        assumeRequests.push(new URLSearchParams(body));
+        res.writeHead(200, { 'content-type': 'text/xml' });
+        res.end(`<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult>
+<Credentials><AccessKeyId>ASIAMEMBERKEY</AccessKeyId><SecretAccessKey>s</SecretAccessKey><SessionToken>t</SessionToken>
+<Expiration>2099-01-01T00:00:00Z</Expiration></Credentials>
+<AssumedRoleUser><Arn>arn:aws:sts::222222222222:assumed-role/SluiceMember/sluice-dispatcher</Arn><AssumedRoleId>AROA:x</AssumedRoleId></AssumedRoleUser>
+</AssumeRoleResult><ResponseMetadata><RequestId>r1</RequestId></ResponseMetadata></AssumeRoleResponse>`);
+      });
+    });
+    await new Promise<void>((resolve) => sts.listen(0, '127.0.0.1', resolve));
+    process.env.AWS_ENDPOINT_URL_EC2 = simulator.endpoint;
+    process.env.AWS_ENDPOINT_URL_STS = `http://127.0.0.1:${(sts.address() as AddressInfo).port}`;
+    // The coordinator's own credentials, as the default chain finds them in Lambda.
+    process.env.AWS_ACCESS_KEY_ID = 'AKIDCOORDINATOR';
+    process.env.AWS_SECRET_ACCESS_KEY = 'local';
+  });
+  afterAll(async () => {
+    await simulator?.close();
+    sts?.closeAllConnections();
+    await new Promise((resolve) => sts?.close(resolve));
+  });
+
+  const deployment = parseDeploymentConfig({
+    targets: [
+      { account: '111111111111', allow: [{ service: 'ec2', operations: ['Describe*'] }] },
+      {
+        account: '222222222222',
+        roleArn: MEMBER_ROLE,
+        externalId: 'ext-123',
+        allow: [{ service: 'ec2', operations: ['Describe*'] }],
+      },
+    ],
+  });
+  const call = (account: string, id: string) => ({
+    id,
+    target: { account, region: 'eu-west-1' },
+    call: { service: 'ec2', operation: 'DescribeVpcs', input: {} },
+  });
+
+  it('assumes the target role with its ExternalId once, and signs calls with those credentials', async () => {
+    const runner = new CallRunner({ targets: deployment.targets });
+    await runner.run(call('222222222222', 'a'));
+    await runner.run(call('222222222222', 'b'));
+    expect(assumeRequests).toHaveLength(1);
+    expect(assumeRequests[0]?.get('Action')).toBe('AssumeRole');
+    expect(assumeRequests[0]?.get('RoleArn')).toBe(MEMBER_ROLE);
+    expect(assumeRequests[0]?.get('ExternalId')).toBe('ext-123');
+    // The simulator treats an unknown access key as its own account: the caller was the role.
+    expect(simulator.statsFor('ASIAMEMBERKEY', 'eu-west-1', 'DescribeVpcs').executed).toBe(2);
+    runner.destroy();
+  });
+
+  it("uses the coordinator's own credentials for a target without a role", async () => {
+    const runner = new CallRunner({ targets: deployment.targets });
+    await runner.run(call('111111111111', 'c'));
+    expect(simulator.statsFor('AKIDCOORDINATOR', 'eu-west-1', 'DescribeVpcs').executed).toBe(1);
+    runner.destroy();
+  });
+
+  it('derives the same EC2 ClientToken from the same request id, within 64 ASCII characters', () => {
+    expect(idempotencyToken('run-7')).toBe(idempotencyToken('run-7'));
+    expect(idempotencyToken('run-7')).not.toBe(idempotencyToken('run-8'));
+    expect(idempotencyToken('x'.repeat(128))).toMatch(/^[\x21-\x7e]{1,64}$/);
+  });
+
+  it('refuses an operation the SDK does not have, naming the field', async () => {
+    const runner = new CallRunner({ targets: deployment.targets });
+    await expect(
+      runner.check({ service: 'ec2', operation: 'DescribeNothing', input: {} }),
+    ).rejects.toMatchObject({
+      name: 'UnsupportedCallError',
+      field: 'call.operation',
+      message: 'ec2 has no operation DescribeNothing',
+    });
+  });
+});
