@@ -1,0 +1,268 @@
+/**
+ * The whole system on one machine: dynalite, fauxqs, the provider simulator (or endpoints given
+ * by the caller), the tables and queues from the same layouts the CDK app deploys, and the local
+ * event source driving the dispatcher `createDispatcher` builds for the Lambda handler.
+ *
+ * One assembly for `npm start`, the end-to-end benchmark and the tests.
+ *
+ * Several accounts: target calls are signed with access key = account id, which the simulator
+ * treats as that account, so each account has its own provider buckets, as at AWS.
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  type DynamoDBClientConfig,
+} from '@aws-sdk/client-dynamodb';
+import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { SluiceClient } from '../client/producer.js';
+import { type DeploymentConfigInput, parseDeploymentConfig } from '../config/deployment.js';
+import type { DispatcherEnvironment } from '../config/environment.js';
+import { createDispatcher, type DispatcherClients } from '../dispatch/create-dispatcher.js';
+import type { Telemetry } from '../dispatch/dispatcher.js';
+import { fromSqsRecord } from '../dispatch/sqs-records.js';
+import {
+  BUCKETS_TABLE,
+  createTableInput,
+  REQUESTS_TABLE,
+  type TableLayout,
+} from '../storage/tables.js';
+import { startDynalite } from './dynalite.js';
+import { LocalEventSource } from './event-source.js';
+import {
+  type ProviderSimulator,
+  type ProviderSimulatorOptions,
+  startProviderSimulator,
+} from './provider-simulator.js';
+import {
+  createQueues,
+  LOCAL_SQS_CREDENTIALS,
+  LOCAL_SQS_REGION,
+  sqsClient,
+  startSqs,
+} from './sqs.js';
+
+/** The default target account of the local stack. */
+export const LOCAL_ACCOUNT = '111111111111';
+
+/** What each local target may call: the operations the demo and the tests use. */
+export const LOCAL_ALLOW: DeploymentConfigInput['targets'][number]['allow'] = [
+  { service: 'ec2', operations: ['RunInstances', 'Describe*', 'CreateTags'] },
+  { service: 'service-quotas', operations: ['ListServiceQuotas'] },
+];
+
+/** Settings of {@link startLocalStack}; all optional. */
+export interface LocalStackOptions {
+  /** Target accounts (each gets {@link LOCAL_ALLOW}) unless `config.targets` is given. @default [LOCAL_ACCOUNT] */
+  readonly accounts?: readonly string[];
+  /** Deployment configuration; `targets` defaults from `accounts`, `replyTo` adds the reply queue. */
+  readonly config?: Omit<DeploymentConfigInput, 'targets'> & {
+    targets?: DeploymentConfigInput['targets'];
+  };
+  /** Provider simulator settings. Ignored when both `endpoints` are given. */
+  readonly simulator?: ProviderSimulatorOptions;
+  /** Target endpoints instead of the built-in simulator (else AWS_ENDPOINT_URL_<SERVICE>). */
+  readonly endpoints?: { readonly ec2?: string; readonly serviceQuotas?: string };
+  /** Visibility timeout of the request queues, seconds. @default 2 */
+  readonly visibilityTimeoutSeconds?: number;
+  /** Receives before the DLQ. @default 5 */
+  readonly maxReceiveCount?: number;
+  /** Batches in flight per queue (the event source's maximum concurrency). @default 2 */
+  readonly maxConcurrency?: number;
+  /** Messages per batch. @default 10 */
+  readonly batchSize?: number;
+  /** The dispatcher's telemetry (the local view counts admissions here). */
+  readonly telemetry?: Telemetry;
+  /** Replace parts of the dispatcher (tests inject faults). */
+  readonly overrides?: (
+    built: ReturnType<typeof createDispatcher>,
+  ) => DispatcherClients['overrides'];
+  /** Start polling at once. @default false */
+  readonly start?: boolean;
+}
+
+/** A running local stack; `stop()` ends everything it started. */
+export type LocalStack = Awaited<ReturnType<typeof startLocalStack>>;
+
+/** A DynamoDB client for the local dynalite: dummy credentials, us-east-1, no SDK retries. */
+export function localDynamoClient(
+  endpoint: string,
+  overrides: DynamoDBClientConfig = {},
+): DynamoDBClient {
+  return new DynamoDBClient({
+    region: LOCAL_SQS_REGION,
+    credentials: LOCAL_SQS_CREDENTIALS,
+    endpoint,
+    maxAttempts: 1,
+    ...overrides,
+  });
+}
+
+/** Creates a table from a layout and waits (≤ 30 s) until it is ACTIVE; returns its name. */
+export async function createLocalTable(
+  client: DynamoDBClient,
+  layout: TableLayout,
+  name: string,
+): Promise<string> {
+  const created = await client.send(new CreateTableCommand(createTableInput(layout, name)));
+  if (created.TableDescription?.TableStatus === 'ACTIVE') return name;
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const described = await client.send(new DescribeTableCommand({ TableName: name }));
+    if (described.Table?.TableStatus === 'ACTIVE') return name;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`table ${name} not ACTIVE after 30 s`);
+}
+
+/** Starts the local stack (the event source too when `start` is set). */
+export async function startLocalStack(options: LocalStackOptions = {}) {
+  const external =
+    options.endpoints?.ec2 !== undefined && options.endpoints.serviceQuotas !== undefined;
+  const [dynamo, sqs, simulator] = await Promise.all([
+    startDynalite(),
+    startSqs(),
+    external ? undefined : startProviderSimulator(options.simulator ?? {}),
+  ]);
+  // The SDK's standard endpoint resolution: what a user would point at any compatible endpoint.
+  process.env.AWS_ENDPOINT_URL_EC2 = options.endpoints?.ec2 ?? simulator?.endpoint ?? '';
+  process.env.AWS_ENDPOINT_URL_SERVICE_QUOTAS =
+    options.endpoints?.serviceQuotas ?? simulator?.endpoint ?? '';
+
+  // The dispatcher's DynamoDB client counts its requests (the cost of coordination).
+  const ddb = localDynamoClient(dynamo.endpoint);
+  const dynamoRequests = { count: 0 };
+  ddb.middlewareStack.add(
+    (next) => async (args) => {
+      dynamoRequests.count++;
+      return next(args);
+    },
+    { step: 'initialize', name: 'countLocalStackRequests' },
+  );
+  const producerDdb = localDynamoClient(dynamo.endpoint);
+  const sqsc = sqsClient(sqs.endpoint);
+  const prefix = `sluice-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+  const [bucketsTableName, requestsTableName, queues, replies] = await Promise.all([
+    createLocalTable(ddb, BUCKETS_TABLE, `${prefix}-buckets`),
+    createLocalTable(ddb, REQUESTS_TABLE, `${prefix}-requests`),
+    createQueues(sqsc, {
+      prefix,
+      maxReceiveCount: options.maxReceiveCount ?? 5,
+      visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 2,
+    }),
+    createQueues(sqsc, {
+      prefix: `${prefix}-replies`,
+      maxReceiveCount: 5,
+      visibilityTimeoutSeconds: 30,
+    }),
+  ]);
+  const replyQueueUrl = replies.queueUrls.normal;
+  const accounts = options.accounts ?? [LOCAL_ACCOUNT];
+  const { targets, replyTo, ...rest } = options.config ?? {};
+  const env: DispatcherEnvironment = {
+    bucketsTableName,
+    requestsTableName,
+    queueUrls: queues.queueUrls,
+    dlqUrl: queues.dlqUrl,
+    deployment: parseDeploymentConfig({
+      targets: targets ?? accounts.map((account) => ({ account, allow: LOCAL_ALLOW })),
+      replyTo: [replyQueueUrl, ...(replyTo ?? [])],
+      ...rest,
+    }),
+  };
+  const clients: DispatcherClients = {
+    dynamodb: ddb,
+    sqs: sqsc,
+    // Access key = account id: the simulator's caller account (distinct buckets per account).
+    callCredentialsFor: (account) => ({ accessKeyId: account, secretAccessKey: 'local' }),
+    ...(options.telemetry ? { telemetry: options.telemetry } : {}),
+  };
+  const built = createDispatcher(env, clients);
+  const { dispatcher } = options.overrides
+    ? createDispatcher(env, { ...clients, overrides: options.overrides(built) ?? {} })
+    : built;
+  const errors: Error[] = [];
+  let invocation = 0;
+  /** What the Lambda handler does, minus Powertools: one batch in, partial failures out. */
+  const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
+    invocation++;
+    const { failedMessageIds } = await dispatcher.processBatch(
+      event.Records.map(fromSqsRecord),
+      `local-${invocation}`,
+    );
+    return { batchItemFailures: failedMessageIds.map((itemIdentifier) => ({ itemIdentifier })) };
+  };
+  const source = new LocalEventSource({
+    sqs: sqsc,
+    queueUrls: Object.values(queues.queueUrls),
+    handler,
+    maxConcurrency: options.maxConcurrency ?? 2,
+    ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
+    onError: (error) => errors.push(error),
+  });
+  const client = new SluiceClient({
+    sqs: sqsc,
+    dynamodb: producerDdb,
+    queueUrls: queues.queueUrls,
+    requestsTableName,
+  });
+
+  /** Drains a queue (bounded): what the DLQ or the reply queue holds. */
+  async function drain(queueUrl: string, expected: number, timeoutMs = 10_000) {
+    const bodies: { body: string; attributes: Record<string, string> }[] = [];
+    const deadline = Date.now() + timeoutMs;
+    while (bodies.length < expected && Date.now() < deadline) {
+      const out = await sqsc.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queueUrl,
+          MaxNumberOfMessages: 10,
+          WaitTimeSeconds: 1,
+          MessageAttributeNames: ['All'],
+        }),
+      );
+      for (const m of out.Messages ?? []) {
+        bodies.push({
+          body: m.Body ?? '',
+          attributes: Object.fromEntries(
+            Object.entries(m.MessageAttributes ?? {}).map(([k, v]) => [k, v.StringValue ?? '']),
+          ),
+        });
+      }
+    }
+    return bodies;
+  }
+
+  if (options.start) source.start();
+  let stopped: Promise<void> | undefined;
+  return {
+    env,
+    /** The built-in simulator; undefined when both target endpoints were given. */
+    simulator: simulator as ProviderSimulator | undefined,
+    client,
+    dispatcher,
+    handler,
+    source,
+    errors,
+    replyQueueUrl,
+    sqs: sqsc,
+    sqsEndpoint: sqs.endpoint,
+    dynamoEndpoint: dynamo.endpoint,
+    /** DynamoDB requests the dispatcher sent so far. */
+    dynamoRequests: () => dynamoRequests.count,
+    drain,
+    /** Stops polling, then the emulators; idempotent. */
+    stop(): Promise<void> {
+      stopped ??= (async () => {
+        await source.stop();
+        built.runner.destroy();
+        await Promise.all([simulator?.close(), sqs.stop(), dynamo.stop()]);
+        ddb.destroy();
+        producerDdb.destroy();
+        sqsc.destroy();
+      })();
+      return stopped;
+    },
+  };
+}

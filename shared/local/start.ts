@@ -1,0 +1,256 @@
+/**
+ * `npm start`: the whole system on one machine (shared/local/stack.ts). By default a demo: a
+ * storm of EC2 and Service Quotas calls from several accounts and regions, coordinated under the
+ * providers' limits, with a live view, a summary and an HTML report.
+ *
+ *   npm start -- [--scale 1] [--accounts 3] [--regions 2] [--safety-factor 0.8] [--compare]
+ *                [--report-dir reports] [--concurrency 2]
+ *
+ * Defaults keep the coordinator at 0.8 of the provider's limits with two batches in flight per
+ * queue: on one machine the emulators, the dispatcher and the simulator share the CPU, and calls
+ * that run late bunch up; at factor 1 a few provider throttles (absorbed by re-queueing) occur.
+ *   npm start -- --serve [--ec2-endpoint URL] [--service-quotas-endpoint URL]
+ */
+import { parseArgs } from 'node:util';
+import { summaryRows, textTable, writeReport } from './report.js';
+import { startLocalStack } from './stack.js';
+import {
+  buildWorkload,
+  DEFAULT_ACCOUNTS,
+  DEFAULT_REGIONS,
+  type LiveView,
+  type RunOutcome,
+  runThroughStack,
+  runUncoordinated,
+} from './workload.js';
+
+const USAGE = `usage: npm start -- [options]
+  --scale N               calls per bucket × N (default 1: ~20 s, ~40 s with --compare)
+  --accounts N            target accounts, 1-3 (default 3)
+  --regions N             regions, 1-2 (default 2)
+  --safety-factor F       share of the provider's limits the coordinator uses, (0, 1] (default 0.8)
+  --concurrency N         batches in flight per queue (event source maximum concurrency, default 2)
+  --compare               also run the storm with the SDK's standard and adaptive retries
+  --report-dir DIR        where the HTML report goes (default reports)
+  --serve                 keep the stack running for \`npx sluice\`; prints export lines
+  --ec2-endpoint URL      (serve) EC2 endpoint instead of the simulator ($AWS_ENDPOINT_URL_EC2)
+  --service-quotas-endpoint URL  (serve) likewise ($AWS_ENDPOINT_URL_SERVICE_QUOTAS)`;
+
+function parseOptions() {
+  try {
+    return parseArgs({
+      options: {
+        scale: { type: 'string', default: '1' },
+        accounts: { type: 'string', default: '3' },
+        regions: { type: 'string', default: '2' },
+        'safety-factor': { type: 'string', default: '0.8' },
+        concurrency: { type: 'string', default: '2' },
+        compare: { type: 'boolean', default: false },
+        'report-dir': { type: 'string', default: 'reports' },
+        serve: { type: 'boolean', default: false },
+        'ec2-endpoint': { type: 'string' },
+        'service-quotas-endpoint': { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (error) {
+    console.error(`${(error as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+}
+const { values } = parseOptions();
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+
+function numberOption(name: string, raw: string, min: number, max: number): number {
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < min || value > max) {
+    console.error(`--${name} must be a number from ${min} to ${max}, not ${raw}\n${USAGE}`);
+    process.exit(2);
+  }
+  return value;
+}
+const scale = numberOption('scale', values.scale, 0.01, 100);
+const accountCount = numberOption('accounts', values.accounts, 1, DEFAULT_ACCOUNTS.length);
+const regionCount = numberOption('regions', values.regions, 1, DEFAULT_REGIONS.length);
+const safetyFactor = numberOption('safety-factor', values['safety-factor'], 0.01, 1);
+const concurrency = numberOption('concurrency', values.concurrency, 1, 50);
+const accounts = DEFAULT_ACCOUNTS.slice(0, accountCount);
+const regions = DEFAULT_REGIONS.slice(0, regionCount);
+const limits = { safetyFactor };
+
+if (values.serve) await serve();
+else await demo();
+
+async function serve(): Promise<void> {
+  const ec2 = values['ec2-endpoint'] ?? process.env.AWS_ENDPOINT_URL_EC2;
+  const serviceQuotas =
+    values['service-quotas-endpoint'] ?? process.env.AWS_ENDPOINT_URL_SERVICE_QUOTAS;
+  const endpoints = ec2 !== undefined && serviceQuotas !== undefined ? { ec2, serviceQuotas } : {};
+  const stack = await startLocalStack({
+    accounts,
+    config: { limits },
+    endpoints,
+    maxConcurrency: concurrency,
+    start: true,
+  });
+  const lines = {
+    SLUICE_QUEUE_URLS: JSON.stringify(stack.env.queueUrls),
+    SLUICE_REQUESTS_TABLE: stack.env.requestsTableName,
+    AWS_REGION: 'us-east-1',
+    AWS_ENDPOINT_URL_SQS: stack.sqsEndpoint,
+    AWS_ENDPOINT_URL_DYNAMODB: stack.dynamoEndpoint,
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+  };
+  const quote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
+  console.log('# Sluice local stack is running. Paste these lines in another terminal:');
+  for (const [name, value] of Object.entries(lines)) console.log(`export ${name}=${quote(value)}`);
+  console.log(
+    `# targets: accounts ${accounts.join(', ')}; calls go to ${
+      stack.simulator
+        ? `the provider simulator at ${stack.simulator.endpoint}`
+        : `${ec2} and ${serviceQuotas}`
+    }`,
+  );
+  console.log(
+    `# try: npx sluice submit --id hello-1 --account ${accounts[0]} --region us-east-1 --service ec2 --operation DescribeInstances && npx sluice result hello-1 --wait`,
+  );
+  console.log('# Ctrl-C stops everything.');
+  await new Promise<void>((done) => {
+    const stop = (signal: string) => {
+      console.log(`\n${signal}: stopping…`);
+      done();
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  await stack.stop();
+  console.log('stopped');
+}
+
+async function demo(): Promise<void> {
+  const workload = buildWorkload({ accounts, regions, scale, limits });
+  const limitOf = new Map(workload.buckets.map((b) => [b.label, b.configured.rate]));
+  const live = createLiveView(limitOf);
+  console.log(
+    `Sluice local stack: ${workload.requests.length} calls from ${accounts.length} accounts × ${regions.length} regions ` +
+      `(RunInstances, DescribeInstances, ListServiceQuotas), safety factor ${safetyFactor}; ideal drain ${workload.idealSeconds.toFixed(1)} s`,
+  );
+  const stack = await startLocalStack({
+    accounts,
+    config: { limits },
+    maxConcurrency: concurrency,
+    start: true,
+  });
+  const outcomes: RunOutcome[] = [];
+  try {
+    outcomes.push(await runThroughStack(stack, workload, { onTick: live.tick }));
+  } finally {
+    live.end();
+    await stack.stop();
+  }
+  if (values.compare) {
+    for (const retryMode of ['standard', 'adaptive'] as const) {
+      console.log(`\nThe same storm, uncoordinated: SDK retryMode '${retryMode}', maxAttempts 3`);
+      const peerLive = createLiveView(limitOf);
+      try {
+        outcomes.push(await runUncoordinated(workload, { retryMode, onTick: peerLive.tick }));
+      } finally {
+        peerLive.end();
+      }
+    }
+  }
+  console.log(`\n${textTable(summaryRows(outcomes))}`);
+  const configuredIdeal = Math.max(
+    0,
+    ...workload.buckets.map((b) => (b.count - b.configured.burst) / b.configured.rate),
+  );
+  console.log(
+    `\nideal s: (calls − burst) / rate of the limiting bucket at the provider's limits; ` +
+      `at the configured limits (safety factor ${safetyFactor}) it is ${configuredIdeal.toFixed(1)} s`,
+  );
+  const sluice = outcomes[0];
+  if (sluice) {
+    console.log(
+      `\nDynamoDB requests per call (coordination cost): ${((sluice.dynamoRequests ?? 0) / sluice.total).toFixed(2)}`,
+    );
+  }
+  const file = writeReport(values['report-dir'], {
+    workload,
+    outcomes,
+    generatedAt: new Date(),
+    settings: {
+      scale: String(scale),
+      accounts: String(accounts.length),
+      regions: String(regions.length),
+      'safety-factor': String(safetyFactor),
+      concurrency: String(concurrency),
+    },
+  });
+  console.log(`\nReport: ${file}`);
+}
+
+/** The live view: a redrawn table on a terminal, a line every 5 s otherwise. */
+function createLiveView(limitOf: ReadonlyMap<string, number>) {
+  const tty = process.stdout.isTTY === true;
+  let drawn = 0;
+  let lastLine = 0;
+  let last: LiveView | undefined;
+  const render = (view: LiveView): string[] => {
+    const rows = [
+      ['bucket', 'queued', 'executed', 'done', 'failed', 'throttled', 'rate/s', 'limit/s'],
+    ];
+    for (const [label, b] of view.buckets) {
+      rows.push([
+        label,
+        String(Math.max(0, b.submitted - b.finished)),
+        String(b.executed),
+        String(b.finished),
+        String(b.failed),
+        String(b.throttled),
+        b.recentRate.toFixed(1),
+        (limitOf.get(label) ?? 0).toFixed(1),
+      ]);
+    }
+    return [
+      `${view.name}: ${view.finished}/${view.total} finished after ${view.elapsedS.toFixed(1)} s`,
+      ...textTable(rows).split('\n'),
+    ];
+  };
+  return {
+    tick(view: LiveView) {
+      last = view;
+      if (tty) {
+        const lines = render(view);
+        if (drawn > 0) process.stdout.write(`\x1b[${drawn}F`);
+        process.stdout.write(`${lines.map((l) => `${l}\x1b[K`).join('\n')}\n`);
+        drawn = lines.length;
+      } else if (view.elapsedS - lastLine >= 5) {
+        lastLine = view.elapsedS;
+        let executed = 0;
+        let throttled = 0;
+        let rate = 0;
+        for (const b of view.buckets.values()) {
+          executed += b.executed;
+          throttled += b.throttled;
+          rate += b.recentRate;
+        }
+        console.log(
+          `[${view.elapsedS.toFixed(0).padStart(3)} s] ${view.name}: ${view.finished}/${view.total} finished, ` +
+            `${executed} executed (${rate.toFixed(1)}/s), ${throttled} provider throttles`,
+        );
+      }
+    },
+    end() {
+      if (!tty && last) {
+        console.log(`${view(last)}`);
+      }
+    },
+  };
+  function view(v: LiveView): string {
+    return `[${v.elapsedS.toFixed(0).padStart(3)} s] ${v.name}: ${v.finished}/${v.total} finished`;
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * CallRunner's `credentialsFor`: each target account's clients get that account's credentials
+ * (how the local stack makes the provider simulator see distinct callers); a target with a
+ * `roleArn` still assumes its role, and without the option `clientDefaults` applies.
+ */
+import { describe, expect, it } from 'vitest';
+import { CallRunner } from '../../../shared/dispatch/call-runner.js';
+import type { ServiceDefinition } from '../../../shared/dispatch/services.js';
+
+function fakeService(configs: Record<string, unknown>[]): ServiceDefinition {
+  class Describe {
+    constructor(readonly input: unknown) {}
+  }
+  return {
+    id: 'fake',
+    iamPrefix: 'fake',
+    idempotencyTokens: {},
+    isReadOnly: () => true,
+    load: async () => ({
+      createClient: (config) => {
+        configs.push(config);
+        return { send: async () => ({ $metadata: {} }), destroy: () => undefined };
+      },
+      command: (operation) => (operation === 'Describe' ? Describe : undefined),
+    }),
+  };
+}
+
+const call = { service: 'fake', operation: 'Describe', input: {} };
+const allow = [{ service: 'fake', operations: ['Describe'] }];
+
+describe('CallRunner credentialsFor', () => {
+  it('signs each account with its own credentials, over clientDefaults', async () => {
+    const configs: Record<string, unknown>[] = [];
+    const runner = new CallRunner({
+      targets: [
+        { account: '111111111111', allow },
+        { account: '222222222222', allow },
+      ],
+      services: { fake: fakeService(configs) },
+      clientDefaults: { credentials: { accessKeyId: 'shared', secretAccessKey: 'x' } },
+      credentialsFor: (account) => ({ accessKeyId: account, secretAccessKey: 'local' }),
+    });
+    await runner.run({ id: 'a', target: { account: '111111111111', region: 'us-east-1' }, call });
+    await runner.run({ id: 'b', target: { account: '222222222222', region: 'us-east-1' }, call });
+    expect(configs.map((c) => (c.credentials as { accessKeyId: string }).accessKeyId)).toEqual([
+      '111111111111',
+      '222222222222',
+    ]);
+  });
+
+  it('keeps clientDefaults without it, and a role over it', async () => {
+    const configs: Record<string, unknown>[] = [];
+    const runner = new CallRunner({
+      targets: [
+        { account: '111111111111', allow },
+        { account: '222222222222', allow, roleArn: 'arn:aws:iam::222222222222:role/r' },
+      ],
+      services: { fake: fakeService(configs) },
+      clientDefaults: { credentials: { accessKeyId: 'shared', secretAccessKey: 'x' } },
+    });
+    await runner.run({ id: 'a', target: { account: '111111111111', region: 'us-east-1' }, call });
+    expect(configs[0]?.credentials).toEqual({ accessKeyId: 'shared', secretAccessKey: 'x' });
+    const withRole = new CallRunner({
+      targets: [{ account: '222222222222', allow, roleArn: 'arn:aws:iam::222222222222:role/r' }],
+      services: { fake: fakeService(configs) },
+      credentialsFor: (account) => ({ accessKeyId: account, secretAccessKey: 'local' }),
+    });
+    await withRole.run({ id: 'b', target: { account: '222222222222', region: 'us-east-1' }, call });
+    expect(typeof configs[1]?.credentials).toBe('function');
+  });
+});
