@@ -3,6 +3,7 @@
  * local runtime (`npm start`), and one of the engines the tests and benchmarks run against.
  */
 import type { AddressInfo } from 'node:net';
+import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 
 export interface RunningEmulator {
@@ -36,4 +37,25 @@ export async function startDynalite(): Promise<RunningEmulator> {
       return stopped;
     },
   };
+}
+
+/**
+ * Credentials for every local client. DynamoDB Local (without -sharedDb) keeps one database per
+ * access key and region, so all clients use the same pair to see the same tables.
+ */
+export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
+export const LOCAL_REGION = 'us-east-1';
+
+/** A DynamoDB client for a local engine: dummy credentials, us-east-1, no SDK retries. */
+export function localDynamoClient(
+  endpoint: string,
+  overrides: DynamoDBClientConfig = {},
+): DynamoDBClient {
+  return new DynamoDBClient({
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+    endpoint,
+    maxAttempts: 1,
+    ...overrides,
+  });
 }

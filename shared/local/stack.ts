@@ -12,8 +12,7 @@ import { randomBytes } from 'node:crypto';
 import {
   CreateTableCommand,
   DescribeTableCommand,
-  DynamoDBClient,
-  type DynamoDBClientConfig,
+  type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
@@ -29,20 +28,14 @@ import {
   REQUESTS_TABLE,
   type TableLayout,
 } from '../storage/tables.js';
-import { startDynalite } from './dynalite.js';
+import { localDynamoClient, startDynalite } from './dynalite.js';
 import { LocalEventSource } from './event-source.js';
 import {
   type ProviderSimulator,
   type ProviderSimulatorOptions,
   startProviderSimulator,
 } from './provider-simulator.js';
-import {
-  createQueues,
-  LOCAL_SQS_CREDENTIALS,
-  LOCAL_SQS_REGION,
-  sqsClient,
-  startSqs,
-} from './sqs.js';
+import { createQueues, sqsClient, startSqs } from './sqs.js';
 
 /** The default target account of the local stack. */
 export const LOCAL_ACCOUNT = '111111111111';
@@ -85,20 +78,6 @@ export interface LocalStackOptions {
 
 /** A running local stack; `stop()` ends everything it started. */
 export type LocalStack = Awaited<ReturnType<typeof startLocalStack>>;
-
-/** A DynamoDB client for the local dynalite: dummy credentials, us-east-1, no SDK retries. */
-export function localDynamoClient(
-  endpoint: string,
-  overrides: DynamoDBClientConfig = {},
-): DynamoDBClient {
-  return new DynamoDBClient({
-    region: LOCAL_SQS_REGION,
-    credentials: LOCAL_SQS_CREDENTIALS,
-    endpoint,
-    maxAttempts: 1,
-    ...overrides,
-  });
-}
 
 /** Creates a table from a layout and waits (≤ 30 s) until it is ACTIVE; returns its name. */
 export async function createLocalTable(

@@ -261,6 +261,50 @@ function duplicatesOf(sim: ProviderSimulator): number {
 }
 
 /** Runs the workload through the local stack (its event source must be started). */
+/** What finished, when and how: the figures both kinds of run report. */
+class FinishTally {
+  readonly finishedBy = new Map<string, { ok: number; failed: number }>();
+  readonly latencies: number[] = [];
+  readonly finishes: { atS: number; ok: boolean }[] = [];
+  finished = 0;
+  lastFinishMs: number;
+  constructor(
+    private readonly startMs: number,
+    private readonly bucketOf: ReadonlyMap<string, string>,
+  ) {
+    this.lastFinishMs = startMs;
+  }
+
+  /** A request finished at `finishedAtMs` (`latencyMs` after it was sent). */
+  record(id: string, ok: boolean, finishedAtMs: number, latencyMs: number): void {
+    this.latencies.push(Math.max(0, latencyMs));
+    this.finishes.push({ atS: (finishedAtMs - this.startMs) / 1000, ok });
+    this.lastFinishMs = Math.max(this.lastFinishMs, finishedAtMs);
+    const label = this.bucketOf.get(id) ?? '';
+    const counts = this.finishedBy.get(label) ?? { ok: 0, failed: 0 };
+    if (ok) counts.ok++;
+    else counts.failed++;
+    this.finishedBy.set(label, counts);
+    this.finished++;
+  }
+
+  /** A request that never got going (refused at submission). */
+  recordUnsent(nowMs: number): void {
+    this.finishes.push({ atS: (nowMs - this.startMs) / 1000, ok: false });
+    this.finished++;
+  }
+
+  /** The shared part of a run's outcome. */
+  figures() {
+    return {
+      completed: this.finishes.filter((f) => f.ok).length,
+      drainSeconds: (this.lastFinishMs - this.startMs) / 1000,
+      latenciesMs: this.latencies.sort((a, b) => a - b),
+      finishes: this.finishes.sort((a, b) => a.atS - b.atS),
+    };
+  }
+}
+
 export async function runThroughStack(
   stack: LocalStack,
   workload: Workload,
@@ -273,12 +317,8 @@ export async function runThroughStack(
   const ddbBefore = stack.dynamoRequests();
   const submittedAt = new Map<string, number>();
   const submitted = new Map<string, number>();
-  const finishedBy = new Map<string, { ok: number; failed: number }>();
-  const latencies: number[] = [];
-  const finishes: { atS: number; ok: boolean }[] = [];
+  const tally = new FinishTally(startMs, workload.bucketOf);
   const throttleSamples: [number, number][] = [[0, 0]];
-  let finished = 0;
-  let lastFinishMs = startMs;
   const total = workload.requests.length;
 
   const tick = () => {
@@ -288,8 +328,8 @@ export async function runThroughStack(
       name: 'Sluice',
       elapsedS: (now - startMs) / 1000,
       total,
-      finished,
-      buckets: liveBuckets(workload, sim, submitted, finishedBy, now),
+      finished: tally.finished,
+      buckets: liveBuckets(workload, sim, submitted, tally.finishedBy, now),
     });
   };
   const timer = setInterval(tick, 500);
@@ -317,17 +357,8 @@ export async function runThroughStack(
         const at = result.id === undefined ? undefined : submittedAt.get(result.id);
         if (result.id === undefined || at === undefined) continue;
         submittedAt.delete(result.id); // a second reply for the same id is not counted twice
-        const ok = result.status === 'succeeded';
         const finishedAt = result.timings?.finishedAt ?? now;
-        latencies.push(Math.max(0, finishedAt - at));
-        finishes.push({ atS: (finishedAt - startMs) / 1000, ok });
-        lastFinishMs = Math.max(lastFinishMs, finishedAt);
-        const label = workload.bucketOf.get(result.id) ?? '';
-        const counts = finishedBy.get(label) ?? { ok: 0, failed: 0 };
-        if (ok) counts.ok++;
-        else counts.failed++;
-        finishedBy.set(label, counts);
-        finished++;
+        tally.record(result.id, result.status === 'succeeded', finishedAt, finishedAt - at);
       }
       await stack.sqs.send(
         new DeleteMessageBatchCommand({
@@ -352,8 +383,7 @@ export async function runThroughStack(
     for (const f of out.failed) {
       const id = f.id ?? '';
       submittedAt.delete(id);
-      finishes.push({ atS: (Date.now() - startMs) / 1000, ok: false });
-      finished++;
+      tally.recordUnsent(Date.now());
     }
     for (const s of out.sent) {
       const label = workload.bucketOf.get(s.id) ?? '';
@@ -362,25 +392,23 @@ export async function runThroughStack(
   }
 
   const deadline = startMs + (options.timeoutMs ?? 300_000);
-  while (finished < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  while (tally.finished < total && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 100));
   receiving = false;
   clearInterval(timer);
   tick();
   await Promise.all(pollers);
 
-  const completed = finishes.filter((f) => f.ok).length;
+  const figures = tally.figures();
   const after = simTotals(sim);
   return {
     name: 'Sluice',
     total,
-    completed,
-    failed: total - completed,
+    ...figures,
+    failed: total - figures.completed,
     providerThrottles: after.throttled - before.throttled,
     duplicates: duplicatesOf(sim),
-    drainSeconds: (lastFinishMs - startMs) / 1000,
     idealSeconds: workload.idealSeconds,
-    latenciesMs: latencies.sort((a, b) => a - b),
-    finishes: finishes.sort((a, b) => a.atS - b.atS),
     executions: executionsByBucket(sim, startMs),
     throttleSamples,
     dynamoRequests: stack.dynamoRequests() - ddbBefore,
@@ -417,13 +445,9 @@ export async function runUncoordinated(
   );
   const name = `SDK ${options.retryMode}`;
   const startMs = Date.now();
-  const latencies: number[] = [];
-  const finishes: { atS: number; ok: boolean }[] = [];
+  const tally = new FinishTally(startMs, workload.bucketOf);
   const throttleSamples: [number, number][] = [[0, 0]];
   const submitted = new Map<string, number>();
-  const finishedBy = new Map<string, { ok: number; failed: number }>();
-  let finished = 0;
-  let lastFinishMs = startMs;
   const total = workload.requests.length;
   const tick = () => {
     const now = Date.now();
@@ -432,8 +456,8 @@ export async function runUncoordinated(
       name,
       elapsedS: (now - startMs) / 1000,
       total,
-      finished,
-      buckets: liveBuckets(workload, sim, submitted, finishedBy, now),
+      finished: tally.finished,
+      buckets: liveBuckets(workload, sim, submitted, tally.finishedBy, now),
     });
   };
   const timer = setInterval(tick, 500);
@@ -490,15 +514,7 @@ export async function runUncoordinated(
               ok = false;
             }
             const now = Date.now();
-            latencies.push(now - started);
-            finishes.push({ atS: (now - startMs) / 1000, ok });
-            lastFinishMs = Math.max(lastFinishMs, now);
-            const label = workload.bucketOf.get(r.id) ?? '';
-            const counts = finishedBy.get(label) ?? { ok: 0, failed: 0 };
-            if (ok) counts.ok++;
-            else counts.failed++;
-            finishedBy.set(label, counts);
-            finished++;
+            tally.record(r.id, ok, now, now - started);
           }
         })(),
       );
@@ -512,14 +528,11 @@ export async function runUncoordinated(
   const outcome: RunOutcome = {
     name,
     total,
-    completed: finishes.filter((f) => f.ok).length,
-    failed: finishes.filter((f) => !f.ok).length,
+    ...tally.figures(),
+    failed: tally.finishes.filter((f) => !f.ok).length,
     providerThrottles: totals.throttled,
     duplicates: duplicatesOf(sim),
-    drainSeconds: (lastFinishMs - startMs) / 1000,
     idealSeconds: workload.idealSeconds,
-    latenciesMs: latencies.sort((a, b) => a - b),
-    finishes: finishes.sort((a, b) => a.atS - b.atS),
     executions: executionsByBucket(sim, startMs),
     throttleSamples,
     providerCalls: totals.received,

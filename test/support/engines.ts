@@ -6,8 +6,7 @@ import { randomBytes } from 'node:crypto';
 import {
   CreateTableCommand,
   DescribeTableCommand,
-  DynamoDBClient,
-  type DynamoDBClientConfig,
+  type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { createTableInput, type TableLayout } from '../../shared/storage/tables.js';
 
@@ -32,26 +31,12 @@ export const ENGINE_CAPABILITIES = {
   'dynamodb-local': { returnsOldItemOnConditionFailure: true, transactions: true },
 } as const satisfies Record<EngineName, EngineCapabilities>;
 
-/**
- * Credentials for every local client. DynamoDB Local (without -sharedDb) keeps one database per
- * access key and region, so all clients must use the same pair to see the same tables.
- */
-export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
-export const LOCAL_REGION = 'us-east-1';
-
-/** A DynamoDB client for a local engine: dummy credentials, us-east-1, no SDK retries by default. */
-export function dynamoClient(
-  endpoint: string,
-  overrides: DynamoDBClientConfig = {},
-): DynamoDBClient {
-  return new DynamoDBClient({
-    region: LOCAL_REGION,
-    credentials: LOCAL_CREDENTIALS,
-    endpoint,
-    maxAttempts: 1,
-    ...overrides,
-  });
-}
+/** Local clients: one definition, shared with the local runtime. */
+export {
+  LOCAL_CREDENTIALS,
+  LOCAL_REGION,
+  localDynamoClient as dynamoClient,
+} from '../../shared/local/dynalite.js';
 
 /** A table name unique to this call: `<prefix>-<base36 time>-<random hex>` (prefix: [A-Za-z0-9_.-]). */
 export function uniqueTableName(prefix: string): string {
