@@ -9,11 +9,6 @@
  * treats as that account, so each account has its own provider buckets, as at AWS.
  */
 import { randomBytes } from 'node:crypto';
-import {
-  CreateTableCommand,
-  DescribeTableCommand,
-  type DynamoDBClient,
-} from '@aws-sdk/client-dynamodb';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { SluiceClient } from '../client/producer.js';
@@ -22,12 +17,8 @@ import type { DispatcherEnvironment } from '../config/environment.js';
 import { createDispatcher, type DispatcherClients } from '../dispatch/create-dispatcher.js';
 import type { Telemetry } from '../dispatch/dispatcher.js';
 import { fromSqsRecord } from '../dispatch/sqs-records.js';
-import {
-  BUCKETS_TABLE,
-  createTableInput,
-  REQUESTS_TABLE,
-  type TableLayout,
-} from '../storage/tables.js';
+import { createTableAndWait } from '../storage/create-table.js';
+import { BUCKETS_TABLE, REQUESTS_TABLE } from '../storage/tables.js';
 import { localDynamoClient, startDynalite } from './dynalite.js';
 import { LocalEventSource } from './event-source.js';
 import {
@@ -79,23 +70,6 @@ export interface LocalStackOptions {
 /** A running local stack; `stop()` ends everything it started. */
 export type LocalStack = Awaited<ReturnType<typeof startLocalStack>>;
 
-/** Creates a table from a layout and waits (≤ 30 s) until it is ACTIVE; returns its name. */
-export async function createLocalTable(
-  client: DynamoDBClient,
-  layout: TableLayout,
-  name: string,
-): Promise<string> {
-  const created = await client.send(new CreateTableCommand(createTableInput(layout, name)));
-  if (created.TableDescription?.TableStatus === 'ACTIVE') return name;
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    const described = await client.send(new DescribeTableCommand({ TableName: name }));
-    if (described.Table?.TableStatus === 'ACTIVE') return name;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`table ${name} not ACTIVE after 30 s`);
-}
-
 /** Starts the local stack (the event source too when `start` is set). */
 export async function startLocalStack(options: LocalStackOptions = {}) {
   const external =
@@ -124,8 +98,8 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
   const sqsc = sqsClient(sqs.endpoint);
   const prefix = `sluice-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
   const [bucketsTableName, requestsTableName, queues, replies] = await Promise.all([
-    createLocalTable(ddb, BUCKETS_TABLE, `${prefix}-buckets`),
-    createLocalTable(ddb, REQUESTS_TABLE, `${prefix}-requests`),
+    createTableAndWait(ddb, BUCKETS_TABLE, `${prefix}-buckets`),
+    createTableAndWait(ddb, REQUESTS_TABLE, `${prefix}-requests`),
     createQueues(sqsc, {
       prefix,
       maxReceiveCount: options.maxReceiveCount ?? 5,
@@ -228,6 +202,16 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
     sqs: sqsc,
     sqsEndpoint: sqs.endpoint,
     dynamoEndpoint: dynamo.endpoint,
+    /** What the CLI and the producer client read to reach this stack (`--serve` prints it). */
+    cliEnvironment: {
+      SLUICE_QUEUE_URLS: JSON.stringify(env.queueUrls),
+      SLUICE_REQUESTS_TABLE: env.requestsTableName,
+      AWS_REGION: 'us-east-1',
+      AWS_ENDPOINT_URL_SQS: sqs.endpoint,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+    } as Readonly<Record<string, string>>,
     /** DynamoDB requests the dispatcher sent so far. */
     dynamoRequests: () => dynamoRequests.count,
     drain,

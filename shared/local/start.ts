@@ -96,15 +96,7 @@ async function serve(): Promise<void> {
     maxConcurrency: concurrency,
     start: true,
   });
-  const lines = {
-    SLUICE_QUEUE_URLS: JSON.stringify(stack.env.queueUrls),
-    SLUICE_REQUESTS_TABLE: stack.env.requestsTableName,
-    AWS_REGION: 'us-east-1',
-    AWS_ENDPOINT_URL_SQS: stack.sqsEndpoint,
-    AWS_ENDPOINT_URL_DYNAMODB: stack.dynamoEndpoint,
-    AWS_ACCESS_KEY_ID: 'local',
-    AWS_SECRET_ACCESS_KEY: 'local',
-  };
+  const lines = stack.cliEnvironment;
   const quote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
   console.log('# Sluice local stack is running. Paste these lines in another terminal:');
   for (const [name, value] of Object.entries(lines)) console.log(`export ${name}=${quote(value)}`);

@@ -150,15 +150,7 @@ describe('dispatcher within the provider limits', () => {
     const io = {
       stdout: { write: (t: string) => out.push(t) },
       stderr: { write: () => true },
-      env: {
-        SLUICE_QUEUE_URLS: JSON.stringify(stack.env.queueUrls),
-        SLUICE_REQUESTS_TABLE: stack.env.requestsTableName,
-        AWS_REGION: 'us-east-1',
-        AWS_ENDPOINT_URL_SQS: stack.sqsEndpoint,
-        AWS_ENDPOINT_URL_DYNAMODB: stack.dynamoEndpoint,
-        AWS_ACCESS_KEY_ID: 'local',
-        AWS_SECRET_ACCESS_KEY: 'local',
-      },
+      env: stack.cliEnvironment,
     };
     const submitted = await runCli(
       [

@@ -1,28 +1,16 @@
-/**
- * A whole dispatcher on the embedded emulators, for integration tests: a thin wrapper over the
- * local stack (shared/local/stack.ts) that `npm start` and the end-to-end benchmark also use.
- */
-import type { DeploymentConfigInput } from '../../shared/config/deployment.js';
-import type {
-  createDispatcher,
-  DispatcherClients,
-} from '../../shared/dispatch/create-dispatcher.js';
-import type { ProviderSimulatorOptions } from '../../shared/local/provider-simulator.js';
-import { LOCAL_ACCOUNT, startLocalStack } from '../../shared/local/stack.js';
+import {
+  LOCAL_ACCOUNT,
+  type LocalStackOptions,
+  startLocalStack,
+} from '../../shared/local/stack.js';
 
 export const ACCOUNT = LOCAL_ACCOUNT;
 
-export interface StackOptions {
-  readonly config: Omit<DeploymentConfigInput, 'targets'> & {
-    targets?: DeploymentConfigInput['targets'];
-  };
-  readonly simulator?: ProviderSimulatorOptions;
-  readonly visibilityTimeoutSeconds?: number;
-  readonly maxReceiveCount?: number;
-  readonly overrides?: (
-    built: ReturnType<typeof createDispatcher>,
-  ) => DispatcherClients['overrides'];
-}
+/** The local stack's settings a dispatcher test chooses (the rest are the stack's defaults). */
+export type StackOptions = Pick<
+  LocalStackOptions,
+  'simulator' | 'visibilityTimeoutSeconds' | 'maxReceiveCount' | 'overrides'
+> & { readonly config: NonNullable<LocalStackOptions['config']> };
 
 export async function startDispatchStack(options: StackOptions) {
   const stack = await startLocalStack({ ...options, accounts: [ACCOUNT] });

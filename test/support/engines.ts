@@ -3,12 +3,6 @@
  * No vitest import here (benchmarks use it too); the vitest side is in inject-engines.ts.
  */
 import { randomBytes } from 'node:crypto';
-import {
-  CreateTableCommand,
-  DescribeTableCommand,
-  type DynamoDBClient,
-} from '@aws-sdk/client-dynamodb';
-import { createTableInput, type TableLayout } from '../../shared/storage/tables.js';
 
 export type EngineName = 'dynalite' | 'dynamodb-local';
 
@@ -43,27 +37,5 @@ export function uniqueTableName(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
 }
 
-const TABLE_ACTIVE_TIMEOUT_MS = 30_000;
-const TABLE_POLL_MS = 50;
-
-/** Creates a table from a layout and waits (at most 30 s) until it is ACTIVE. Returns its name. */
-export async function createTable(
-  client: DynamoDBClient,
-  layout: TableLayout,
-  name: string,
-): Promise<string> {
-  const created = await client.send(new CreateTableCommand(createTableInput(layout, name)));
-  if (created.TableDescription?.TableStatus === 'ACTIVE') return name;
-
-  const deadline = Date.now() + TABLE_ACTIVE_TIMEOUT_MS;
-  let status: string | undefined;
-  while (Date.now() < deadline) {
-    const described = await client.send(new DescribeTableCommand({ TableName: name }));
-    status = described.Table?.TableStatus;
-    if (status === 'ACTIVE') return name;
-    await new Promise((resolve) => setTimeout(resolve, TABLE_POLL_MS));
-  }
-  throw new Error(
-    `Table ${name} not ACTIVE after ${TABLE_ACTIVE_TIMEOUT_MS} ms (last status: ${status ?? 'unknown'})`,
-  );
-}
+/** Creates a table from a layout and waits until it is ACTIVE (the runtime's own helper). */
+export { createTableAndWait as createTable } from '../../shared/storage/create-table.js';
