@@ -1,6 +1,6 @@
 /**
  * `ThrottleCoordinator`: the whole Sluice coordinator in one construct — request queues (one per
- * priority) and a dead-letter queue, the dispatcher function and its SQS event sources, the
+ * priority), the scheduled queue of admitted calls waiting for their slots, a dead-letter queue, the dispatcher function and its SQS event sources, the
  * buckets and requests tables, least-privilege IAM, a dashboard and alarms.
  *
  * No business logic lives here: the construct turns the deployment configuration (validated by
@@ -67,6 +67,11 @@ export const POWERTOOLS_SERVICE_NAME = 'sluice-dispatcher';
 export class ThrottleCoordinator extends Construct {
   /** Request queues by priority (only the configured priorities). */
   readonly queues: Readonly<Partial<Record<Priority, Queue>>>;
+  /**
+   * Admitted calls waiting for their slots. Only the dispatcher sends to it: a reservation skips
+   * admission, so producers must never be able to write one.
+   */
+  readonly scheduledQueue: Queue;
   /** Dead-letter queue of every request queue; the dispatcher also sends exhausted requests here. */
   readonly dlq: Queue;
   /** The dispatcher function. */
@@ -101,17 +106,21 @@ export class ThrottleCoordinator extends Construct {
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
-    const queues: Partial<Record<Priority, Queue>> = {};
-    for (const priority of settings.priorities) {
-      queues[priority] = new Queue(this, `RequestQueue-${priority}`, {
+    const workQueue = (id: string) =>
+      new Queue(this, id, {
         encryption: QueueEncryption.SQS_MANAGED,
         enforceSSL: true,
         visibilityTimeout: settings.visibilityTimeout,
         retentionPeriod: Duration.days(4),
         deadLetterQueue: { queue: this.dlq, maxReceiveCount: settings.maxReceiveCount },
       });
+    const queues: Partial<Record<Priority, Queue>> = {};
+    for (const priority of settings.priorities) {
+      queues[priority] = workQueue(`RequestQueue-${priority}`);
     }
     this.queues = queues;
+    // Its own queue and event source: admitted calls never wait behind requests not yet admitted.
+    this.scheduledQueue = workQueue('ScheduledQueue');
 
     this.bucketsTable = this.table(BUCKETS_TABLE);
     this.requestsTable = this.table(REQUESTS_TABLE);
@@ -152,6 +161,7 @@ export class ThrottleCoordinator extends Construct {
             Object.entries(queues).map(([priority, queue]) => [priority, queue.queueUrl]),
           ),
         ),
+        [ENV.scheduledQueueUrl]: this.scheduledQueue.queueUrl,
         [ENV.dlqUrl]: this.dlq.queueUrl,
         // The configuration can exceed Lambda's 4 KB of environment: it ships in the bundle.
         [ENV.configFile]: CONFIG_FILE_NAME,
@@ -159,7 +169,7 @@ export class ThrottleCoordinator extends Construct {
       bundling: dispatcherBundling(settings),
     });
 
-    for (const queue of Object.values(queues)) {
+    for (const queue of [...Object.values(queues), this.scheduledQueue]) {
       this.dispatcher.addEventSource(
         new SqsEventSource(queue, {
           batchSize: settings.batchSize,
@@ -186,7 +196,7 @@ export class ThrottleCoordinator extends Construct {
       ...(settings.alarmTopic !== undefined ? { topic: settings.alarmTopic } : {}),
     });
     this.dashboard = new CoordinatorDashboard(this, 'Dashboard', {
-      queues,
+      queues: { ...queues, scheduled: this.scheduledQueue },
       dlq: this.dlq,
       dispatcher: this.dispatcher,
       buckets: bucketLimits(settings.config),
@@ -196,7 +206,10 @@ export class ThrottleCoordinator extends Construct {
     this.acknowledgeFindings(settings);
   }
 
-  /** Lets `grantee` send requests to every request queue (what a producer needs). */
+  /**
+   * Lets `grantee` send requests to every request queue (what a producer needs); never to the
+   * scheduled queue.
+   */
   grantSubmit(grantee: IGrantable): void {
     for (const queue of Object.values(this.queues)) queue.grantSendMessages(grantee);
   }

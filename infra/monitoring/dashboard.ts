@@ -108,7 +108,8 @@ export function bucketAgainstLimitWidget(limits: BucketLimits): GraphWidget {
 
 /** What the dashboard shows. */
 export interface CoordinatorDashboardProps {
-  readonly queues: Readonly<Partial<Record<Priority, IQueue>>>;
+  /** Work queues by label: the request queues by priority, and the scheduled queue. */
+  readonly queues: Readonly<Partial<Record<Priority | 'scheduled', IQueue>>>;
   readonly dlq: IQueue;
   readonly dispatcher: IFunction;
   /** Buckets drawn against their limits, one graph each. */
@@ -126,7 +127,7 @@ export class CoordinatorDashboard extends Construct {
 
   constructor(scope: Construct, id: string, props: CoordinatorDashboardProps) {
     super(scope, id);
-    const queues = Object.entries(props.queues) as [Priority, IQueue][];
+    const queues = Object.entries(props.queues) as [string, IQueue][];
     const fn = dispatcherMetrics(props.dispatcher);
     const maxBucketGraphs = props.maxBucketGraphs ?? 24;
     const shown = props.buckets.slice(0, maxBucketGraphs);

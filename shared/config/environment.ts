@@ -19,6 +19,8 @@ export const ENV = {
   requestsTable: 'SLUICE_REQUESTS_TABLE',
   /** JSON object of request queue URLs by priority: `{"high":…,"normal":…,"low":…}`; `normal` required. */
   queueUrls: 'SLUICE_QUEUE_URLS',
+  /** Queue URL of admitted calls waiting for their slot (only the dispatcher sends to it). */
+  scheduledQueueUrl: 'SLUICE_SCHEDULED_QUEUE_URL',
   /** Dead-letter queue URL: poison messages and exhausted requests go there, with the reason. */
   dlqUrl: 'SLUICE_DLQ_URL',
   /** The deployment configuration as inline JSON … */
@@ -33,6 +35,8 @@ export interface DispatcherEnvironment {
   readonly requestsTableName: string;
   /** Queue per priority; priorities without their own queue use `normal`'s. */
   readonly queueUrls: Readonly<Record<Priority, string>>;
+  /** Admitted calls waiting for their slot. */
+  readonly scheduledQueueUrl: string;
   readonly dlqUrl: string;
   readonly deployment: DeploymentConfig;
 }
@@ -59,6 +63,7 @@ export function loadDispatcherEnvironment(
   };
   const bucketsTableName = required(ENV.bucketsTable);
   const requestsTableName = required(ENV.requestsTable);
+  const scheduledQueueUrl = required(ENV.scheduledQueueUrl);
   const dlqUrl = required(ENV.dlqUrl);
 
   let queueUrls: Record<Priority, string> = { high: '', normal: '', low: '' };
@@ -105,6 +110,7 @@ export function loadDispatcherEnvironment(
     bucketsTableName,
     requestsTableName,
     queueUrls: Object.freeze(queueUrls),
+    scheduledQueueUrl,
     dlqUrl,
     deployment,
   });

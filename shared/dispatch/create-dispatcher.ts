@@ -32,6 +32,7 @@ export function createDispatcher(env: DispatcherEnvironment, clients: Dispatcher
     client: clients.dynamodb,
     tableName: env.bucketsTableName,
     horizonMs: deployment.horizonMs,
+    lateAllowanceMs: deployment.lateAllowanceMs,
     clock,
   });
   const requests = new RequestsStore({
@@ -47,6 +48,7 @@ export function createDispatcher(env: DispatcherEnvironment, clients: Dispatcher
   const dispatcher = new Dispatcher({
     deployment,
     queueUrls: env.queueUrls,
+    scheduledQueueUrl: env.scheduledQueueUrl,
     dlqUrl: env.dlqUrl,
     catalog: createCatalog(deployment.limits),
     buckets,

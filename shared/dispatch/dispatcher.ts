@@ -45,11 +45,16 @@ export interface IncomingMessage {
   readonly attributes: Readonly<Record<string, string>>;
   /** When the message was first sent (SQS `SentTimestamp`), epoch ms. */
   readonly sentAtMs: number;
+  /** Name of the queue it came from (the event source ARN's last part), if known. */
+  readonly queueName?: string;
 }
 
 /** Message attributes Sluice puts on the messages it re-sends. */
 export const ENVELOPE = {
-  /** A reservation: the slot (epoch ms) this message was admitted for; it runs on arrival. */
+  /**
+   * A reservation: the slot (epoch ms) this message was admitted for; it runs on arrival.
+   * Honoured only on the scheduled queue, which producers cannot send to.
+   */
   runAt: 'sluice-run-at',
   /** A wait longer than SQS's 900 s delay: re-send again until this time (epoch ms). */
   notBefore: 'sluice-not-before',
@@ -69,7 +74,14 @@ export interface Telemetry {
 /** Everything the dispatcher works with. */
 export interface DispatcherDeps {
   readonly deployment: DeploymentConfig;
+  /** Request queues by priority: fresh requests and re-queued ones that need admission. */
   readonly queueUrls: Readonly<Record<Priority, string>>;
+  /**
+   * Admitted calls waiting for their slot. Only the dispatcher sends here, so a reservation on a
+   * request queue (a producer's forgery) is ignored; and reservations never wait behind a
+   * backlog of requests that are still to be admitted.
+   */
+  readonly scheduledQueueUrl: string;
   readonly dlqUrl: string;
   readonly catalog: LimitsCatalog;
   readonly buckets: Pick<BucketStore, 'admit' | 'penalize'>;
@@ -90,8 +102,17 @@ export interface BatchOutcome {
   readonly failedMessageIds: readonly string[];
 }
 
-/** Admitted calls this close to their slot wait in-process instead of a 1 s-granular SQS delay. */
-const RUN_IN_PROCESS_MS = 1_000;
+/**
+ * Admitted calls this close to their slot wait in-process instead of a 1 s-granular SQS delay.
+ * It covers the early arrival below plus SQS's one-second delay granularity.
+ */
+const RUN_IN_PROCESS_MS = 2_000;
+/**
+ * A reservation's message is delayed to arrive this much (up to a second more) before its slot
+ * and waits out the rest in-process: a call that runs late lets the provider's bucket sit full
+ * and lose refill, and the calls after it then meet an empty one.
+ */
+const RESERVATION_LEAD_MS = 500;
 const MAX_DELAY_SECONDS = 900;
 const TRANSIENT_BASE_MS = 1_000;
 const TRANSIENT_CAP_MS = 300_000;
@@ -102,6 +123,8 @@ interface Work {
   readonly request: SluiceRequest;
   readonly draws: readonly BucketDraw[];
   readonly firstSeenMs: number;
+  /** The slot of a reservation from the scheduled queue. */
+  readonly runAtMs?: number;
 }
 
 const silent: Telemetry = { count: () => {}, info: () => {}, warn: () => {} };
@@ -110,7 +133,7 @@ const silent: Telemetry = { count: () => {}, info: () => {}, warn: () => {} };
  * Processes batches of request messages.
  *
  * @example
- * const dispatcher = new Dispatcher({ deployment, queueUrls, dlqUrl, catalog, buckets, requests, runner, queue });
+ * const dispatcher = new Dispatcher({ deployment, queueUrls, scheduledQueueUrl, dlqUrl, catalog, buckets, requests, runner, queue });
  * const { failedMessageIds } = await dispatcher.processBatch(messages);
  */
 export class Dispatcher {
@@ -119,9 +142,11 @@ export class Dispatcher {
   readonly #clock: () => number;
   readonly #random: () => number;
   readonly #sleep: (ms: number) => Promise<void>;
+  readonly #scheduledQueueName: string;
 
   constructor(deps: DispatcherDeps) {
     this.#deps = deps;
+    this.#scheduledQueueName = queueNameOf(deps.scheduledQueueUrl);
     this.#telemetry = deps.telemetry ?? silent;
     this.#clock = deps.clock ?? Date.now;
     this.#random = deps.random ?? Math.random;
@@ -157,8 +182,7 @@ export class Dispatcher {
         safely(message, async () => {
           const work = await this.#accept(message, guard);
           if (work === undefined) return;
-          const runAt = Number(message.attributes[ENVELOPE.runAt]);
-          if (Number.isFinite(runAt) && runAt > 0) toRun.push({ work, runAtMs: runAt });
+          if (work.runAtMs !== undefined) toRun.push({ work, runAtMs: work.runAtMs });
           else toAdmit.push(work);
         }),
       ),
@@ -268,7 +292,14 @@ export class Dispatcher {
       return undefined;
     }
 
-    const work: Work = { message, request, draws, firstSeenMs };
+    const runAtMs = this.#reservationOf(message);
+    const work: Work = {
+      message,
+      request,
+      draws,
+      firstSeenMs,
+      ...(runAtMs === undefined ? {} : { runAtMs }),
+    };
     const deadline = Math.min(
       deadlineMs(request) ?? Number.POSITIVE_INFINITY,
       firstSeenMs + deployment.maxWaitMs,
@@ -284,10 +315,26 @@ export class Dispatcher {
     }
     const notBefore = Number(message.attributes[ENVELOPE.notBefore]);
     if (Number.isFinite(notBefore) && notBefore > now + RUN_IN_PROCESS_MS) {
-      this.#requeue(work, notBefore, send, message.attributes[ENVELOPE.runAt]);
+      this.#requeue(work, notBefore, send, work.runAtMs);
       return undefined;
     }
     return work;
+  }
+
+  /** The slot a message was admitted for, if it is a reservation from the scheduled queue. */
+  #reservationOf(message: IncomingMessage): number | undefined {
+    const raw = message.attributes[ENVELOPE.runAt];
+    if (raw === undefined) return undefined;
+    if (message.queueName !== this.#scheduledQueueName) {
+      // Only the dispatcher sends to the scheduled queue: elsewhere this skips admission.
+      this.#telemetry.warn('reservation ignored: not from the scheduled queue; admitting', {
+        messageId: message.messageId,
+        queue: message.queueName,
+      });
+      return undefined;
+    }
+    const runAtMs = Number(raw);
+    return Number.isFinite(runAtMs) && runAtMs > 0 ? runAtMs : undefined;
   }
 
   async #afterAdmission(
@@ -303,7 +350,7 @@ export class Dispatcher {
       if (decision.runAtMs <= now + RUN_IN_PROCESS_MS)
         toRun.push({ work, runAtMs: decision.runAtMs });
       // A reservation: delayed to its slot, it runs on arrival without touching the buckets.
-      else this.#requeue(work, decision.runAtMs, send, String(decision.runAtMs));
+      else this.#requeue(work, decision.runAtMs, send, decision.runAtMs);
     } else if (decision.kind === 'not-yet') {
       this.#telemetry.count(METRICS.NotAdmitted, 1, dims);
       this.#requeue(work, decision.retryAtMs, send);
@@ -325,31 +372,32 @@ export class Dispatcher {
   ): Promise<void> {
     const { request } = work;
     const { deployment } = this.#deps;
-    // SQS delays have 1 s granularity: a message that arrives early waits out the remainder.
-    const early = runAtMs - this.#clock();
-    if (early > RUN_IN_PROCESS_MS) {
-      this.#requeue(work, runAtMs, send, String(runAtMs));
+    if (runAtMs - this.#clock() > RUN_IN_PROCESS_MS) {
+      this.#requeue(work, runAtMs, send, runAtMs);
       return;
     }
-    if (early > 0) await this.#sleep(early);
-
-    const startedAt = this.#clock();
+    // Claim first, then wait out the rest of the slot: the call leaves on time.
     const claim = await this.#deps.requests.claim(
       request.id,
       owner,
-      startedAt,
+      this.#clock(),
       deployment.leaseMs,
       work.firstSeenMs,
     );
+    if (claim.claimed) {
+      const early = runAtMs - this.#clock();
+      if (early > 0) await this.#sleep(early);
+    }
+    const startedAt = this.#clock();
     if (!claim.claimed) {
       const { state } = claim;
       if (state.status === 'finished') {
         // A duplicate of a finished request: answer with the stored result, run nothing.
         this.#reply(work, state.result, send);
       } else if (state.status === 'running') {
-        this.#requeue(work, state.leaseUntil + 1_000, send, String(state.leaseUntil + 1_000));
+        this.#requeue(work, state.leaseUntil + 1_000, send, state.leaseUntil + 1_000);
       } else {
-        this.#requeue(work, startedAt + 1_000, send, String(startedAt + 1_000));
+        this.#requeue(work, startedAt + 1_000, send, startedAt + 1_000);
       }
       return;
     }
@@ -555,17 +603,26 @@ export class Dispatcher {
     }
   }
 
-  /** Re-sends the request to its queue, delayed until `atMs`; waits past 900 s are chained. */
+  /**
+   * Re-sends the request, delayed until `atMs` (waits past 900 s are chained): a reservation for
+   * slot `runAt` to the scheduled queue, anything else to its priority's queue for admission.
+   */
   #requeue(
     work: Work,
     atMs: number,
     send: (m: IncomingMessage, out: Omit<OutgoingMessage, 'key'>) => void,
-    runAt?: string,
+    runAt?: number,
   ): void {
     const waitMs = Math.max(0, atMs - this.#clock());
-    const delaySeconds = Math.min(MAX_DELAY_SECONDS, Math.ceil(waitMs / 1_000));
+    // A reservation arrives early and waits in-process; anything else arrives at or after atMs.
+    const delaySeconds = Math.min(
+      MAX_DELAY_SECONDS,
+      runAt === undefined
+        ? Math.ceil(waitMs / 1_000)
+        : Math.max(0, Math.floor((waitMs - RESERVATION_LEAD_MS) / 1_000)),
+    );
     const attributes: Record<string, string> = { [ENVELOPE.firstSeen]: String(work.firstSeenMs) };
-    if (runAt !== undefined) attributes[ENVELOPE.runAt] = runAt;
+    if (runAt !== undefined) attributes[ENVELOPE.runAt] = String(runAt);
     if (waitMs > MAX_DELAY_SECONDS * 1_000)
       attributes[ENVELOPE.notBefore] = String(Math.ceil(atMs));
     this.#telemetry.count(METRICS.Requeued, 1, { Service: work.request.call.service });
@@ -573,7 +630,10 @@ export class Dispatcher {
       Service: work.request.call.service,
     });
     send(work.message, {
-      queueUrl: this.#deps.queueUrls[effectivePriority(work.request)],
+      queueUrl:
+        runAt === undefined
+          ? this.#deps.queueUrls[effectivePriority(work.request)]
+          : this.#deps.scheduledQueueUrl,
       body: work.message.body,
       delaySeconds,
       attributes,
@@ -592,6 +652,11 @@ export class Dispatcher {
     const why = failed.get('dlq');
     if (why !== undefined) throw new Error(`dead-letter send failed: ${why}`);
   }
+}
+
+/** A queue's name: the last part of its URL (or of its ARN). */
+export function queueNameOf(urlOrArn: string): string {
+  return urlOrArn.slice(Math.max(urlOrArn.lastIndexOf('/'), urlOrArn.lastIndexOf(':')) + 1);
 }
 
 /** The `id` of a body that failed validation, if it has a usable one (to record the rejection). */

@@ -1,6 +1,6 @@
 /** Lambda's SQS records as the dispatcher's {@link IncomingMessage}s. */
 import type { SQSRecord } from 'aws-lambda';
-import type { IncomingMessage } from './dispatcher.js';
+import { type IncomingMessage, queueNameOf } from './dispatcher.js';
 
 /** Converts one SQS event record; only string message attributes are kept (the envelope's). */
 export function fromSqsRecord(record: SQSRecord): IncomingMessage {
@@ -13,5 +13,6 @@ export function fromSqsRecord(record: SQSRecord): IncomingMessage {
     body: record.body,
     attributes,
     sentAtMs: Number(record.attributes?.SentTimestamp) || 0,
+    ...(record.eventSourceARN ? { queueName: queueNameOf(record.eventSourceARN) } : {}),
   };
 }

@@ -104,7 +104,8 @@ function toRecord(message: Message, queueUrl: string): SQSRecord {
     ),
     md5OfBody: message.MD5OfBody ?? '',
     eventSource: 'aws:sqs',
-    eventSourceARN: queueUrl,
+    // fauxqs's URLs end in the queue name; the account in the ARN is the emulator's.
+    eventSourceARN: `arn:aws:sqs:us-east-1:000000000000:${queueUrl.slice(queueUrl.lastIndexOf('/') + 1)}`,
     awsRegion: 'us-east-1',
   };
 }

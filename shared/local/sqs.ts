@@ -65,7 +65,10 @@ export function sqsClient(endpoint: string, overrides: SQSClientConfig = {}): SQ
 
 /** Settings of {@link createQueues}. */
 export interface CreateQueuesOptions {
-  /** Queue names are `<prefix>-high`, `<prefix>-normal`, `<prefix>-low` and `<prefix>-dlq`. */
+  /**
+   * Queue names are `<prefix>-high`, `<prefix>-normal`, `<prefix>-low`, `<prefix>-scheduled`
+   * and `<prefix>-dlq`.
+   */
   readonly prefix: string;
   /** Receives after which a message moves to the DLQ (SQS redrive policy): 1 to 1000. */
   readonly maxReceiveCount: number;
@@ -76,18 +79,20 @@ export interface CreateQueuesOptions {
 /** The queues made by {@link createQueues}. */
 export interface CreatedQueues {
   readonly queueUrls: Readonly<Record<Priority, string>>;
+  /** Admitted calls waiting for their slot (the dispatcher's own queue). */
+  readonly scheduledQueueUrl: string;
   readonly dlqUrl: string;
   readonly dlqArn: string;
 }
 
-// SQS queue names: 1-80 of [A-Za-z0-9_-]; the longest suffix added is `-normal` (7).
-const PREFIX_PATTERN = /^[A-Za-z0-9_-]{1,73}$/;
+// SQS queue names: 1-80 of [A-Za-z0-9_-]; the longest suffix added is `-scheduled` (10).
+const PREFIX_PATTERN = /^[A-Za-z0-9_-]{1,70}$/;
 // The DLQ keeps what it gets for SQS's maximum retention: it is where operators look afterwards.
 const DLQ_RETENTION_SECONDS = '1209600';
 
 /**
- * Creates a dead-letter queue and one request queue per priority whose redrive policy sends a
- * message to the DLQ after `maxReceiveCount` receives. Idempotent for identical settings (SQS's
+ * Creates a dead-letter queue, one request queue per priority and the scheduled queue, each with
+ * a redrive policy that sends a message to the DLQ after `maxReceiveCount` receives. Idempotent for identical settings (SQS's
  * CreateQueue is). Works against fauxqs and real SQS alike.
  */
 export async function createQueues(
@@ -97,7 +102,7 @@ export async function createQueues(
   const { prefix, maxReceiveCount, visibilityTimeoutSeconds } = options;
   if (!PREFIX_PATTERN.test(prefix)) {
     throw new RangeError(
-      `prefix ${JSON.stringify(prefix)} must be 1 to 73 letters, digits, _ or - (queue name rules)`,
+      `prefix ${JSON.stringify(prefix)} must be 1 to 70 letters, digits, _ or - (queue name rules)`,
     );
   }
   if (!Number.isInteger(maxReceiveCount) || maxReceiveCount < 1 || maxReceiveCount > 1000) {
@@ -135,21 +140,26 @@ export async function createQueues(
   const redrivePolicy = JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount });
 
   const urls = await Promise.all(
-    PRIORITIES.map(async (priority) => {
+    [...PRIORITIES, 'scheduled' as const].map(async (name) => {
       const created = await client.send(
         new CreateQueueCommand({
-          QueueName: `${prefix}-${priority}`,
+          QueueName: `${prefix}-${name}`,
           Attributes: {
             RedrivePolicy: redrivePolicy,
             VisibilityTimeout: String(visibilityTimeoutSeconds),
           },
         }),
       );
-      return [priority, required(created.QueueUrl, `CreateQueue returned no QueueUrl`)] as const;
+      return [name, required(created.QueueUrl, `CreateQueue returned no QueueUrl`)] as const;
     }),
   );
+  const { scheduled, ...queueUrls } = Object.fromEntries(urls) as Record<
+    Priority | 'scheduled',
+    string
+  >;
   return {
-    queueUrls: Object.fromEntries(urls) as Record<Priority, string>,
+    queueUrls,
+    scheduledQueueUrl: scheduled,
     dlqUrl,
     dlqArn,
   };

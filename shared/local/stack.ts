@@ -49,7 +49,10 @@ export interface LocalStackOptions {
   readonly simulator?: ProviderSimulatorOptions;
   /** Target endpoints instead of the built-in simulator (else AWS_ENDPOINT_URL_<SERVICE>). */
   readonly endpoints?: { readonly ec2?: string; readonly serviceQuotas?: string };
-  /** Visibility timeout of the request queues, seconds. @default 2 */
+  /**
+   * Visibility timeout of the request queues, seconds: longer than a batch takes (admitted calls
+   * wait up to two seconds in-process for their slot). @default 10
+   */
   readonly visibilityTimeoutSeconds?: number;
   /** Receives before the DLQ. @default 5 */
   readonly maxReceiveCount?: number;
@@ -103,7 +106,7 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
     createQueues(sqsc, {
       prefix,
       maxReceiveCount: options.maxReceiveCount ?? 5,
-      visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 2,
+      visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 10,
     }),
     createQueues(sqsc, {
       prefix: `${prefix}-replies`,
@@ -118,6 +121,7 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
     bucketsTableName,
     requestsTableName,
     queueUrls: queues.queueUrls,
+    scheduledQueueUrl: queues.scheduledQueueUrl,
     dlqUrl: queues.dlqUrl,
     deployment: parseDeploymentConfig({
       targets: targets ?? accounts.map((account) => ({ account, allow: LOCAL_ALLOW })),
@@ -149,7 +153,7 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
   };
   const source = new LocalEventSource({
     sqs: sqsc,
-    queueUrls: Object.values(queues.queueUrls),
+    queueUrls: [...Object.values(queues.queueUrls), queues.scheduledQueueUrl],
     handler,
     maxConcurrency: options.maxConcurrency ?? 2,
     ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),

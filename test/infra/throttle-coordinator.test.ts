@@ -3,6 +3,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AccountRootPrincipal, Role } from 'aws-cdk-lib/aws-iam';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Topic } from 'aws-cdk-lib/aws-sns';
+import type { CfnQueue } from 'aws-cdk-lib/aws-sqs';
 import { describe, expect, it } from 'vitest';
 import { parseSqsQueueUrl } from '../../infra/coordinator-props.js';
 import {
@@ -27,8 +28,8 @@ const defaults = coordinatorTemplate();
 const template = defaults.template;
 
 describe('ThrottleCoordinator queues', () => {
-  it('creates one encrypted request queue per priority and one dead-letter queue', () => {
-    template.resourceCountIs('AWS::SQS::Queue', 4);
+  it('creates one encrypted request queue per priority, the scheduled queue and a dead-letter queue', () => {
+    template.resourceCountIs('AWS::SQS::Queue', 5);
     template.allResourcesProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
   });
 
@@ -36,7 +37,7 @@ describe('ThrottleCoordinator queues', () => {
     const requestQueues = template.findResources('AWS::SQS::Queue', {
       Properties: { RedrivePolicy: Match.anyValue() },
     });
-    expect(Object.keys(requestQueues)).toHaveLength(3);
+    expect(Object.keys(requestQueues)).toHaveLength(4);
     for (const queue of Object.values(requestQueues)) {
       expect(queue.Properties.RedrivePolicy).toEqual({
         deadLetterTargetArn: { 'Fn::GetAtt': [expect.stringMatching(/DeadLetterQueue/), 'Arn'] },
@@ -63,7 +64,7 @@ describe('ThrottleCoordinator queues', () => {
   });
 
   it('denies every queue action without TLS (enforceSSL)', () => {
-    template.resourceCountIs('AWS::SQS::QueuePolicy', 4);
+    template.resourceCountIs('AWS::SQS::QueuePolicy', 5);
     template.allResourcesProperties('AWS::SQS::QueuePolicy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
@@ -80,15 +81,15 @@ describe('ThrottleCoordinator queues', () => {
 
   it('creates queues only for the configured priorities', () => {
     const { template: normalOnly, coordinator } = coordinatorTemplate({ priorities: ['normal'] });
-    normalOnly.resourceCountIs('AWS::SQS::Queue', 2);
-    normalOnly.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+    normalOnly.resourceCountIs('AWS::SQS::Queue', 3);
+    normalOnly.resourceCountIs('AWS::Lambda::EventSourceMapping', 2);
     expect(Object.keys(coordinator.queues)).toEqual(['normal']);
   });
 });
 
 describe('ThrottleCoordinator event sources', () => {
   it('reports partial batch failures with the default batch, window and max concurrency', () => {
-    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 3);
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 4);
     template.allResourcesProperties('AWS::Lambda::EventSourceMapping', {
       FunctionResponseTypes: ['ReportBatchItemFailures'],
       BatchSize: 10,
@@ -152,6 +153,7 @@ describe('ThrottleCoordinator dispatcher function', () => {
         'SLUICE_DLQ_URL',
         'SLUICE_QUEUE_URLS',
         'SLUICE_REQUESTS_TABLE',
+        'SLUICE_SCHEDULED_QUEUE_URL',
       ].sort(),
     );
     expect(variables.NODE_OPTIONS).toBe('--enable-source-maps');
@@ -287,6 +289,18 @@ describe('ThrottleCoordinator IAM', () => {
     );
     expect(actions).toContain('sqs:SendMessage');
     expect(actions).toContain('dynamodb:GetItem');
+    // A reservation skips admission: producers may send to the request queues only.
+    const sendTargets = Object.values(producerPolicy).flatMap((p) =>
+      (p.Properties.PolicyDocument.Statement as Array<Record<string, unknown>>)
+        .filter((st) => actionsOf(st).includes('sqs:SendMessage'))
+        .map((st) => JSON.stringify(st.Resource)),
+    );
+    const scheduledId = stack.getLogicalId(
+      coordinator.scheduledQueue.node.defaultChild as CfnQueue,
+    );
+    expect(sendTargets.length).toBeGreaterThan(0);
+    expect(sendTargets.join()).toContain('RequestQueue');
+    expect(sendTargets.join()).not.toContain(scheduledId);
     expect(
       actions.filter(
         (a) => a.startsWith('dynamodb:') && !/Get|Query|Scan|Describe|ConditionCheck/.test(a),

@@ -2,11 +2,17 @@
  * The dispatcher end to end on the embedded emulators: fauxqs (SQS), dynalite, and a provider
  * simulator that throttles like EC2 and Service Quotas, reached through AWS_ENDPOINT_URL_*.
  */
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run as runCli } from '../../shared/cli/sluice.js';
 import type { SluiceRequest } from '../../shared/contract/request.js';
 import type { SluiceResult } from '../../shared/contract/result.js';
-import type { IncomingMessage } from '../../shared/dispatch/dispatcher.js';
+import { ENVELOPE, type IncomingMessage } from '../../shared/dispatch/dispatcher.js';
+import { drawsFor } from '../../shared/limits/index.js';
+import type { BucketDraw } from '../../shared/limits/types.js';
+import { localDynamoClient } from '../../shared/local/dynalite.js';
+import { BUCKETS_TABLE, bucketKey } from '../../shared/storage/tables.js';
 import { ACCOUNT, startDispatchStack } from '../support/dispatch-stack.js';
 
 type Stack = Awaited<ReturnType<typeof startDispatchStack>>;
@@ -127,6 +133,44 @@ describe('dispatcher within the provider limits', () => {
     const [stored] = await resultsOf(stack, ['reply-1']);
     const replies = await stack.drain(stack.replyQueueUrl, 1);
     expect(replies.map((r) => JSON.parse(r.body))).toEqual([stored]);
+  });
+
+  it('admits a reservation sent to a request queue: only the scheduled queue is trusted', async () => {
+    // A producer forging `sluice-run-at` must not skip admission: the bucket item is written.
+    const region = 'ap-southeast-2'; // a bucket no other test touches
+    const forged = request(
+      'forged-reservation',
+      'DescribeRegions',
+      {},
+      {
+        target: { account: ACCOUNT, region },
+      },
+    );
+    await stack.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: stack.env.queueUrls.normal,
+        MessageBody: JSON.stringify(forged),
+        MessageAttributes: {
+          [ENVELOPE.runAt]: { DataType: 'String', StringValue: String(Date.now()) },
+        },
+      }),
+    );
+    const [result] = await resultsOf(stack, ['forged-reservation']);
+    expect(result).toMatchObject({ status: 'succeeded' });
+    const ddb = localDynamoClient(stack.dynamoEndpoint);
+    try {
+      const [draw] = drawsFor(forged.target, forged.call);
+      const item = await ddb.send(
+        new GetItemCommand({
+          TableName: stack.env.bucketsTableName,
+          Key: { [BUCKETS_TABLE.partitionKey]: { S: bucketKey((draw as BucketDraw).ref) } },
+          ConsistentRead: true,
+        }),
+      );
+      expect(item.Item).toBeDefined();
+    } finally {
+      ddb.destroy();
+    }
   });
 
   it('answers a duplicate of a finished request with the stored result and runs nothing', async () => {

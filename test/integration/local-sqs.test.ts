@@ -4,6 +4,7 @@
  */
 import {
   ChangeMessageVisibilityCommand,
+  GetQueueAttributesCommand,
   type Message,
   ReceiveMessageCommand,
   SendMessageCommand,
@@ -39,7 +40,7 @@ async function receiveOne(queueUrl: string, waitSeconds: number): Promise<Messag
 }
 
 describe('local SQS (fauxqs)', () => {
-  it('listens on loopback and creates a queue per priority plus a DLQ', async () => {
+  it('listens on loopback and creates a queue per priority, the scheduled queue and a DLQ', async () => {
     expect(sqs.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const queues = await createQueues(client, {
       prefix: 'layout',
@@ -48,7 +49,19 @@ describe('local SQS (fauxqs)', () => {
     });
     expect(Object.keys(queues.queueUrls).sort()).toEqual(['high', 'low', 'normal']);
     expect(queues.queueUrls.high).toMatch(/\/layout-high$/);
+    expect(queues.scheduledQueueUrl).toMatch(/\/layout-scheduled$/);
     expect(queues.dlqUrl).toMatch(/\/layout-dlq$/);
+    const scheduled = await client.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: queues.scheduledQueueUrl,
+        AttributeNames: ['RedrivePolicy', 'VisibilityTimeout'],
+      }),
+    );
+    expect(JSON.parse(scheduled.Attributes?.RedrivePolicy ?? '{}')).toEqual({
+      deadLetterTargetArn: queues.dlqArn,
+      maxReceiveCount: 3,
+    });
+    expect(scheduled.Attributes?.VisibilityTimeout).toBe('30');
   });
 
   it('rejects a prefix that would make an invalid queue name', async () => {

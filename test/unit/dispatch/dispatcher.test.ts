@@ -17,6 +17,7 @@ import { createCatalog } from '../../../shared/limits/index.js';
 
 const T0 = 1_800_000_000_000;
 const queueUrls = { high: 'q-high', normal: 'q-normal', low: 'q-low' };
+const SCHEDULED = 'https://sqs.us-east-1.amazonaws.com/000000000000/q-scheduled';
 
 function setup(
   options: { decide?: () => AdmissionDecision; run?: () => Promise<Record<string, unknown>> } = {},
@@ -27,6 +28,8 @@ function setup(
   const admits: number[] = [];
   const penalties: number[] = [];
   let runs = 0;
+  const ranAt: number[] = [];
+  const warnings: string[] = [];
   let failSends = false;
   const dispatcher = new Dispatcher({
     deployment: parseDeploymentConfig({
@@ -38,7 +41,9 @@ function setup(
       ],
     }),
     queueUrls,
+    scheduledQueueUrl: SCHEDULED,
     dlqUrl: 'q-dlq',
+    telemetry: { count: () => {}, info: () => {}, warn: (m) => warnings.push(m) },
     catalog: createCatalog(),
     clock: () => now,
     sleep: async (ms) => {
@@ -83,6 +88,7 @@ function setup(
       isSafeToRepeat: () => true,
       run: async () => {
         runs++;
+        ranAt.push(now);
         return options.run ? options.run() : { ok: true };
       },
     },
@@ -101,6 +107,8 @@ function setup(
     admits,
     penalties,
     runs: () => runs,
+    ranAt,
+    warnings,
     advance: (ms: number) => {
       now += ms;
     },
@@ -131,26 +139,44 @@ describe('Dispatcher.processBatch', () => {
     expect(t.finished.get('a')).toMatchObject({ status: 'succeeded', output: { ok: true } });
   });
 
-  it('re-sends a reservation delayed to its slot, and runs it on arrival without admission', async () => {
+  it('re-sends a reservation to the scheduled queue to arrive early, and runs it at its slot without admission', async () => {
     const t = setup({
       decide: () => ({ kind: 'admitted', runAtMs: T0 + 30_000, slotsUs: [(T0 + 30_000) * 1_000] }),
     });
     await t.dispatcher.processBatch([message({ id: 'r', priority: 'high' })], 'owner');
+    // 30 s to the slot: delayed 29 s (SQS delays are whole seconds), the rest waited in-process.
     expect(t.sent).toEqual([
       expect.objectContaining({
-        queueUrl: 'q-high',
-        delaySeconds: 30,
+        queueUrl: SCHEDULED,
+        delaySeconds: 29,
         attributes: { [ENVELOPE.firstSeen]: String(T0), [ENVELOPE.runAt]: String(T0 + 30_000) },
       }),
     ]);
-    t.advance(30_000);
+    t.advance(29_000);
     const arrived = t.sent[0] as OutgoingMessage;
     await t.dispatcher.processBatch(
-      [{ messageId: 'm2', body: arrived.body, attributes: arrived.attributes ?? {}, sentAtMs: T0 }],
+      [
+        {
+          messageId: 'm2',
+          body: arrived.body,
+          attributes: arrived.attributes ?? {},
+          sentAtMs: T0,
+          queueName: 'q-scheduled',
+        },
+      ],
       'o',
     );
     expect(t.admits).toEqual([1]);
+    expect(t.ranAt).toEqual([T0 + 30_000]);
+  });
+
+  it('ignores a reservation on a request queue (producers can send there): admits it like any request', async () => {
+    const t = setup();
+    const forged = message({ id: 'f' }, { [ENVELOPE.runAt]: String(T0) });
+    await t.dispatcher.processBatch([{ ...forged, queueName: 'q-normal' }], 'owner');
+    expect(t.admits).toEqual([1]);
     expect(t.runs()).toBe(1);
+    expect(t.warnings).toEqual([expect.stringContaining('reservation ignored')]);
   });
 
   it('chains waits longer than SQS allows: 900 s delays carrying the time to wait for', async () => {
