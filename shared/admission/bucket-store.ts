@@ -90,6 +90,12 @@ export interface BucketStoreOptions {
    * @default 60_000
    */
   readonly horizonMs?: number;
+  /**
+   * Trims every burst by `rate × lateAllowanceMs` so that calls leaving up to this late after
+   * their slots never meet a provider bucket short of tokens (see {@link gcraParams}).
+   * @default 0
+   */
+  readonly lateAllowanceMs?: number;
   /** Conditional writes tried per bucket before answering "not yet" under contention. @default 4 */
   readonly maxWritesPerBucket?: number;
   /** Bucket items expire (DynamoDB TTL) this long after their TAT: an idle bucket is just
@@ -126,6 +132,7 @@ export class BucketStore {
   readonly #tableName: string;
   readonly #clock: () => number;
   readonly #horizonUs: number;
+  readonly #lateAllowanceMs: number;
   readonly #maxWrites: number;
   readonly #expirySeconds: number;
   /** Last TAT seen per bucket key. TATs only grow (but for exact refunds), so a remembered
@@ -143,6 +150,8 @@ export class BucketStore {
     this.#tableName = options.tableName;
     this.#clock = options.clock ?? Date.now;
     this.#horizonUs = horizonMs * US_PER_MS;
+    this.#lateAllowanceMs = options.lateAllowanceMs ?? 0;
+    gcraParams({ rate: 1, burst: 1 }, this.#lateAllowanceMs); // validates it now, not mid-batch
     this.#maxWrites = options.maxWritesPerBucket ?? 4;
     this.#expirySeconds = options.idleExpirySeconds ?? 86_400;
   }
@@ -161,7 +170,7 @@ export class BucketStore {
     costs: readonly (readonly number[])[],
   ): Promise<AdmissionOutcome> {
     validateGroup(buckets, costs);
-    const params = buckets.map((b) => gcraParams(b.limit));
+    const params = buckets.map((b) => gcraParams(b.limit, this.#lateAllowanceMs));
     const keys = buckets.map((b) => bucketKey(b.ref));
     const counter = { writes: 0, reads: 0 };
     const decisions: (AdmissionDecision | undefined)[] = costs.map(() => undefined);
@@ -252,7 +261,7 @@ export class BucketStore {
    * reserved stand. Returns false when the bucket was already pushed at least that far.
    */
   async penalize(bucket: GroupBucket, untilMs: number): Promise<boolean> {
-    const params = gcraParams(bucket.limit);
+    const params = gcraParams(bucket.limit, this.#lateAllowanceMs);
     const key = bucketKey(bucket.ref);
     // The first token after the push conforms at tat + T − τ = untilMs.
     const pushedUs = untilMs * US_PER_MS + params.toleranceUs - params.intervalUs;

@@ -5,7 +5,8 @@
  * the property tests (as the model).
  *
  * Time is in integer microseconds. The emission interval `T = 1/rate` is rounded *up* to a whole
- * microsecond and the tolerance is `τ = burst·T`, so rounding can only make a bucket a hair
+ * microsecond and the tolerance `τ = burst·T` rounded *down* (a burst may be fractional: the
+ * catalog trims bursts by a lateness allowance), so rounding can only make a bucket a hair
  * slower than configured, never faster, and all arithmetic stays exact in JS numbers
  * (epoch µs ≈ 1.8e15 < 2^53).
  *
@@ -28,21 +29,33 @@ export interface GcraParams {
   readonly intervalUs: number;
   /** Tolerance τ = burst·T in µs: how far ahead of now the TAT may run. */
   readonly toleranceUs: number;
-  /** Capacity in tokens; a single request costing more can never be admitted. */
+  /** Capacity in tokens (may be fractional); a single request costing more can never be admitted. */
   readonly burst: number;
 }
 
-/** Converts a limit (tokens/s, capacity) to the algorithm's parameters. */
-export function gcraParams(limit: BucketLimit): GcraParams {
+/**
+ * Converts a limit (tokens/s, capacity) to the algorithm's parameters.
+ *
+ * `lateAllowanceMs` trims the burst by `rate × lateAllowanceMs` (at least 1 token stays): calls
+ * leave a little after their slots (the admission write, the event loop). When that happens to
+ * the first calls on a full provider bucket, the bucket sits full meanwhile and loses that much
+ * refill, and the next call leaving on its slot would find it short. The trim costs that time
+ * once per burst and nothing under sustained load.
+ */
+export function gcraParams(limit: BucketLimit, lateAllowanceMs = 0): GcraParams {
   if (!(Number.isFinite(limit.rate) && limit.rate > 0)) {
     throw new RangeError(`rate must be a finite number > 0, got ${limit.rate}`);
   }
   if (!(Number.isFinite(limit.burst) && limit.burst >= 1)) {
     throw new RangeError(`burst must be a finite number >= 1, got ${limit.burst}`);
   }
-  const burst = Math.floor(limit.burst);
+  if (!(Number.isFinite(lateAllowanceMs) && lateAllowanceMs >= 0)) {
+    throw new RangeError(`lateAllowanceMs must be a finite number >= 0, got ${lateAllowanceMs}`);
+  }
   const intervalUs = Math.ceil(US_PER_S / limit.rate);
-  return { intervalUs, toleranceUs: burst * intervalUs, burst };
+  const trimmed = limit.burst - (limit.rate * lateAllowanceMs) / 1_000;
+  const burst = trimmed >= 1 ? trimmed : Math.min(1, limit.burst);
+  return { intervalUs, toleranceUs: Math.floor(burst * intervalUs), burst };
 }
 
 /** What the algorithm decides for a group of requests on one bucket. */

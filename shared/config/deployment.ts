@@ -58,6 +58,9 @@ export const deploymentConfigSchema = z.strictObject({
   limits: z.custom<LimitsConfig>((value) => typeof value === 'object' && value !== null).optional(),
   /** How far ahead slots may be reserved (ms, ≤ 900 000: SQS's longest delay). @default 60 000 */
   horizonMs: z.int().min(0).max(900_000).optional(),
+  /** How late a call may leave after its slot without a full provider bucket running short
+   *  (ms): bursts are planned this much smaller (rate × allowance tokens). @default 250 */
+  lateAllowanceMs: z.int().min(0).max(10_000).optional(),
   /** Calls run at once by one dispatcher invocation. @default 16 */
   maxConcurrentCalls: z.int().min(1).max(1_000).optional(),
   /** How long a claim on a request lasts before another dispatcher may take it over (ms).
@@ -79,6 +82,7 @@ export interface DeploymentConfig {
   readonly replyTo: readonly string[];
   readonly limits: LimitsConfig;
   readonly horizonMs: number;
+  readonly lateAllowanceMs: number;
   readonly maxConcurrentCalls: number;
   readonly leaseMs: number;
   readonly resultTtlDays: number;
@@ -132,6 +136,7 @@ export function parseDeploymentConfig(value: unknown): DeploymentConfig {
     replyTo: data.replyTo ?? [],
     limits: data.limits ?? {},
     horizonMs: data.horizonMs ?? 60_000,
+    lateAllowanceMs: data.lateAllowanceMs ?? 250,
     maxConcurrentCalls: data.maxConcurrentCalls ?? 16,
     leaseMs: data.leaseMs ?? 120_000,
     resultTtlDays: data.resultTtlDays ?? 7,

@@ -56,7 +56,8 @@ const limitArb = fc.record({
     fc.constantFrom(0.1, 0.15, 0.3, 2, 5, 20, 50),
     fc.double({ min: 0.05, max: 500, noNaN: true }),
   ),
-  burst: fc.integer({ min: 1, max: 60 }),
+  // Fractional bursts included: the catalog trims bursts by its lateness allowance.
+  burst: fc.oneof(fc.integer({ min: 1, max: 60 }), fc.double({ min: 1, max: 60, noNaN: true })),
 });
 const arrivalsArb = fc.array(
   fc.record({
@@ -123,6 +124,26 @@ describe('planAdmission', () => {
     });
   });
 
+  it('trims the burst by rate × lateness allowance, keeping at least one token', () => {
+    expect(gcraParams({ rate: 2, burst: 5 }, 250).burst).toBe(4.5);
+    expect(gcraParams({ rate: 20, burst: 100 }, 250).burst).toBe(95);
+    expect(gcraParams({ rate: 10, burst: 1 }, 250).burst).toBe(1);
+    expect(gcraParams({ rate: 2, burst: 5 }, 0).burst).toBe(5);
+    expect(() => gcraParams({ rate: 2, burst: 5 }, -1)).toThrow(/lateAllowanceMs/);
+  });
+
+  it('keeps fractional bursts: 4.5 tokens admit 4 at once and the 5th a quarter second later at 2/s', () => {
+    const params = gcraParams({ rate: 2, burst: 4.5 });
+    const plan = planAdmission(undefined, now, params, [1, 1, 1, 1, 1, 1], 10 * US_PER_S);
+    expect(plan).toMatchObject({
+      kind: 'admitted',
+      slotsUs: [now, now, now, now, now + 250_000, now + 750_000],
+    });
+    expect(planAdmission(undefined, now, params, [5], 10 * US_PER_S)).toMatchObject({
+      kind: 'never-fits',
+    });
+  });
+
   it('admits only the prefix whose slots fall within the horizon', () => {
     const params = gcraParams({ rate: 1, burst: 1 });
     const plan = planAdmission(undefined, now, params, [1, 1, 1, 1], 2 * US_PER_S);
@@ -155,7 +176,7 @@ describe('planAdmission', () => {
       fc.property(limitArb, horizonArb, arrivalsArb, (limit, horizonUs, arrivals) => {
         const { slots } = simulate(limit, horizonUs, arrivals);
         for (const windowUs of [0, 1 * US_PER_S, 10 * US_PER_S, 37 * US_PER_S]) {
-          const bound = Math.floor(limit.burst) + (limit.rate * windowUs) / US_PER_S;
+          const bound = limit.burst + (limit.rate * windowUs) / US_PER_S;
           expect(maxTokensInWindow(slots, windowUs)).toBeLessThanOrEqual(bound + 1e-9);
         }
       }),
@@ -220,7 +241,9 @@ describe('planAdmission', () => {
             nowUs = plan.retryAtUs;
           }
         }
-        const ideal = Math.floor(limit.burst) + Math.floor(durationUs / params.intervalUs);
+        const ideal = Math.floor(
+          params.toleranceUs / params.intervalUs + durationUs / params.intervalUs,
+        );
         expect(tokens).toBeGreaterThanOrEqual(ideal - cost + 1);
         expect(tokens).toBeLessThanOrEqual(ideal);
       }),
