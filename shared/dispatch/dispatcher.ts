@@ -157,9 +157,10 @@ export class Dispatcher {
   async processBatch(messages: readonly IncomingMessage[], owner: string): Promise<BatchOutcome> {
     const failed = new Set<string>();
     const outgoing: OutgoingMessage[] = [];
+    let sequence = 0;
     /** Messages acknowledged only if their outgoing messages are sent. */
     const guard = (message: IncomingMessage, out: Omit<OutgoingMessage, 'key'>) => {
-      outgoing.push({ ...out, key: `${message.messageId}#${outgoing.length}` });
+      outgoing.push({ ...out, key: `${message.messageId}#${sequence++}` });
     };
     const safely = async (message: IncomingMessage, step: () => Promise<void>) => {
       try {
@@ -222,16 +223,24 @@ export class Dispatcher {
       }),
     );
 
+    // Re-queued messages leave now, not after the calls below: their delays count from now.
+    await this.#flush(outgoing, failed);
     const limit = pLimit(this.#deps.deployment.maxConcurrentCalls);
     await Promise.all(
       toRun.map(({ work, runAtMs }) =>
         limit(() => safely(work.message, () => this.#runOne(work, runAtMs, owner, guard))),
       ),
     );
-
-    const unsent = await this.#deps.queue.sendAll(outgoing);
-    for (const key of unsent.keys()) failed.add(key.slice(0, key.lastIndexOf('#')));
+    await this.#flush(outgoing, failed);
     return { failedMessageIds: [...failed] };
+  }
+
+  /** Sends what is pending; a message whose outgoing messages did not all go is failed. */
+  async #flush(outgoing: OutgoingMessage[], failed: Set<string>): Promise<void> {
+    const pending = outgoing.splice(0, outgoing.length);
+    if (pending.length === 0) return;
+    const unsent = await this.#deps.queue.sendAll(pending);
+    for (const key of unsent.keys()) failed.add(key.slice(0, key.lastIndexOf('#')));
   }
 
   /** Validates a message and resolves its buckets; answers the ones that cannot go on. */

@@ -29,6 +29,7 @@ function setup(
   const penalties: number[] = [];
   let runs = 0;
   const ranAt: number[] = [];
+  const events: string[] = [];
   const warnings: string[] = [];
   let failSends = false;
   const dispatcher = new Dispatcher({
@@ -89,6 +90,7 @@ function setup(
       run: async () => {
         runs++;
         ranAt.push(now);
+        events.push('run');
         return options.run ? options.run() : { ok: true };
       },
     },
@@ -96,6 +98,7 @@ function setup(
       sendAll: async (messages) => {
         if (failSends) return new Map(messages.map((m) => [m.key, 'ServiceUnavailable']));
         sent.push(...messages);
+        events.push(...messages.map((m) => `send ${m.queueUrl}`));
         return new Map();
       },
     },
@@ -108,6 +111,7 @@ function setup(
     penalties,
     runs: () => runs,
     ranAt,
+    events,
     warnings,
     advance: (ms: number) => {
       now += ms;
@@ -168,6 +172,18 @@ describe('Dispatcher.processBatch', () => {
     );
     expect(t.admits).toEqual([1]);
     expect(t.ranAt).toEqual([T0 + 30_000]);
+  });
+
+  it("sends re-queued messages before running the batch's due calls: their delays count from now", async () => {
+    let n = 0;
+    const t = setup({
+      decide: () =>
+        n++ === 0
+          ? { kind: 'admitted', runAtMs: T0, slotsUs: [T0 * 1_000] }
+          : { kind: 'admitted', runAtMs: T0 + 30_000, slotsUs: [(T0 + 30_000) * 1_000] },
+    });
+    await t.dispatcher.processBatch([message({ id: 'now' }), message({ id: 'later' })], 'owner');
+    expect(t.events).toEqual([`send ${SCHEDULED}`, 'run']);
   });
 
   it('ignores a reservation on a request queue (producers can send there): admits it like any request', async () => {
