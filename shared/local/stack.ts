@@ -19,14 +19,15 @@ import type { Telemetry } from '../dispatch/dispatcher.js';
 import { fromSqsRecord } from '../dispatch/sqs-records.js';
 import { createTableAndWait } from '../storage/create-table.js';
 import { BUCKETS_TABLE, REQUESTS_TABLE } from '../storage/tables.js';
-import { localDynamoClient, startDynalite } from './dynalite.js';
+import { localDynamoClient } from './dynalite.js';
+import { startEmulatorsThread } from './emulators-thread.js';
 import { LocalEventSource } from './event-source.js';
 import {
   type ProviderSimulator,
   type ProviderSimulatorOptions,
   startProviderSimulator,
 } from './provider-simulator.js';
-import { createQueues, sqsClient, startSqs } from './sqs.js';
+import { createQueues, sqsClient } from './sqs.js';
 
 /** The default target account of the local stack. */
 export const LOCAL_ACCOUNT = '111111111111';
@@ -77,9 +78,8 @@ export type LocalStack = Awaited<ReturnType<typeof startLocalStack>>;
 export async function startLocalStack(options: LocalStackOptions = {}) {
   const external =
     options.endpoints?.ec2 !== undefined && options.endpoints.serviceQuotas !== undefined;
-  const [dynamo, sqs, simulator] = await Promise.all([
-    startDynalite(),
-    startSqs(),
+  const [{ dynamo, sqs }, simulator] = await Promise.all([
+    startEmulatorsThread(),
     external ? undefined : startProviderSimulator(options.simulator ?? {}),
   ]);
   // The SDK's standard endpoint resolution: what a user would point at any compatible endpoint.
@@ -137,6 +137,11 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
     ...(options.telemetry ? { telemetry: options.telemetry } : {}),
   };
   const built = createDispatcher(env, clients);
+  // A first call should not wait for its SDK client module to load (Lambda would load it in
+  // its init phase, before the first batch).
+  await built.runner.preload(
+    env.deployment.targets.flatMap((target) => target.allow.map((entry) => entry.service)),
+  );
   const { dispatcher } = options.overrides
     ? createDispatcher(env, { ...clients, overrides: options.overrides(built) ?? {} })
     : built;

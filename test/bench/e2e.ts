@@ -25,6 +25,7 @@ const { values } = parseArgs({
     scale: { type: 'string', default: '1' },
     'safety-factor': { type: 'string', default: '0.8' },
     concurrency: { type: 'string', default: '2' },
+    'late-allowance-ms': { type: 'string', default: '250' },
   },
 });
 const limits = { safetyFactor: Number(values['safety-factor']) };
@@ -45,7 +46,7 @@ process.stderr.write(
 );
 const stack = await startLocalStack({
   accounts: DEFAULT_ACCOUNTS,
-  config: { limits },
+  config: { limits, lateAllowanceMs: Number(values['late-allowance-ms']) },
   maxConcurrency: Number(values.concurrency),
   start: true,
 });
