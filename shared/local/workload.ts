@@ -49,6 +49,70 @@ export const DEFAULT_STORM: readonly StormCall[] = [
 export const DEFAULT_ACCOUNTS = ['111111111111', '222222222222', '333333333333'] as const;
 export const DEFAULT_REGIONS = ['us-east-1', 'eu-west-1'] as const;
 
+/** A named workload for the benchmark: what is called, where, and the provider's limits. */
+export interface Scenario {
+  readonly description: string;
+  readonly accounts: readonly string[];
+  readonly regions: readonly string[];
+  readonly storm: readonly StormCall[];
+  /** Limits the simulator enforces (and the coordinator is told of), by bucket; catalog otherwise. */
+  readonly providerLimits?: Readonly<Record<string, BucketLimit>>;
+  /** Independent uncoordinated clients per (account, region) in the SDK peers' run. */
+  readonly clientsPerTarget: number;
+}
+
+const runInstances = (count: number): StormCall[] => [
+  {
+    service: 'ec2',
+    operation: 'RunInstances',
+    input: { ImageId: 'ami-12345678', MinCount: 1, MaxCount: 1 },
+    count,
+  },
+];
+
+/** The benchmark's workloads: the demo's storm, and the issue's single-bucket peer scenarios. */
+export const SCENARIOS = {
+  storm: {
+    description:
+      'the demo: 3 accounts × 2 regions × RunInstances/DescribeInstances/ListServiceQuotas',
+    accounts: DEFAULT_ACCOUNTS,
+    regions: DEFAULT_REGIONS,
+    storm: DEFAULT_STORM,
+    clientsPerTarget: 8,
+  },
+  'run-instances': {
+    description: "one RunInstances bucket (EC2's 5 tokens, 2/s), 8 clients × 10 calls",
+    accounts: [DEFAULT_ACCOUNTS[0]],
+    regions: [DEFAULT_REGIONS[0]],
+    storm: runInstances(80),
+    clientsPerTarget: 8,
+  },
+  'run-instances-5': {
+    description: 'one RunInstances bucket at 5/s with a burst of 10, 8 clients × 25 calls',
+    accounts: [DEFAULT_ACCOUNTS[0]],
+    regions: [DEFAULT_REGIONS[0]],
+    storm: runInstances(200),
+    providerLimits: { RunInstances: { rate: 5, burst: 10 } },
+    clientsPerTarget: 8,
+  },
+} as const satisfies Record<string, Scenario>;
+
+export type ScenarioName = keyof typeof SCENARIOS;
+
+/**
+ * The coordinator's limits for a scenario: the provider's own (as an operator who knows them
+ * would configure), then `safetyFactor`.
+ */
+export function scenarioLimits(scenario: Scenario, safetyFactor: number): LimitsConfig {
+  const overrides = Object.entries(scenario.providerLimits ?? {}).map(([bucket, limit]) => ({
+    service: 'ec2',
+    bucket,
+    rate: limit.rate,
+    burst: limit.burst,
+  }));
+  return { safetyFactor, ...(overrides.length > 0 ? { overrides } : {}) };
+}
+
 /** Settings of {@link buildWorkload}. */
 export interface WorkloadOptions {
   readonly accounts?: readonly string[];
@@ -75,6 +139,8 @@ export interface WorkloadBucket {
   readonly configured: BucketLimit;
   /** `(count − burst) / rate` at the provider's limit, seconds (0 when it fits the burst). */
   readonly idealSeconds: number;
+  /** The same at the coordinator's configured limit: the best it can do as configured. */
+  readonly configuredIdealSeconds: number;
 }
 
 export interface Workload {
@@ -84,6 +150,8 @@ export interface Workload {
   readonly buckets: readonly WorkloadBucket[];
   /** The longest {@link WorkloadBucket.idealSeconds}: the bucket that limits the drain. */
   readonly idealSeconds: number;
+  /** The longest {@link WorkloadBucket.configuredIdealSeconds}. */
+  readonly configuredIdealSeconds: number;
 }
 
 const PRIORITY_CYCLE = ['high', 'normal', 'normal', 'low'] as const;
@@ -119,6 +187,7 @@ export function buildWorkload(options: WorkloadOptions = {}): Workload {
           provider,
           configured: ownDraw.limit,
           idealSeconds: Math.max(0, (count - provider.burst) / provider.rate),
+          configuredIdealSeconds: Math.max(0, (count - ownDraw.limit.burst) / ownDraw.limit.rate),
         });
         const lane: SluiceRequest[] = [];
         for (let i = 0; i < count; i++) {
@@ -149,6 +218,7 @@ export function buildWorkload(options: WorkloadOptions = {}): Workload {
     bucketOf,
     buckets,
     idealSeconds: Math.max(0, ...buckets.map((b) => b.idealSeconds)),
+    configuredIdealSeconds: Math.max(0, ...buckets.map((b) => b.configuredIdealSeconds)),
   };
 }
 
@@ -163,6 +233,7 @@ export interface RunOutcome {
   readonly duplicates: number;
   readonly drainSeconds: number;
   readonly idealSeconds: number;
+  readonly configuredIdealSeconds: number;
   /** Submit (or first attempt) to result, per finished request, ascending. */
   readonly latenciesMs: readonly number[];
   /** Seconds since start at which each request finished, with its status. */
@@ -409,6 +480,7 @@ export async function runThroughStack(
     providerThrottles: after.throttled - before.throttled,
     duplicates: duplicatesOf(sim),
     idealSeconds: workload.idealSeconds,
+    configuredIdealSeconds: workload.configuredIdealSeconds,
     executions: executionsByBucket(sim, startMs),
     throttleSamples,
     dynamoRequests: stack.dynamoRequests() - ddbBefore,
@@ -533,6 +605,7 @@ export async function runUncoordinated(
     providerThrottles: totals.throttled,
     duplicates: duplicatesOf(sim),
     idealSeconds: workload.idealSeconds,
+    configuredIdealSeconds: workload.configuredIdealSeconds,
     executions: executionsByBucket(sim, startMs),
     throttleSamples,
     providerCalls: totals.received,
@@ -554,6 +627,14 @@ export function figures(outcome: RunOutcome) {
     idealSeconds: round(outcome.idealSeconds),
     drainRatio:
       outcome.idealSeconds > 0 ? round(outcome.drainSeconds / outcome.idealSeconds, 3) : 0,
+    // Against what the coordinator was configured to allow (safety factor, overrides).
+    configuredIdealSeconds: round(outcome.configuredIdealSeconds),
+    drainRatioConfigured:
+      outcome.configuredIdealSeconds > 0
+        ? round(outcome.drainSeconds / outcome.configuredIdealSeconds, 3)
+        : 0,
+    lostPercent: round((100 * outcome.failed) / Math.max(1, outcome.total), 1),
+    throttlesPerCompleted: round(outcome.providerThrottles / Math.max(1, outcome.completed)),
     p50LatencyMs: Math.round(percentile(outcome.latenciesMs, 0.5)),
     p99LatencyMs: Math.round(percentile(outcome.latenciesMs, 0.99)),
     ddbRequestsPerCall:

@@ -1,35 +1,60 @@
 /**
- * `npm run bench:e2e [-- --compare] [-- --scale N] [-- --safety-factor F]`: a fixed workload (the
- * demo's storm: 3 accounts × 2 regions × RunInstances, DescribeInstances, ListServiceQuotas)
- * through the local stack. Progress on stderr; the last stdout line is one JSON object:
- * `{total, completed, failed, providerThrottles, duplicates, drainSeconds, idealSeconds,
- * drainRatio, p50LatencyMs, p99LatencyMs, ddbRequestsPerCall}`, with `sdkStandard` and
- * `sdkAdaptive` (the same figures for uncoordinated clients using the SDK's retry modes) when
- * run with `--compare`. `idealSeconds` is `(N − burst) / rate` for the bucket that limits, at
- * the provider's limits.
+ * `npm run bench:e2e -- [--scenario storm|run-instances|run-instances-5] [--compare]
+ *   [--scale N] [--safety-factor F] [--concurrency N] [--late-allowance-ms MS]`
+ *
+ * A fixed workload through the local stack. Scenarios (shared/local/workload.ts): `storm`, the
+ * demo's (3 accounts × 2 regions × RunInstances, DescribeInstances, ListServiceQuotas); and the
+ * issue's single-bucket peer scenarios: `run-instances` (EC2's RunInstances bucket, 5 tokens at
+ * 2/s, 8 clients × 10 calls) and `run-instances-5` (5/s with a burst of 10, 8 clients × 25).
+ * The coordinator is told the provider's limits, then the safety factor applies.
+ *
+ * Progress on stderr; the last stdout line is one JSON object: `{total, completed, failed,
+ * providerThrottles, duplicates, drainSeconds, idealSeconds, drainRatio, configuredIdealSeconds,
+ * drainRatioConfigured, lostPercent, throttlesPerCompleted, p50LatencyMs, p99LatencyMs,
+ * ddbRequestsPerCall}`, with `sdkStandard` and `sdkAdaptive` (uncoordinated clients using the
+ * SDK's retry modes, 3 attempts) when run with `--compare`. `idealSeconds` is `(N − burst) /
+ * rate` for the bucket that limits, at the provider's limits; `configuredIdealSeconds` the same
+ * at the limits the coordinator was configured with.
  */
 import { parseArgs } from 'node:util';
 import { startLocalStack } from '../../shared/local/stack.js';
 import {
   buildWorkload,
-  DEFAULT_ACCOUNTS,
   figures,
   type LiveView,
   runThroughStack,
   runUncoordinated,
+  SCENARIOS,
+  type Scenario,
+  scenarioLimits,
 } from '../../shared/local/workload.js';
 
 const { values } = parseArgs({
   options: {
+    scenario: { type: 'string', default: 'storm' },
     compare: { type: 'boolean', default: false },
     scale: { type: 'string', default: '1' },
-    'safety-factor': { type: 'string', default: '0.8' },
+    'safety-factor': { type: 'string', default: '1' },
     concurrency: { type: 'string', default: '2' },
     'late-allowance-ms': { type: 'string', default: '250' },
   },
 });
-const limits = { safetyFactor: Number(values['safety-factor']) };
-const workload = buildWorkload({ scale: Number(values.scale), limits });
+const scenario: Scenario | undefined = (SCENARIOS as Record<string, Scenario>)[values.scenario];
+if (scenario === undefined) {
+  console.error(
+    `--scenario must be one of ${Object.keys(SCENARIOS).join(', ')}, not ${values.scenario}`,
+  );
+  process.exit(2);
+}
+const limits = scenarioLimits(scenario, Number(values['safety-factor']));
+const workload = buildWorkload({
+  accounts: scenario.accounts,
+  regions: scenario.regions,
+  storm: scenario.storm,
+  scale: Number(values.scale),
+  limits,
+  ...(scenario.providerLimits ? { providerLimits: scenario.providerLimits } : {}),
+});
 let lastLog = 0;
 const onTick = (view: LiveView) => {
   if (view.elapsedS - lastLog < 5) return;
@@ -42,11 +67,13 @@ const onTick = (view: LiveView) => {
 };
 
 process.stderr.write(
-  `e2e: ${workload.requests.length} calls, ${workload.buckets.length} buckets, ideal ${workload.idealSeconds.toFixed(1)} s\n`,
+  `e2e ${values.scenario} (${scenario.description}): ${workload.requests.length} calls, ` +
+    `${workload.buckets.length} buckets, ideal ${workload.idealSeconds.toFixed(1)} s\n`,
 );
 const stack = await startLocalStack({
-  accounts: DEFAULT_ACCOUNTS,
+  accounts: scenario.accounts,
   config: { limits, lateAllowanceMs: Number(values['late-allowance-ms']) },
+  ...(scenario.providerLimits ? { simulator: { limits: scenario.providerLimits } } : {}),
   maxConcurrency: Number(values.concurrency),
   start: true,
 });
@@ -58,9 +85,14 @@ try {
 }
 const out: Record<string, unknown> = { ...sluice };
 if (values.compare) {
+  const peer = {
+    onTick,
+    clientsPerTarget: scenario.clientsPerTarget,
+    ...(scenario.providerLimits ? { simulatorLimits: scenario.providerLimits } : {}),
+  };
   lastLog = 0;
-  out.sdkStandard = figures(await runUncoordinated(workload, { retryMode: 'standard', onTick }));
+  out.sdkStandard = figures(await runUncoordinated(workload, { retryMode: 'standard', ...peer }));
   lastLog = 0;
-  out.sdkAdaptive = figures(await runUncoordinated(workload, { retryMode: 'adaptive', onTick }));
+  out.sdkAdaptive = figures(await runUncoordinated(workload, { retryMode: 'adaptive', ...peer }));
 }
 console.log(JSON.stringify(out));
