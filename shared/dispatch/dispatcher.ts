@@ -108,6 +108,12 @@ export interface BatchOutcome {
  */
 const RUN_IN_PROCESS_MS = 2_000;
 /**
+ * A call admitted this close to its slot runs in the invocation that admitted it; a later one
+ * goes to the scheduled queue (which waits out its slot), so admitting a backlog never waits
+ * on slots.
+ */
+const RUN_AFTER_ADMISSION_MS = 250;
+/**
  * A reservation's message is delayed to arrive this much (up to a second more) before its slot
  * and waits out the rest in-process: a call that runs late lets the provider's bucket sit full
  * and lose refill, and the calls after it then meet an empty one.
@@ -356,7 +362,7 @@ export class Dispatcher {
     const now = this.#clock();
     if (decision.kind === 'admitted') {
       this.#telemetry.count(METRICS.AdmittedCalls, 1, dims);
-      if (decision.runAtMs <= now + RUN_IN_PROCESS_MS)
+      if (decision.runAtMs <= now + RUN_AFTER_ADMISSION_MS)
         toRun.push({ work, runAtMs: decision.runAtMs });
       // A reservation: delayed to its slot, it runs on arrival without touching the buckets.
       else this.#requeue(work, decision.runAtMs, send, decision.runAtMs);
