@@ -19,8 +19,11 @@ export interface LocalEventSourceOptions {
   readonly handler: SqsBatchHandler;
   /** Messages per batch, at most 10 (one ReceiveMessage). @default 10 */
   readonly batchSize?: number;
-  /** Batches in flight at once per queue, like the event source's maximum concurrency. @default 2 */
-  readonly maxConcurrency?: number;
+  /**
+   * Batches in flight at once per queue, like the event source's maximum concurrency; a number
+   * for every queue, or one per queue URL (2 for those not listed). @default 2
+   */
+  readonly maxConcurrency?: number | Readonly<Record<string, number>>;
   /** Long-poll wait per receive, seconds. @default 1 */
   readonly waitTimeSeconds?: number;
   /** Called when a batch's handler throws (the whole batch will be redelivered). */
@@ -32,9 +35,11 @@ export class LocalEventSource {
   readonly #consumers: Consumer[];
 
   constructor(options: LocalEventSourceOptions) {
-    const concurrency = options.maxConcurrency ?? 2;
+    const { maxConcurrency } = options;
+    const concurrencyOf = (queueUrl: string) =>
+      typeof maxConcurrency === 'number' ? maxConcurrency : (maxConcurrency?.[queueUrl] ?? 2);
     this.#consumers = options.queueUrls.flatMap((queueUrl) =>
-      Array.from({ length: concurrency }, () => {
+      Array.from({ length: concurrencyOf(queueUrl) }, () => {
         const consumer = Consumer.create({
           queueUrl,
           sqs: options.sqs,

@@ -19,6 +19,7 @@ import type { Telemetry } from '../dispatch/dispatcher.js';
 import { fromSqsRecord } from '../dispatch/sqs-records.js';
 import { createTableAndWait } from '../storage/create-table.js';
 import { BUCKETS_TABLE, REQUESTS_TABLE } from '../storage/tables.js';
+import { DispatchActivity } from './activity.js';
 import { localDynamoClient } from './dynalite.js';
 import { startEmulatorsThread } from './emulators-thread.js';
 import { LocalEventSource } from './event-source.js';
@@ -37,6 +38,15 @@ export const LOCAL_ALLOW: DeploymentConfigInput['targets'][number]['allow'] = [
   { service: 'ec2', operations: ['RunInstances', 'Describe*', 'CreateTags'] },
   { service: 'service-quotas', operations: ['ListServiceQuotas'] },
 ];
+
+/**
+ * The local stack's lateness allowance (the deployed default is 250 ms). Here the emulators,
+ * the simulator, the producers and every dispatcher share two cores: when a storm starts, the
+ * first calls leave up to ~0.7 s after their slots. Measured with `npm run bench:e2e` at safety
+ * factor 1 (1,380 calls): 250 ms gave 3–7 provider throttles per run, 750 ms 0–2, 1,000 ms none
+ * in every run; it costs 1 s of drain once (two of RunInstances' five burst tokens).
+ */
+export const LOCAL_LATE_ALLOWANCE_MS = 1_000;
 
 /** Settings of {@link startLocalStack}; all optional. */
 export interface LocalStackOptions {
@@ -57,8 +67,13 @@ export interface LocalStackOptions {
   readonly visibilityTimeoutSeconds?: number;
   /** Receives before the DLQ. @default 5 */
   readonly maxReceiveCount?: number;
-  /** Batches in flight per queue (the event source's maximum concurrency). @default 2 */
+  /** Batches in flight per request queue (the event source's maximum concurrency). @default 2 */
   readonly maxConcurrency?: number;
+  /**
+   * Batches in flight on the scheduled queue. Its invocations mostly wait for slots, which costs
+   * no CPU, so it gets as many as the request queues together. @default 3 × maxConcurrency
+   */
+  readonly scheduledConcurrency?: number;
   /** Messages per batch. @default 10 */
   readonly batchSize?: number;
   /** The dispatcher's telemetry (the local view counts admissions here). */
@@ -126,6 +141,7 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
     deployment: parseDeploymentConfig({
       targets: targets ?? accounts.map((account) => ({ account, allow: LOCAL_ALLOW })),
       replyTo: [replyQueueUrl, ...(replyTo ?? [])],
+      lateAllowanceMs: LOCAL_LATE_ALLOWANCE_MS,
       ...rest,
     }),
   };
@@ -142,9 +158,12 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
   await built.runner.preload(
     env.deployment.targets.flatMap((target) => target.allow.map((entry) => entry.service)),
   );
-  const { dispatcher } = options.overrides
-    ? createDispatcher(env, { ...clients, overrides: options.overrides(built) ?? {} })
-    : built;
+  // The live view's counts wrap the built parts; a test's overrides wrap them again.
+  const activity = new DispatchActivity(env.deployment);
+  const { dispatcher } = createDispatcher(env, {
+    ...clients,
+    overrides: { ...activity.wrap(built), ...(options.overrides?.(built) ?? {}) },
+  });
   const errors: Error[] = [];
   let invocation = 0;
   /** What the Lambda handler does, minus Powertools: one batch in, partial failures out. */
@@ -156,11 +175,15 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
     );
     return { batchItemFailures: failedMessageIds.map((itemIdentifier) => ({ itemIdentifier })) };
   };
+  const perQueue = options.maxConcurrency ?? 2;
   const source = new LocalEventSource({
     sqs: sqsc,
     queueUrls: [...Object.values(queues.queueUrls), queues.scheduledQueueUrl],
     handler,
-    maxConcurrency: options.maxConcurrency ?? 2,
+    maxConcurrency: {
+      ...Object.fromEntries(Object.values(queues.queueUrls).map((url) => [url, perQueue])),
+      [queues.scheduledQueueUrl]: options.scheduledConcurrency ?? 3 * perQueue,
+    },
     ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
     onError: (error) => errors.push(error),
   });
@@ -204,6 +227,8 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
     simulator: simulator as ProviderSimulator | undefined,
     client,
     dispatcher,
+    /** What the dispatcher admitted and is running, per bucket. */
+    activity,
     handler,
     source,
     errors,

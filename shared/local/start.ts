@@ -3,17 +3,16 @@
  * storm of EC2 and Service Quotas calls from several accounts and regions, coordinated under the
  * providers' limits, with a live view, a summary and an HTML report.
  *
- *   npm start -- [--scale 1] [--accounts 3] [--regions 2] [--safety-factor 0.8] [--compare]
+ *   npm start -- [--scale 1] [--accounts 3] [--regions 2] [--safety-factor 1] [--compare]
  *                [--report-dir reports] [--concurrency 2]
- *
- * Defaults keep the coordinator at 0.8 of the provider's limits with two batches in flight per
- * queue: on one machine the emulators, the dispatcher and the simulator share the CPU, and calls
- * that run late bunch up; at factor 1 a few provider throttles (absorbed by re-queueing) occur.
  *   npm start -- --serve [--ec2-endpoint URL] [--service-quotas-endpoint URL]
+ *
+ * The coordinator is given the provider's own limits (safety factor 1: the simulator has no
+ * other clients) with the local stack's lateness allowance (stack.ts, LOCAL_LATE_ALLOWANCE_MS).
  */
 import { parseArgs } from 'node:util';
 import { summaryRows, textTable, writeReport } from './report.js';
-import { startLocalStack } from './stack.js';
+import { LOCAL_LATE_ALLOWANCE_MS, startLocalStack } from './stack.js';
 import {
   buildWorkload,
   DEFAULT_ACCOUNTS,
@@ -28,7 +27,7 @@ const USAGE = `usage: npm start -- [options]
   --scale N               calls per bucket × N (default 1: ~20 s, ~40 s with --compare)
   --accounts N            target accounts, 1-3 (default 3)
   --regions N             regions, 1-2 (default 2)
-  --safety-factor F       share of the provider's limits the coordinator uses, (0, 1] (default 0.8)
+  --safety-factor F       share of the provider's limits the coordinator uses, (0, 1] (default 1)
   --concurrency N         batches in flight per queue (event source maximum concurrency, default 2)
   --compare               also run the storm with the SDK's standard and adaptive retries
   --report-dir DIR        where the HTML report goes (default reports)
@@ -43,7 +42,7 @@ function parseOptions() {
         scale: { type: 'string', default: '1' },
         accounts: { type: 'string', default: '3' },
         regions: { type: 'string', default: '2' },
-        'safety-factor': { type: 'string', default: '0.8' },
+        'safety-factor': { type: 'string', default: '1' },
         concurrency: { type: 'string', default: '2' },
         compare: { type: 'boolean', default: false },
         'report-dir': { type: 'string', default: 'reports' },
@@ -124,7 +123,13 @@ async function serve(): Promise<void> {
 }
 
 async function demo(): Promise<void> {
-  const workload = buildWorkload({ accounts, regions, scale, limits });
+  const workload = buildWorkload({
+    accounts,
+    regions,
+    scale,
+    limits,
+    lateAllowanceMs: LOCAL_LATE_ALLOWANCE_MS,
+  });
   const limitOf = new Map(workload.buckets.map((b) => [b.label, b.configured.rate]));
   const live = createLiveView(limitOf);
   console.log(
@@ -156,13 +161,10 @@ async function demo(): Promise<void> {
     }
   }
   console.log(`\n${textTable(summaryRows(outcomes))}`);
-  const configuredIdeal = Math.max(
-    0,
-    ...workload.buckets.map((b) => (b.count - b.configured.burst) / b.configured.rate),
-  );
   console.log(
     `\nideal s: (calls − burst) / rate of the limiting bucket at the provider's limits; ` +
-      `at the configured limits (safety factor ${safetyFactor}) it is ${configuredIdeal.toFixed(1)} s`,
+      `at the configured limits (safety factor ${safetyFactor}, bursts trimmed by the ` +
+      `${LOCAL_LATE_ALLOWANCE_MS} ms lateness allowance) it is ${workload.configuredIdealSeconds.toFixed(1)} s`,
   );
   const sluice = outcomes[0];
   if (sluice) {
@@ -192,18 +194,30 @@ function createLiveView(limitOf: ReadonlyMap<string, number>) {
   let lastLine = 0;
   let last: LiveView | undefined;
   const render = (view: LiveView): string[] => {
+    // Uncoordinated runs admit nothing: their rate is what the provider ran.
     const rows = [
-      ['bucket', 'queued', 'executed', 'done', 'failed', 'throttled', 'rate/s', 'limit/s'],
+      [
+        'bucket',
+        'queued',
+        'admitted',
+        'running',
+        'done',
+        'failed',
+        'throttled',
+        'admitted/s',
+        'limit/s',
+      ],
     ];
     for (const [label, b] of view.buckets) {
       rows.push([
         label,
-        String(Math.max(0, b.submitted - b.finished)),
-        String(b.executed),
+        String(Math.max(0, b.submitted - (b.admitted ?? b.finished))),
+        b.admitted === undefined ? '-' : String(b.admitted),
+        b.running === undefined ? '-' : String(b.running),
         String(b.finished),
         String(b.failed),
         String(b.throttled),
-        b.recentRate.toFixed(1),
+        (b.admittedRate ?? b.recentRate).toFixed(1),
         (limitOf.get(label) ?? 0).toFixed(1),
       ]);
     }

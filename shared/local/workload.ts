@@ -4,9 +4,11 @@
  * Shared by `npm start`, `npm run bench:e2e` and the end-to-end test.
  */
 import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { gcraParams } from '../admission/gcra.js';
 import type { SluiceRequest } from '../contract/request.js';
 import { drawsFor, type LimitsConfig } from '../limits/index.js';
 import type { BucketLimit } from '../limits/types.js';
+import { activityKey, type DispatchActivity } from './activity.js';
 import {
   type ProviderSimulator,
   type SimLimits,
@@ -124,6 +126,8 @@ export interface WorkloadOptions {
   readonly limits?: LimitsConfig;
   /** The provider's limits (the simulator's), by bucket name; catalog defaults otherwise. */
   readonly providerLimits?: Readonly<Record<string, BucketLimit>>;
+  /** The coordinator's lateness allowance, for {@link WorkloadBucket.configuredIdealSeconds}. @default 0 */
+  readonly lateAllowanceMs?: number;
 }
 
 /** A bucket of the provider the workload draws on: (account, region, operation). */
@@ -132,6 +136,8 @@ export interface WorkloadBucket {
   readonly account: string;
   readonly region: string;
   readonly operation: string;
+  /** The provider bucket's name (the catalog's request bucket for the operation). */
+  readonly bucket: string;
   readonly count: number;
   /** The provider's limit (what the simulator enforces). */
   readonly provider: BucketLimit;
@@ -139,7 +145,10 @@ export interface WorkloadBucket {
   readonly configured: BucketLimit;
   /** `(count − burst) / rate` at the provider's limit, seconds (0 when it fits the burst). */
   readonly idealSeconds: number;
-  /** The same at the coordinator's configured limit: the best it can do as configured. */
+  /**
+   * The same at the coordinator's configured limit, its burst trimmed by the lateness allowance:
+   * the best it can do as configured.
+   */
   readonly configuredIdealSeconds: number;
 }
 
@@ -183,11 +192,16 @@ export function buildWorkload(options: WorkloadOptions = {}): Workload {
           account,
           region,
           operation: call.operation,
+          bucket: defaultDraw.ref.bucket,
           count,
           provider,
           configured: ownDraw.limit,
           idealSeconds: Math.max(0, (count - provider.burst) / provider.rate),
-          configuredIdealSeconds: Math.max(0, (count - ownDraw.limit.burst) / ownDraw.limit.rate),
+          configuredIdealSeconds: Math.max(
+            0,
+            (count - gcraParams(ownDraw.limit, options.lateAllowanceMs ?? 0).burst) /
+              ownDraw.limit.rate,
+          ),
         });
         const lane: SluiceRequest[] = [];
         for (let i = 0; i < count; i++) {
@@ -251,6 +265,12 @@ export interface RunOutcome {
 /** Live counters during a run, per bucket label. */
 export interface LiveBucket {
   submitted: number;
+  /** Admitted by the coordinator (undefined for uncoordinated runs). */
+  admitted?: number;
+  /** Calls in flight at the coordinator (undefined for uncoordinated runs). */
+  running?: number;
+  /** Admitted calls per second over the last 5 s, by slot. */
+  admittedRate?: number;
   executed: number;
   throttled: number;
   finished: number;
@@ -291,12 +311,21 @@ function liveBuckets(
   submitted: ReadonlyMap<string, number>,
   finished: ReadonlyMap<string, { ok: number; failed: number }>,
   now: number,
+  activity?: DispatchActivity,
 ): Map<string, LiveBucket> {
   const view = new Map<string, LiveBucket>();
   for (const b of workload.buckets) {
     const counters = sim.statsFor(b.account, b.region, b.operation);
     const done = finished.get(b.label) ?? { ok: 0, failed: 0 };
+    const key = activityKey(b.account, b.region, b.bucket);
     view.set(b.label, {
+      ...(activity
+        ? {
+            admitted: activity.admitted(key),
+            running: activity.running(key),
+            admittedRate: activity.admittedRate(key, now),
+          }
+        : {}),
       submitted: submitted.get(b.label) ?? 0,
       executed: counters.executed,
       throttled: counters.throttled,
@@ -400,7 +429,7 @@ export async function runThroughStack(
       elapsedS: (now - startMs) / 1000,
       total,
       finished: tally.finished,
-      buckets: liveBuckets(workload, sim, submitted, tally.finishedBy, now),
+      buckets: liveBuckets(workload, sim, submitted, tally.finishedBy, now, stack.activity),
     });
   };
   const timer = setInterval(tick, 500);

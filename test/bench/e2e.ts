@@ -17,7 +17,7 @@
  * at the limits the coordinator was configured with.
  */
 import { parseArgs } from 'node:util';
-import { startLocalStack } from '../../shared/local/stack.js';
+import { LOCAL_LATE_ALLOWANCE_MS, startLocalStack } from '../../shared/local/stack.js';
 import {
   buildWorkload,
   figures,
@@ -36,7 +36,7 @@ const { values } = parseArgs({
     scale: { type: 'string', default: '1' },
     'safety-factor': { type: 'string', default: '1' },
     concurrency: { type: 'string', default: '2' },
-    'late-allowance-ms': { type: 'string', default: '250' },
+    'late-allowance-ms': { type: 'string', default: String(LOCAL_LATE_ALLOWANCE_MS) },
   },
 });
 const scenario: Scenario | undefined = (SCENARIOS as Record<string, Scenario>)[values.scenario];
@@ -53,6 +53,7 @@ const workload = buildWorkload({
   storm: scenario.storm,
   scale: Number(values.scale),
   limits,
+  lateAllowanceMs: Number(values['late-allowance-ms']),
   ...(scenario.providerLimits ? { providerLimits: scenario.providerLimits } : {}),
 });
 let lastLog = 0;
