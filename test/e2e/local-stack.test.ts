@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { activityKey } from '../../shared/local/activity.js';
 import { writeReport } from '../../shared/local/report.js';
 import { type LocalStack, startLocalStack } from '../../shared/local/stack.js';
 import {
@@ -65,8 +66,13 @@ describe('local stack, end to end', () => {
     expect(outcome.providerThrottles).toBe(0);
     expect(stack.errors).toEqual([]);
     // Each account's calls were signed as that account: its own provider buckets.
-    for (const account of accounts)
+    for (const account of accounts) {
       expect(stack.simulator?.statsFor(account, 'us-east-1', 'RunInstances').executed).toBe(8);
+      // The live view's counts: every call admitted once by its bucket, none left running.
+      const key = activityKey(account, 'us-east-1', 'RunInstances');
+      expect(stack.activity.admitted(key)).toBe(8);
+      expect(stack.activity.running(key)).toBe(0);
+    }
     expect(outcome.dynamoRequests).toBeGreaterThan(0);
   });
 

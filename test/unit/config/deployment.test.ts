@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { DeploymentConfigError, parseDeploymentConfig } from '../../../shared/config/deployment.js';
+import {
+  ENV,
+  EnvironmentError,
+  loadDispatcherEnvironment,
+} from '../../../shared/config/environment.js';
+
+const targets = [
+  { account: '111111111111', allow: [{ service: 'ec2', operations: ['Describe*'] }] },
+];
+
+function problemsOf(value: unknown): string[] {
+  try {
+    parseDeploymentConfig(value);
+  } catch (error) {
+    if (error instanceof DeploymentConfigError) return error.problems.map((p) => p.message);
+    throw error;
+  }
+  return [];
+}
+
+describe('parseDeploymentConfig', () => {
+  it('applies the tuning defaults', () => {
+    expect(parseDeploymentConfig({ targets })).toMatchObject({
+      horizonMs: 60_000,
+      lateAllowanceMs: 250,
+      maxConcurrentCalls: 16,
+      leaseMs: 120_000,
+      resultTtlDays: 7,
+      maxWaitMs: 86_400_000,
+    });
+    expect(parseDeploymentConfig({ targets, lateAllowanceMs: 0 }).lateAllowanceMs).toBe(0);
+  });
+
+  it('names the field and the rule of a lateness allowance out of range', () => {
+    expect(problemsOf({ targets, lateAllowanceMs: 20_000 })).toEqual([
+      'lateAllowanceMs: must be at most 10000 (range)',
+    ]);
+    expect(problemsOf({ targets, lateAllowanceMs: 1.5 })).toEqual([
+      expect.stringMatching(/^lateAllowanceMs: /),
+    ]);
+  });
+});
+
+describe('loadDispatcherEnvironment', () => {
+  const env = {
+    [ENV.bucketsTable]: 'buckets',
+    [ENV.requestsTable]: 'requests',
+    [ENV.queueUrls]: JSON.stringify({ normal: 'https://sqs/q-normal' }),
+    [ENV.scheduledQueueUrl]: 'https://sqs/q-scheduled',
+    [ENV.dlqUrl]: 'https://sqs/q-dlq',
+    [ENV.config]: JSON.stringify({ targets }),
+  };
+
+  it('reads the scheduled queue with the others; priorities without a queue use normal', () => {
+    expect(loadDispatcherEnvironment(env)).toMatchObject({
+      queueUrls: { high: 'https://sqs/q-normal', normal: 'https://sqs/q-normal' },
+      scheduledQueueUrl: 'https://sqs/q-scheduled',
+    });
+  });
+
+  it('lists every missing variable, the scheduled queue among them', () => {
+    const { [ENV.scheduledQueueUrl]: _scheduled, [ENV.dlqUrl]: _dlq, ...rest } = env;
+    expect(() => loadDispatcherEnvironment(rest)).toThrow(EnvironmentError);
+    try {
+      loadDispatcherEnvironment(rest);
+    } catch (error) {
+      expect((error as EnvironmentError).problems).toEqual([
+        `${ENV.scheduledQueueUrl} is required`,
+        `${ENV.dlqUrl} is required`,
+      ]);
+    }
+  });
+});
