@@ -76,9 +76,9 @@ export interface ThrottleCoordinatorProps {
   readonly maxBatchingWindow?: Duration;
 
   /**
-   * Most dispatcher invocations running at once for each request queue (2-1000): the SQS event
-   * source's maximum concurrency. Provider limits, not Lambda, set the pace, so a few
-   * dispatchers suffice.
+   * Most dispatcher invocations running at once for each request queue and for the scheduled
+   * queue (2-1000): the SQS event source's maximum concurrency. Provider limits, not Lambda, set
+   * the pace, so a few dispatchers suffice.
    * @default 10
    */
   readonly maxConcurrency?: number;

@@ -7,6 +7,13 @@
 import { Worker } from 'node:worker_threads';
 import type { RunningEmulator } from './dynalite.js';
 
+/** A worker thread running a TypeScript module (through ./ts-worker.mjs). */
+export function startTsWorker(module: URL, data: Record<string, unknown> = {}): Worker {
+  return new Worker(new URL('./ts-worker.mjs', import.meta.url), {
+    workerData: { ...data, module: module.href },
+  });
+}
+
 /** The emulators, each as a {@link RunningEmulator}; stopping either stops both and the thread. */
 export interface EmulatorsThread {
   readonly dynamo: RunningEmulator;
@@ -18,7 +25,7 @@ const STOP_TIMEOUT_MS = 10_000;
 
 /** Starts the worker and waits for both endpoints (bounded). */
 export async function startEmulatorsThread(): Promise<EmulatorsThread> {
-  const worker = new Worker(new URL('./emulators.worker.mjs', import.meta.url));
+  const worker = startTsWorker(new URL('./emulators-worker.ts', import.meta.url));
   const endpoints = await new Promise<{ dynamoEndpoint: string; sqsEndpoint: string }>(
     (resolve, reject) => {
       const timer = setTimeout(() => {
