@@ -229,14 +229,16 @@ export class Dispatcher {
       }),
     );
 
-    // Re-queued messages leave now, not after the calls below: their delays count from now.
-    await this.#flush(outgoing, failed);
+    // Re-queued messages leave now, alongside the due calls, not after them: their delays
+    // count from now.
+    const requeued = this.#flush(outgoing, failed);
     const limit = pLimit(this.#deps.deployment.maxConcurrentCalls);
-    await Promise.all(
-      toRun.map(({ work, runAtMs }) =>
+    await Promise.all([
+      requeued,
+      ...toRun.map(({ work, runAtMs }) =>
         limit(() => safely(work.message, () => this.#runOne(work, runAtMs, owner, guard))),
       ),
-    );
+    ]);
     await this.#flush(outgoing, failed);
     return { failedMessageIds: [...failed] };
   }
