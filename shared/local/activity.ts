@@ -27,6 +27,11 @@ export class DispatchActivity {
     return this.#slotsMs.get(key)?.length ?? 0;
   }
 
+  /** The slots (epoch ms) of the calls admitted so far, in admission order. */
+  slots(key: string): readonly number[] {
+    return this.#slotsMs.get(key) ?? [];
+  }
+
   /** Calls running now. */
   running(key: string): number {
     return this.#running.get(key) ?? 0;

@@ -148,32 +148,41 @@ export function renderReport(input: {
   const until = Math.max(1, ...outcomes.map((o) => o.drainSeconds)) + 1;
   const sections: string[] = [];
 
-  // Executed per second, per operation: one line per (account, region), the limit dashed.
+  // Per operation: one line per (account, region), the limit dashed; what the coordinator
+  // admitted (by slot) when it ran, then what the provider executed.
   for (const outcome of outcomes) {
     const charts: string[] = [];
     const operations = [...new Set(workload.buckets.map((b) => b.operation))];
-    for (const operation of operations) {
-      const buckets = workload.buckets.filter((b) => b.operation === operation);
-      const series: Series[] = buckets.map((b) => ({
-        name: `${b.account} ${b.region}`,
-        points: perSecond(outcome.executions.get(b.label) ?? [], until),
-      }));
-      const first = buckets[0];
-      if (first) {
-        series.push({
-          name: `provider limit ${first.provider.rate}/s (burst ${first.provider.burst})`,
-          points: [
-            [0, first.provider.rate],
-            [until, first.provider.rate],
-          ],
-          dashed: true,
-          colour: '#000',
-        });
+    const kinds = [
+      ...(outcome.admissions ? [['admitted', outcome.admissions] as const] : []),
+      ['executed', outcome.executions] as const,
+    ];
+    for (const [kind, times] of kinds)
+      for (const operation of operations) {
+        const buckets = workload.buckets.filter((b) => b.operation === operation);
+        const series: Series[] = buckets.map((b) => ({
+          name: `${b.account} ${b.region}`,
+          points: perSecond(times.get(b.label) ?? [], until),
+        }));
+        const first = buckets[0];
+        if (first) {
+          series.push({
+            name: `provider limit ${first.provider.rate}/s (burst ${first.provider.burst})`,
+            points: [
+              [0, first.provider.rate],
+              [until, first.provider.rate],
+            ],
+            dashed: true,
+            colour: '#000',
+          });
+        }
+        charts.push(lineChart(`${operation}: ${kind} per second`, 'seconds', 'calls/s', series));
       }
-      charts.push(lineChart(`${operation}: executed per second`, 'seconds', 'calls/s', series));
-    }
+    const what = outcome.admissions
+      ? 'calls admitted and calls the provider ran'
+      : 'calls the provider ran';
     sections.push(
-      `<h2>${escapeHtml(outcome.name)}: calls the provider ran, per bucket</h2><div class="grid">${charts.join('')}</div>`,
+      `<h2>${escapeHtml(outcome.name)}: ${what}, per bucket</h2><div class="grid">${charts.join('')}</div>`,
     );
   }
 

@@ -254,6 +254,8 @@ export interface RunOutcome {
   readonly finishes: readonly { readonly atS: number; readonly ok: boolean }[];
   /** Seconds since start of each call the provider ran, per bucket label. */
   readonly executions: ReadonlyMap<string, readonly number[]>;
+  /** Seconds since start of each admitted call's slot, per bucket label (coordinated runs). */
+  readonly admissions?: ReadonlyMap<string, readonly number[]>;
   /** Cumulative provider throttles, sampled: seconds since start → count. */
   readonly throttleSamples: readonly (readonly [number, number])[];
   /** DynamoDB requests of the coordinator (Sluice only). */
@@ -511,6 +513,14 @@ export async function runThroughStack(
     idealSeconds: workload.idealSeconds,
     configuredIdealSeconds: workload.configuredIdealSeconds,
     executions: executionsByBucket(sim, startMs),
+    admissions: new Map(
+      workload.buckets.map((b) => [
+        b.label,
+        stack.activity
+          .slots(activityKey(b.account, b.region, b.bucket))
+          .map((ms) => (ms - startMs) / 1000),
+      ]),
+    ),
     throttleSamples,
     dynamoRequests: stack.dynamoRequests() - ddbBefore,
     providerCalls: after.received - before.received,

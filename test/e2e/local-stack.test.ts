@@ -105,8 +105,14 @@ describe('local stack, end to end', () => {
           return { width: box.width, height: box.height, drawn };
         }),
       );
-      // Completion, throttles, latency, and one executed-per-second chart per operation.
-      expect(charts.length).toBe(6);
+      // Completion, throttles, latency, and per operation an admitted- and an executed-per-second
+      // chart.
+      expect(charts.length).toBe(9);
+      const titles = await page.$$eval('svg.chart', (svgs) =>
+        svgs.map((svg) => svg.querySelector('text.title')?.textContent ?? ''),
+      );
+      expect(titles).toContain('RunInstances: admitted per second');
+      expect(titles).toContain('RunInstances: executed per second');
       for (const chart of charts) {
         expect(chart.width).toBeGreaterThan(100);
         expect(chart.height).toBeGreaterThan(100);
