@@ -187,6 +187,8 @@ export class ThrottleCoordinator extends Construct {
     this.grantReplyQueues(settings);
     this.grantTargets(settings);
 
+    // No oldest-message alarm on the scheduled queue: its messages wait for their slots by
+    // design (up to the horizon); its depth is on the dashboard.
     this.alarms = new CoordinatorAlarms(this, 'Alarms', {
       queues,
       dlq: this.dlq,
