@@ -43,7 +43,7 @@ export const LOCAL_ALLOW: DeploymentConfigInput['targets'][number]['allow'] = [
  * The local stack's lateness allowance (the deployed default is 250 ms). Here the emulators,
  * the simulator, the producers and every dispatcher share two cores: when a storm starts, the
  * first calls leave up to ~0.7 s after their slots. Measured with `npm run bench:e2e` at safety
- * factor 1 (1,380 calls): 250 ms gave 3–7 provider throttles per run, 750 ms 0–2, 1,000 ms none
+ * factor 1 (1,380 calls): 250 ms gave 6 provider throttles per run, 750 ms 0–2, 1,000 ms none
  * in every run; it costs 1 s of drain once (two of RunInstances' five burst tokens).
  */
 export const LOCAL_LATE_ALLOWANCE_MS = 1_000;
