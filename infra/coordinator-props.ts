@@ -63,14 +63,15 @@ export interface ThrottleCoordinatorProps {
   /**
    * Messages per dispatcher invocation (SQS event source batch size). One admission write can
    * admit a whole batch, so larger batches mean fewer DynamoDB writes per call.
-   * Above 10 a `maxBatchingWindow` is required.
+   * Above 10 a `maxBatchingWindow` is required. The scheduled queue's batches stay at 10 at most.
    * @default 10
    */
   readonly batchSize?: number;
 
   /**
-   * How long the event source waits to fill a batch (at most 5 minutes). Adds at most this much
-   * latency to a lone request, and lets busy queues arrive in full batches.
+   * How long the request queues' event sources wait to fill a batch (at most 5 minutes). Adds
+   * at most this much latency to a lone request, and lets busy queues arrive in full batches.
+   * The scheduled queue has none: its messages are due.
    * @default Duration.seconds(1)
    */
   readonly maxBatchingWindow?: Duration;

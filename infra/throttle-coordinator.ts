@@ -40,6 +40,9 @@ export {
 /** File name of the deployment configuration inside the function bundle. */
 export const CONFIG_FILE_NAME = 'sluice-config.json';
 
+/** SQS event sources take at most this many messages a batch without a batching window. */
+const MAX_BATCH_WITHOUT_WINDOW = 10;
+
 /** The service name the dispatcher's logs and metrics carry (Powertools). */
 export const POWERTOOLS_SERVICE_NAME = 'sluice-dispatcher';
 
@@ -169,7 +172,7 @@ export class ThrottleCoordinator extends Construct {
       bundling: dispatcherBundling(settings),
     });
 
-    for (const queue of [...Object.values(queues), this.scheduledQueue]) {
+    for (const queue of Object.values(queues)) {
       this.dispatcher.addEventSource(
         new SqsEventSource(queue, {
           batchSize: settings.batchSize,
@@ -181,6 +184,17 @@ export class ThrottleCoordinator extends Construct {
       // Re-queueing a request sends a new message with a delay.
       queue.grantSendMessages(this.dispatcher);
     }
+    // Reservations arrive 0.5-1.5 s before their slots: no batching window may hold them back
+    // (and without one, SQS event sources take at most 10 messages a batch).
+    this.dispatcher.addEventSource(
+      new SqsEventSource(this.scheduledQueue, {
+        batchSize: Math.min(settings.batchSize, MAX_BATCH_WITHOUT_WINDOW),
+        maxBatchingWindow: Duration.seconds(0),
+        reportBatchItemFailures: true,
+        maxConcurrency: settings.maxConcurrency,
+      }),
+    );
+    this.scheduledQueue.grantSendMessages(this.dispatcher);
     this.dlq.grantSendMessages(this.dispatcher);
     this.bucketsTable.grantReadWriteData(this.dispatcher);
     this.requestsTable.grantReadWriteData(this.dispatcher);

@@ -93,9 +93,13 @@ describe('ThrottleCoordinator event sources', () => {
     template.allResourcesProperties('AWS::Lambda::EventSourceMapping', {
       FunctionResponseTypes: ['ReportBatchItemFailures'],
       BatchSize: 10,
-      MaximumBatchingWindowInSeconds: 1,
       ScalingConfig: { MaximumConcurrency: 10 },
     });
+    const windows = Object.values(template.findResources('AWS::Lambda::EventSourceMapping')).map(
+      (m) => m.Properties.MaximumBatchingWindowInSeconds,
+    );
+    // The request queues batch for a second; the scheduled queue delivers at once.
+    expect(windows.sort()).toEqual([0, 1, 1, 1]);
   });
 
   it('applies batch size, window and max concurrency props', () => {
@@ -104,10 +108,24 @@ describe('ThrottleCoordinator event sources', () => {
       maxBatchingWindow: Duration.seconds(5),
       maxConcurrency: 3,
     });
-    custom.allResourcesProperties('AWS::Lambda::EventSourceMapping', {
-      FunctionResponseTypes: ['ReportBatchItemFailures'],
-      BatchSize: 50,
-      MaximumBatchingWindowInSeconds: 5,
+    const mappings = Object.values(custom.findResources('AWS::Lambda::EventSourceMapping'));
+    const requestMappings = mappings.filter(
+      (m) => m.Properties.MaximumBatchingWindowInSeconds !== 0,
+    );
+    expect(requestMappings).toHaveLength(3);
+    for (const m of requestMappings) {
+      expect(m.Properties).toMatchObject({
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        BatchSize: 50,
+        MaximumBatchingWindowInSeconds: 5,
+        ScalingConfig: { MaximumConcurrency: 3 },
+      });
+    }
+    // The scheduled queue: no window, so at most 10 a batch.
+    expect(
+      mappings.find((m) => m.Properties.MaximumBatchingWindowInSeconds === 0)?.Properties,
+    ).toMatchObject({
+      BatchSize: 10,
       ScalingConfig: { MaximumConcurrency: 3 },
     });
   });
