@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { type DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { type Message, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT_CODES, run } from '../../shared/cli/sluice.js';
 import { failedResult, type SluiceResult, succeededResult } from '../../shared/contract/result.js';
@@ -17,6 +17,7 @@ import { type RunningEmulator, startDynalite } from '../../shared/local/dynalite
 import { type CreatedQueues, createQueues, sqsClient, startSqs } from '../../shared/local/sqs.js';
 import { REQUEST_ATTRIBUTES as A, REQUESTS_TABLE } from '../../shared/storage/tables.js';
 import { createTable, dynamoClient, uniqueTableName } from '../support/engines.js';
+import { receiveAll } from '../support/queues.js';
 
 let sqsServer: RunningEmulator;
 let dynamoServer: RunningEmulator;
@@ -72,22 +73,6 @@ async function sluice(
     env: options.env ?? env(),
   });
   return { code, stdout, stderr };
-}
-
-async function drain(queueUrl: string): Promise<Message[]> {
-  const messages: Message[] = [];
-  for (let round = 0; round < 20; round++) {
-    const out = await sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: queueUrl,
-        MaxNumberOfMessages: 10,
-        WaitTimeSeconds: round === 0 ? 1 : 0,
-      }),
-    );
-    if (!out.Messages?.length) break;
-    messages.push(...out.Messages);
-  }
-  return messages;
 }
 
 async function putResult(id: string, result: SluiceResult): Promise<void> {
@@ -148,7 +133,7 @@ describe('sluice submit', () => {
     const [word, id, messageId] = line?.split(' ') ?? [];
     expect([word, id]).toEqual(['sent', 'cli-flags-1']);
 
-    const [message] = await drain(queues.queueUrls.high);
+    const [message] = await receiveAll(sqs, queues.queueUrls.high, 1);
     expect(message?.MessageId).toBe(messageId);
     expect(JSON.parse(message?.Body ?? 'null')).toEqual({
       v: 1,
@@ -170,7 +155,7 @@ describe('sluice submit', () => {
     ]);
     expect(code).toBe(EXIT_CODES.ok);
     expect(stdout).toMatch(/^sent [0-9a-f-]{36} \S+\n$/);
-    expect(await drain(queues.queueUrls.low)).toHaveLength(1);
+    expect(await receiveAll(sqs, queues.queueUrls.low, 1)).toHaveLength(1);
   });
 
   it('sends NDJSON from stdin, reporting the invalid lines and sending the rest', async () => {
@@ -199,9 +184,9 @@ describe('sluice submit', () => {
     expect(stderr).toBe('3 sent, 2 failed\n');
     expect(code).toBe(EXIT_CODES.usage);
 
-    const normal = await drain(queues.queueUrls.normal);
+    const normal = await receiveAll(sqs, queues.queueUrls.normal, 1);
     expect(normal.map((m) => JSON.parse(m.Body ?? '{}').id).sort()).toEqual(['nd-1', 'nd-4']);
-    expect(await drain(queues.queueUrls.low)).toHaveLength(1);
+    expect(await receiveAll(sqs, queues.queueUrls.low, 1)).toHaveLength(1);
   });
 
   it('reads a JSON array from a file and prints JSON lines with --json', async () => {
@@ -223,7 +208,7 @@ describe('sluice submit', () => {
       { status: 'sent', index: 0, id: 'arr-1', messageId: expect.any(String) },
       { status: 'sent', index: 1, id: 'arr-2', messageId: expect.any(String) },
     ]);
-    expect(await drain(queues.queueUrls.normal)).toHaveLength(2);
+    expect(await receiveAll(sqs, queues.queueUrls.normal, 1)).toHaveLength(2);
   });
 
   it('exits 2 on a validation error, naming the flag, field and rule, and sends nothing', async () => {
@@ -243,7 +228,7 @@ describe('sluice submit', () => {
     expect(stdout).toMatch(
       /^failed cli-bad 1 problem: target\.region \(--region\): .* \(pattern\)\n$/,
     );
-    expect(await drain(queues.queueUrls.normal)).toEqual([]);
+    expect(await receiveAll(sqs, queues.queueUrls.normal, 1)).toEqual([]);
   });
 
   it('exits 2 on bad usage: --input not JSON, bad --tag, no queue configured, unknown flag', async () => {
@@ -311,7 +296,7 @@ describe('sluice result', () => {
     expect(stderr).toBe('');
     expect(code).toBe(EXIT_CODES.ok);
     expect(JSON.parse(stdout)).toEqual(result);
-    await drain(queues.queueUrls.normal);
+    await receiveAll(sqs, queues.queueUrls.normal, 1);
   });
 
   it('exits 1 for a failed result, still printing it', async () => {

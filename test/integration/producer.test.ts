@@ -4,8 +4,6 @@
  */
 import { type DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import {
-  type Message,
-  ReceiveMessageCommand,
   SendMessageBatchCommand,
   type SendMessageBatchCommandInput,
   SetQueueAttributesCommand,
@@ -26,6 +24,7 @@ import { type RunningEmulator, startDynalite } from '../../shared/local/dynalite
 import { type CreatedQueues, createQueues, sqsClient, startSqs } from '../../shared/local/sqs.js';
 import { REQUEST_ATTRIBUTES as A, REQUESTS_TABLE } from '../../shared/storage/tables.js';
 import { createTable, dynamoClient, uniqueTableName } from '../support/engines.js';
+import { receiveAll } from '../support/queues.js';
 
 let sqsServer: RunningEmulator;
 let dynamoServer: RunningEmulator;
@@ -86,23 +85,6 @@ function request(id: string, overrides: Partial<SluiceRequest> = {}): SluiceRequ
   };
 }
 
-async function receiveAll(queueUrl: string, waitSeconds = 0): Promise<Message[]> {
-  const messages: Message[] = [];
-  // Bounded: at most 20 receives of 10.
-  for (let round = 0; round < 20; round++) {
-    const out = await sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: queueUrl,
-        MaxNumberOfMessages: 10,
-        WaitTimeSeconds: round === 0 ? waitSeconds : 0,
-      }),
-    );
-    if (!out.Messages?.length) break;
-    messages.push(...out.Messages);
-  }
-  return messages;
-}
-
 async function putItem(
   id: string,
   status: string,
@@ -145,9 +127,9 @@ describe('SluiceClient.submit', () => {
     expect(sentHigh.id).toBe('route-high');
     expect(sentHigh.messageId).toEqual(expect.any(String));
 
-    const high = await receiveAll(queueUrls.high, 1);
-    const normal = await receiveAll(queueUrls.normal, 1);
-    const low = await receiveAll(queueUrls.low);
+    const high = await receiveAll(sqs, queueUrls.high, 1);
+    const normal = await receiveAll(sqs, queueUrls.normal, 1);
+    const low = await receiveAll(sqs, queueUrls.low);
     expect(high.map((m) => m.MessageId)).toEqual([sentHigh.messageId]);
     expect(high[0]?.Body).toBe(JSON.stringify(urgent));
     expect(normal.map((m) => m.MessageId)).toEqual([sentNormal.messageId]);
@@ -159,7 +141,7 @@ describe('SluiceClient.submit', () => {
     const { queueUrls } = await freshQueues();
     const client = new SluiceClient({ sqs, dynamodb, queueUrls: { normal: queueUrls.normal } });
     await client.submit(request('only-normal', { priority: 'low' }));
-    expect(await receiveAll(queueUrls.normal, 1)).toHaveLength(1);
+    expect(await receiveAll(sqs, queueUrls.normal, 1)).toHaveLength(1);
   });
 
   it('throws InvalidRequestError naming field and rule, and sends nothing', async () => {
@@ -209,7 +191,7 @@ describe('SluiceClient.submit', () => {
     const client = new SluiceClient({ sqs, dynamodb, queueUrls });
     const odd = request('odd-chars', { tags: { note: 'a\uFFFFb' } });
     await client.submit(odd);
-    const [message] = await receiveAll(queueUrls.normal, 1);
+    const [message] = await receiveAll(sqs, queueUrls.normal, 1);
     expect(JSON.parse(message?.Body ?? 'null')).toEqual(odd);
   });
 });
@@ -244,7 +226,7 @@ describe('SluiceClient.submitBatch', () => {
       expect(batch.Entries?.length).toBeLessThanOrEqual(10);
       for (const entry of batch.Entries ?? []) expect(entry.Id).toMatch(/^[A-Za-z0-9_-]{1,80}$/);
     }
-    const received = await receiveAll(queueUrls.normal, 1);
+    const received = await receiveAll(sqs, queueUrls.normal, 1);
     expect(received.map((m) => m.MessageId).sort()).toEqual(sent.map((s) => s.messageId).sort());
   });
 
@@ -256,9 +238,9 @@ describe('SluiceClient.submitBatch', () => {
       priorities.map((priority, i) => request(`mixed-${i}`, { priority })),
     );
     expect(sent).toHaveLength(4);
-    expect(await receiveAll(queueUrls.high, 1)).toHaveLength(2);
-    expect(await receiveAll(queueUrls.low, 1)).toHaveLength(1);
-    expect(await receiveAll(queueUrls.normal, 1)).toHaveLength(1);
+    expect(await receiveAll(sqs, queueUrls.high, 1)).toHaveLength(2);
+    expect(await receiveAll(sqs, queueUrls.low, 1)).toHaveLength(1);
+    expect(await receiveAll(sqs, queueUrls.normal, 1)).toHaveLength(1);
   });
 
   it('splits a batch that would exceed 1 MiB in total', async () => {
