@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { Duration } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import { parseSqsQueueUrl, type SqsQueueRef } from '../shared/aws/sqs-url.js';
 import {
   type DeploymentConfig,
   DeploymentConfigError,
@@ -377,38 +378,6 @@ function targetProblems(config: DeploymentConfig, stackAccount: string | undefin
     }
   });
   return problems;
-}
-
-/** An SQS queue named by its URL. */
-export interface SqsQueueRef {
-  readonly url: string;
-  readonly arn: string;
-  readonly region: string;
-  readonly account: string;
-  readonly name: string;
-}
-
-/**
- * Parses an SQS queue URL, in the current form (`https://sqs.<region>.amazonaws.com/<account>/<name>`)
- * or the legacy one (`https://<region>.queue.amazonaws.com/…`), into the queue's ARN.
- * `undefined` when it is neither (for example an emulator's URL).
- */
-export function parseSqsQueueUrl(url: string): SqsQueueRef | undefined {
-  const match =
-    /^https:\/\/(?:sqs\.([a-z0-9-]+)|([a-z0-9-]+)\.queue)\.(amazonaws\.com(?:\.cn)?)\/([0-9]{12})\/([\w-]{1,80}(?:\.fifo)?)$/.exec(
-      url,
-    );
-  if (match === null) return undefined;
-  const region = (match[1] ?? match[2]) as string;
-  const domain = match[3] as string;
-  const account = match[4] as string;
-  const name = match[5] as string;
-  const partition = domain.endsWith('.cn')
-    ? 'aws-cn'
-    : region.startsWith('us-gov-')
-      ? 'aws-us-gov'
-      : 'aws';
-  return { url, arn: `arn:${partition}:sqs:${region}:${account}:${name}`, region, account, name };
 }
 
 /** A Duration in whole seconds, or `undefined` for a token (checked at deploy time instead). */

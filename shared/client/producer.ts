@@ -16,6 +16,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { DynamoSender } from '../admission/bucket-store.js';
+import { type QueueUrls, queueUrlPerPriority } from '../config/queue-urls.js';
 import {
   describeProblems,
   type Problem,
@@ -32,15 +33,14 @@ import {
 } from '../contract/request.js';
 import { parseResult, type SluiceResult } from '../contract/result.js';
 import { REQUEST_ATTRIBUTES } from '../storage/tables.js';
+import { isRecord } from '../util/objects.js';
+import { sleep } from '../util/sleep.js';
 
 /** What the client needs of an SQS client: `send`. An `SQSClient` fits. */
 export type SqsSender = Pick<SQSClient, 'send'>;
 
-/** Request queue URL per priority; a priority without its own queue uses `normal`'s. */
-export type QueueUrls = { readonly normal: string } & Partial<Readonly<Record<Priority, string>>>;
-
 /** What the client needs of a DynamoDB client: `send`. A `DynamoDBClient` fits. */
-export type { DynamoSender };
+export type { DynamoSender, QueueUrls };
 
 /** Settings of a {@link SluiceClient}. Clients are passed in, never built from configuration. */
 export interface SluiceClientOptions {
@@ -221,11 +221,7 @@ export class SluiceClient {
       if (typeof urls.normal !== 'string' || urls.normal === '') {
         throw new ClientConfigurationError('queueUrls.normal is required');
       }
-      this.#queueUrls = Object.freeze({
-        high: urls.high || urls.normal,
-        normal: urls.normal,
-        low: urls.low || urls.normal,
-      });
+      this.#queueUrls = queueUrlPerPriority(urls);
     }
   }
 
@@ -545,14 +541,6 @@ function readItem(id: string, item: Record<string, AttributeValue>): RequestStat
     throw new MalformedResultError(id, [problem([A.result, 'id'], 'mismatch', text)]);
   }
   return { ...base, result };
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Runs `task` over `items` with at most `limit` running at once. */

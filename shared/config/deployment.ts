@@ -8,40 +8,34 @@
  * the message's target account; everything else is rejected before any client is built.
  */
 import { z } from 'zod';
+import {
+  ACCOUNT_PATTERN,
+  ACCOUNT_RULE,
+  OPERATION_GLOB_PATTERN,
+  OPERATION_GLOB_RULE,
+  operationMatches,
+  REGION_PATTERN,
+  REGION_RULE,
+  SERVICE_PATTERN,
+  SERVICE_RULE,
+} from '../contract/patterns.js';
 import { type Problem, problemsFromIssues } from '../contract/problems.js';
 import type { LimitsConfig } from '../limits/catalog.js';
 import { validateLimitsConfig } from '../limits/catalog.js';
 
-const ACCOUNT = /^[0-9]{12}$/;
-const REGION = /^[a-z]{2}(-[a-z]+)+-[0-9]+$/;
-const SERVICE = /^[a-z][a-z0-9-]{1,62}$/;
-/** An operation name, or a prefix followed by `*` (e.g. `Describe*`). A bare `*` is refused. */
-const OPERATION_PATTERN = /^[A-Z][A-Za-z0-9]{0,127}\*?$/;
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::[0-9]{12}:role\/[\w+=,.@/-]{1,512}$/;
 
 /** Operations of one service allowed on a target. */
 const allowSchema = z.strictObject({
-  service: z.string().regex(SERVICE, 'must be a lowercase SDK service id such as ec2'),
-  operations: z
-    .array(
-      z
-        .string()
-        .regex(
-          OPERATION_PATTERN,
-          'must be an operation name, optionally ending in * (e.g. Describe*)',
-        ),
-    )
-    .min(1),
+  service: z.string().regex(SERVICE_PATTERN, SERVICE_RULE),
+  operations: z.array(z.string().regex(OPERATION_GLOB_PATTERN, OPERATION_GLOB_RULE)).min(1),
 });
 
 /** An account the coordinator acts in. */
 const targetSchema = z.strictObject({
-  account: z.string().regex(ACCOUNT, 'must be a 12-digit AWS account id'),
+  account: z.string().regex(ACCOUNT_PATTERN, ACCOUNT_RULE),
   /** Regions calls may run in; any region when absent. */
-  regions: z
-    .array(z.string().regex(REGION, 'must be an AWS region name such as us-east-1'))
-    .min(1)
-    .optional(),
+  regions: z.array(z.string().regex(REGION_PATTERN, REGION_RULE)).min(1).optional(),
   /** Role assumed in the target account; absent: the coordinator's own credentials. */
   roleArn: z.string().regex(ROLE_ARN, 'must be an IAM role ARN').optional(),
   /** ExternalId the role's trust policy requires. */
@@ -182,11 +176,6 @@ export function disallowedReason(
 /** Whether `replyTo` is one of the deployment's reply queues. */
 export function replyToAllowed(config: DeploymentConfig, replyTo: string): boolean {
   return config.replyTo.includes(replyTo);
-}
-
-/** `Describe*` matches `DescribeInstances`; a name without `*` matches only itself. */
-export function operationMatches(pattern: string, operation: string): boolean {
-  return pattern.endsWith('*') ? operation.startsWith(pattern.slice(0, -1)) : pattern === operation;
 }
 
 function deepFreeze<T>(value: T): T {

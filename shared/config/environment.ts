@@ -4,12 +4,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import { PRIORITIES, type Priority } from '../contract/request.js';
+import type { Priority } from '../contract/request.js';
 import {
   type DeploymentConfig,
   DeploymentConfigError,
   parseDeploymentConfig,
 } from './deployment.js';
+import { parseQueueUrls, QUEUE_URLS_VARIABLE, queueUrlPerPriority } from './queue-urls.js';
 
 /** Names of the environment variables the dispatcher reads. */
 export const ENV = {
@@ -18,7 +19,7 @@ export const ENV = {
   /** Requests table name. */
   requestsTable: 'SLUICE_REQUESTS_TABLE',
   /** JSON object of request queue URLs by priority: `{"high":…,"normal":…,"low":…}`; `normal` required. */
-  queueUrls: 'SLUICE_QUEUE_URLS',
+  queueUrls: QUEUE_URLS_VARIABLE,
   /** Queue URL of admitted calls waiting for their slot (only the dispatcher sends to it). */
   scheduledQueueUrl: 'SLUICE_SCHEDULED_QUEUE_URL',
   /** Dead-letter queue URL: poison messages and exhausted requests go there, with the reason. */
@@ -66,25 +67,12 @@ export function loadDispatcherEnvironment(
   const scheduledQueueUrl = required(ENV.scheduledQueueUrl);
   const dlqUrl = required(ENV.dlqUrl);
 
-  let queueUrls: Record<Priority, string> = { high: '', normal: '', low: '' };
+  let queueUrls: Readonly<Record<Priority, string>> = { high: '', normal: '', low: '' };
   const rawQueues = required(ENV.queueUrls);
   if (rawQueues !== '') {
-    try {
-      const parsed = JSON.parse(rawQueues) as Record<string, unknown>;
-      const normal = parsed.normal;
-      if (typeof normal !== 'string' || normal === '')
-        problems.push(`${ENV.queueUrls} must name a "normal" queue URL`);
-      for (const key of Object.keys(parsed)) {
-        if (!(PRIORITIES as readonly string[]).includes(key)) {
-          problems.push(`${ENV.queueUrls} has "${key}", not a priority (${PRIORITIES.join(', ')})`);
-        }
-      }
-      const pick = (p: Priority) =>
-        typeof parsed[p] === 'string' ? (parsed[p] as string) : String(normal);
-      queueUrls = { high: pick('high'), normal: String(normal), low: pick('low') };
-    } catch (error) {
-      problems.push(`${ENV.queueUrls} is not JSON: ${(error as Error).message}`);
-    }
+    const reading = parseQueueUrls(rawQueues, ENV.queueUrls);
+    if (reading.ok) queueUrls = queueUrlPerPriority(reading.queueUrls);
+    else problems.push(...reading.problems);
   }
 
   let deployment: DeploymentConfig | undefined;
@@ -109,7 +97,7 @@ export function loadDispatcherEnvironment(
   return Object.freeze({
     bucketsTableName,
     requestsTableName,
-    queueUrls: Object.freeze(queueUrls),
+    queueUrls,
     scheduledQueueUrl,
     dlqUrl,
     deployment,

@@ -8,6 +8,7 @@
  * zod versions.
  */
 import type { z } from 'zod';
+import { isPlainObject } from '../util/objects.js';
 
 /**
  * One reason a message is invalid.
@@ -84,13 +85,6 @@ export function formatField(path: readonly PropertyKey[]): string {
 export function problem(path: readonly PropertyKey[], rule: string, text: string): Problem {
   const field = formatField(path);
   return { field, rule, message: `${field}: ${text} (${rule})` };
-}
-
-/** True for the objects JSON can carry: `{}` literals and `JSON.parse` output, not Dates or Maps. */
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
 }
 
 /** Names a value's JSON type for messages: `a string`, `an array`, `null` … */

@@ -11,10 +11,20 @@
  * configuration, checked later; this module only checks that the message is well formed.
  */
 import { z } from 'zod';
+import { isPlainObject } from '../util/objects.js';
+import {
+  ACCOUNT_PATTERN,
+  ACCOUNT_RULE,
+  OPERATION_PATTERN,
+  OPERATION_RULE,
+  REGION_PATTERN,
+  REGION_RULE,
+  SERVICE_PATTERN,
+  SERVICE_RULE,
+} from './patterns.js';
 import {
   decodeBody,
   describeType,
-  isPlainObject,
   type Problem,
   problemsFromIssues,
   versionProblem,
@@ -57,13 +67,6 @@ export const MAX_JSON_DEPTH = 32;
 
 // `#` separates the parts of table keys (see shared/storage/tables.ts), so no part may contain it.
 const ID_PATTERN = /^[A-Za-z0-9_.:-]*$/;
-const ACCOUNT_PATTERN = /^[0-9]{12}$/;
-// Partition prefix (us, eu, cn, eusc …), optional qualifier (gov, iso, isob, de …), direction, number:
-// us-east-1, us-gov-west-1, ap-southeast-3, cn-north-1, us-isob-east-1, eusc-de-east-1. Bounded,
-// and limited to [a-z0-9-], because the region ends up in endpoint host names and table keys.
-const REGION_PATTERN = /^[a-z]{2,4}(?:-[a-z]{2,16}){1,2}-[1-9][0-9]?$/;
-const SERVICE_PATTERN = /^[a-z][a-z0-9-]{1,62}$/;
-const OPERATION_PATTERN = /^[A-Z][A-Za-z0-9]{1,127}$/;
 
 type Report = (path: readonly PropertyKey[], rule: string, text: string) => void;
 
@@ -206,18 +209,14 @@ export const idSchema = z
 
 /** `target`: whose limits the call spends and where it runs. */
 export const targetSchema = z.strictObject({
-  account: z.string().regex(ACCOUNT_PATTERN, 'must be a 12-digit AWS account id'),
-  region: z.string().regex(REGION_PATTERN, 'must be an AWS region name such as us-east-1'),
+  account: z.string().regex(ACCOUNT_PATTERN, ACCOUNT_RULE),
+  region: z.string().regex(REGION_PATTERN, REGION_RULE),
 });
 
 /** `call`: an AWS SDK call, named by the SDK's service id and the operation's name. */
 export const callSpecSchema = z.strictObject({
-  service: z
-    .string()
-    .regex(SERVICE_PATTERN, 'must be a lowercase SDK service id such as ec2 or service-quotas'),
-  operation: z
-    .string()
-    .regex(OPERATION_PATTERN, 'must be a PascalCase operation name such as RunInstances'),
+  service: z.string().regex(SERVICE_PATTERN, SERVICE_RULE),
+  operation: z.string().regex(OPERATION_PATTERN, OPERATION_RULE),
   input: jsonObjectSchema,
 });
 

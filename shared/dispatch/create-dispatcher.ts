@@ -5,10 +5,10 @@
 import { BucketStore, type DynamoSender } from '../admission/bucket-store.js';
 import type { DispatcherEnvironment } from '../config/environment.js';
 import { createCatalog } from '../limits/index.js';
+import { RequestsStore } from '../requests/requests-store.js';
 import { CallRunner } from './call-runner.js';
 import { Dispatcher, type DispatcherDeps, type Telemetry } from './dispatcher.js';
 import { QueueSender, type SqsSender } from './queue-sender.js';
-import { RequestsStore } from './requests-store.js';
 
 /** Clients and seams for {@link createDispatcher}. */
 export interface DispatcherClients {

@@ -12,6 +12,7 @@
 import pLimit from 'p-limit';
 import type { AdmissionDecision, BucketStore } from '../admission/bucket-store.js';
 import { groupByBuckets } from '../admission/groups.js';
+import { queueNameOf } from '../aws/sqs-url.js';
 import { type DeploymentConfig, disallowedReason, replyToAllowed } from '../config/deployment.js';
 import { METRICS } from '../contract/metrics.js';
 import type { Problem } from '../contract/problems.js';
@@ -32,10 +33,11 @@ import {
 } from '../contract/result.js';
 import { InvalidCostError, type LimitsCatalog, LimitsError } from '../limits/index.js';
 import type { BucketDraw } from '../limits/types.js';
+import type { RequestsStore } from '../requests/requests-store.js';
+import { sleep } from '../util/sleep.js';
 import { type CallRunner, UnsupportedCallError } from './call-runner.js';
 import { type CallFailure, classifyCallError } from './classify.js';
 import type { OutgoingMessage, QueueSender } from './queue-sender.js';
-import type { RequestsStore } from './requests-store.js';
 
 /** A message as received from a request queue (Lambda's SQS record, or the local poller's). */
 export interface IncomingMessage {
@@ -156,7 +158,7 @@ export class Dispatcher {
     this.#telemetry = deps.telemetry ?? silent;
     this.#clock = deps.clock ?? Date.now;
     this.#random = deps.random ?? Math.random;
-    this.#sleep = deps.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.#sleep = deps.sleep ?? sleep;
   }
 
   /** Processes one batch. `owner` names the lease holder (e.g. the Lambda request id). */
@@ -669,11 +671,6 @@ export class Dispatcher {
     const why = failed.get('dlq');
     if (why !== undefined) throw new Error(`dead-letter send failed: ${why}`);
   }
-}
-
-/** A queue's name: the last part of its URL (or of its ARN). */
-export function queueNameOf(urlOrArn: string): string {
-  return urlOrArn.slice(Math.max(urlOrArn.lastIndexOf('/'), urlOrArn.lastIndexOf(':')) + 1);
 }
 
 /** The `id` of a body that failed validation, if it has a usable one (to record the rejection). */

@@ -1,6 +1,7 @@
 /** Lambda's SQS records as the dispatcher's {@link IncomingMessage}s. */
 import type { SQSRecord } from 'aws-lambda';
-import { type IncomingMessage, queueNameOf } from './dispatcher.js';
+import { queueNameOf } from '../aws/sqs-url.js';
+import type { IncomingMessage } from './dispatcher.js';
 
 /** Converts one SQS event record; only string message attributes are kept (the envelope's). */
 export function fromSqsRecord(record: SQSRecord): IncomingMessage {

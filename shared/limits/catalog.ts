@@ -13,6 +13,8 @@
  *    overridden limits too: an override states the provider's limit (e.g. a raised one), and
  *    the other clients sharing it are still there.
  */
+
+import { isRecord } from '../util/objects.js';
 import { EC2_SERVICE, ec2Needs } from './ec2.js';
 import {
   describeValue,
@@ -394,10 +396,6 @@ function deepFreeze<T>(value: T): T {
     Object.freeze(value);
   }
   return value;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** `record[key]` only for own keys, so an operation named `constructor` finds nothing. */

@@ -7,6 +7,7 @@
  * back at the stated `retryAtMs`, as a re-sent SQS message would.
  */
 import { BucketStore, type GroupBucket } from '../../shared/admission/bucket-store.js';
+import { sleep } from '../../shared/util/sleep.js';
 import { dynamoClient } from '../support/engines.js';
 
 export interface WorkerConfig {
@@ -27,8 +28,6 @@ export interface WorkerReport {
   admitted: number;
   latenciesMs: number[];
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
 async function runAdmitter(
   config: WorkerConfig,

@@ -11,9 +11,9 @@ import { execFile } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
+import { startDynalite } from '../../local/emulators/dynalite.js';
+import { percentile, windowStats } from '../../local/window-stats.js';
 import { US_PER_MS, US_PER_S } from '../../shared/admission/gcra.js';
-import { startDynalite } from '../../shared/local/dynalite.js';
-import { percentile, windowStats } from '../../shared/local/window-stats.js';
 import { BUCKETS_TABLE } from '../../shared/storage/tables.js';
 import {
   fetchDynamoDbLocal,

@@ -2,7 +2,7 @@
  * `npm run bench:e2e -- [--scenario storm|run-instances|run-instances-5] [--compare]
  *   [--scale N] [--safety-factor F] [--concurrency N] [--late-allowance-ms MS]`
  *
- * A fixed workload through the local stack. Scenarios (shared/local/workload.ts): `storm`, the
+ * A fixed workload through the local stack. Scenarios (local/workload.ts): `storm`, the
  * demo's (3 accounts × 2 regions × RunInstances, DescribeInstances, ListServiceQuotas); and the
  * issue's single-bucket peer scenarios: `run-instances` (EC2's RunInstances bucket, 5 tokens at
  * 2/s, 8 clients × 10 calls) and `run-instances-5` (5/s with a burst of 10, 8 clients × 25).
@@ -17,7 +17,7 @@
  * at the limits the coordinator was configured with.
  */
 import { parseArgs } from 'node:util';
-import { LOCAL_LATE_ALLOWANCE_MS, startLocalStack } from '../../shared/local/stack.js';
+import { LOCAL_LATE_ALLOWANCE_MS, startLocalStack } from '../../local/stack.js';
 import {
   buildWorkload,
   figures,
@@ -27,7 +27,7 @@ import {
   SCENARIOS,
   type Scenario,
   scenarioLimits,
-} from '../../shared/local/workload.js';
+} from '../../local/workload.js';
 
 const { values } = parseArgs({
   options: {

@@ -1,5 +1,5 @@
 /**
- * A small end-to-end run of the local stack (shared/local/stack.ts): a storm of a few dozen calls
+ * A small end-to-end run of the local stack (local/stack.ts): a storm of a few dozen calls
  * from two accounts through the queues, the dispatcher and the provider simulator, then the HTML
  * report, opened in headless Chromium (Debian's package, driven by playwright-core) to check its
  * charts rendered. Without /usr/bin/chromium the browser check is skipped, loudly — unless CI is
@@ -10,15 +10,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { activityKey } from '../../shared/local/activity.js';
-import { writeReport } from '../../shared/local/report.js';
-import { type LocalStack, startLocalStack } from '../../shared/local/stack.js';
+import { activityKey } from '../../local/activity.js';
+import { writeReport } from '../../local/report.js';
+import { type LocalStack, startLocalStack } from '../../local/stack.js';
 import {
   buildWorkload,
   DEFAULT_STORM,
   type RunOutcome,
   runThroughStack,
-} from '../../shared/local/workload.js';
+} from '../../local/workload.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = [

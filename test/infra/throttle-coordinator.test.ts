@@ -5,12 +5,12 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { CfnQueue } from 'aws-cdk-lib/aws-sqs';
 import { describe, expect, it } from 'vitest';
-import { parseSqsQueueUrl } from '../../infra/coordinator-props.js';
 import {
   CONFIG_FILE_NAME,
   ThrottleCoordinator,
   ThrottleCoordinatorPropsError,
 } from '../../infra/throttle-coordinator.js';
+import { parseSqsQueueUrl } from '../../shared/aws/sqs-url.js';
 import { METRICS } from '../../shared/contract/metrics.js';
 import { BUCKETS_TABLE, REQUESTS_TABLE } from '../../shared/storage/tables.js';
 import {

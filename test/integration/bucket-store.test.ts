@@ -4,6 +4,7 @@
  */
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { windowStats } from '../../local/window-stats.js';
 import {
   type AdmissionDecision,
   BucketStore,
@@ -12,7 +13,6 @@ import {
 import { InvalidAdmissionGroupError } from '../../shared/admission/errors.js';
 import { gcraParams, US_PER_MS } from '../../shared/admission/gcra.js';
 import type { BucketRef } from '../../shared/limits/types.js';
-import { windowStats } from '../../shared/local/window-stats.js';
 import { BUCKETS_TABLE, bucketKey } from '../../shared/storage/tables.js';
 import { createTable, dynamoClient, uniqueTableName } from '../support/engines.js';
 import { enginesUnderTest } from '../support/inject-engines.js';

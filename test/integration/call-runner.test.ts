@@ -7,12 +7,12 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseDeploymentConfig } from '../../shared/config/deployment.js';
-import { CallRunner, idempotencyToken } from '../../shared/dispatch/call-runner.js';
 import {
   type ProviderSimulator,
   startProviderSimulator,
-} from '../../shared/local/provider-simulator.js';
+} from '../../local/simulator/provider-simulator.js';
+import { parseDeploymentConfig } from '../../shared/config/deployment.js';
+import { CallRunner, idempotencyToken } from '../../shared/dispatch/call-runner.js';
 
 const MEMBER_ROLE = 'arn:aws:iam::222222222222:role/SluiceMember';
 

@@ -11,10 +11,15 @@ import { Readable } from 'node:stream';
 import { type DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXIT_CODES, run } from '../../shared/cli/sluice.js';
+import { EXIT_CODES, run } from '../../cli/sluice.js';
+import { type RunningEmulator, startDynalite } from '../../local/emulators/dynalite.js';
+import {
+  type CreatedQueues,
+  createQueues,
+  sqsClient,
+  startSqs,
+} from '../../local/emulators/sqs.js';
 import { failedResult, type SluiceResult, succeededResult } from '../../shared/contract/result.js';
-import { type RunningEmulator, startDynalite } from '../../shared/local/dynalite.js';
-import { type CreatedQueues, createQueues, sqsClient, startSqs } from '../../shared/local/sqs.js';
 import { REQUEST_ATTRIBUTES as A, REQUESTS_TABLE } from '../../shared/storage/tables.js';
 import { createTable, dynamoClient, uniqueTableName } from '../support/engines.js';
 import { receiveAll } from '../support/queues.js';

@@ -5,13 +5,13 @@
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run as runCli } from '../../shared/cli/sluice.js';
+import { run as runCli } from '../../cli/sluice.js';
+import { localDynamoClient } from '../../local/emulators/dynalite.js';
 import type { SluiceRequest } from '../../shared/contract/request.js';
 import type { SluiceResult } from '../../shared/contract/result.js';
 import { ENVELOPE, type IncomingMessage } from '../../shared/dispatch/dispatcher.js';
 import { drawsFor } from '../../shared/limits/index.js';
 import type { BucketDraw } from '../../shared/limits/types.js';
-import { localDynamoClient } from '../../shared/local/dynalite.js';
 import { BUCKETS_TABLE, bucketKey } from '../../shared/storage/tables.js';
 import { ACCOUNT, startDispatchStack } from '../support/dispatch-stack.js';
 

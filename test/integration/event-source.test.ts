@@ -10,9 +10,9 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningEmulator } from '../../shared/local/dynalite.js';
-import { LocalEventSource, type SqsBatchHandler } from '../../shared/local/event-source.js';
-import { createQueues, sqsClient, startSqs } from '../../shared/local/sqs.js';
+import type { RunningEmulator } from '../../local/emulators/dynalite.js';
+import { createQueues, sqsClient, startSqs } from '../../local/emulators/sqs.js';
+import { LocalEventSource, type SqsBatchHandler } from '../../local/event-source.js';
 
 let sqs: RunningEmulator;
 let client: SQSClient;

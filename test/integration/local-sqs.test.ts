@@ -11,8 +11,8 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningEmulator } from '../../shared/local/dynalite.js';
-import { createQueues, sqsClient, startSqs } from '../../shared/local/sqs.js';
+import type { RunningEmulator } from '../../local/emulators/dynalite.js';
+import { createQueues, sqsClient, startSqs } from '../../local/emulators/sqs.js';
 
 let sqs: RunningEmulator;
 let client: SQSClient;

@@ -10,6 +10,13 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningEmulator, startDynalite } from '../../local/emulators/dynalite.js';
+import {
+  type CreatedQueues,
+  createQueues,
+  sqsClient,
+  startSqs,
+} from '../../local/emulators/sqs.js';
 import {
   InvalidRequestError,
   MAX_BATCH_BYTES,
@@ -20,8 +27,6 @@ import {
 } from '../../shared/client/producer.js';
 import type { Priority, SluiceRequest } from '../../shared/contract/request.js';
 import { type SluiceResult, succeededResult } from '../../shared/contract/result.js';
-import { type RunningEmulator, startDynalite } from '../../shared/local/dynalite.js';
-import { type CreatedQueues, createQueues, sqsClient, startSqs } from '../../shared/local/sqs.js';
 import { REQUEST_ATTRIBUTES as A, REQUESTS_TABLE } from '../../shared/storage/tables.js';
 import { createTable, dynamoClient, uniqueTableName } from '../support/engines.js';
 import { receiveAll } from '../support/queues.js';

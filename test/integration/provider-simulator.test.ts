@@ -23,14 +23,14 @@ import {
 } from '@aws-sdk/client-service-quotas';
 import { isThrottlingError, isTransientError } from '@smithy/service-error-classification';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { EC2_ACTION_LIMITS, EC2_CATEGORY_LIMITS } from '../../shared/limits/ec2.js';
-import { SERVICE_QUOTAS_LIMITS } from '../../shared/limits/service-quotas.js';
 import {
   nestQueryParams,
   type ProviderSimulator,
   type ProviderSimulatorOptions,
   startProviderSimulator,
-} from '../../shared/local/provider-simulator.js';
+} from '../../local/simulator/provider-simulator.js';
+import { EC2_ACTION_LIMITS, EC2_CATEGORY_LIMITS } from '../../shared/limits/ec2.js';
+import { SERVICE_QUOTAS_LIMITS } from '../../shared/limits/service-quotas.js';
 
 const START = Date.UTC(2025, 0, 1);
 const REGION = 'us-east-1';

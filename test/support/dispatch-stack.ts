@@ -1,8 +1,4 @@
-import {
-  LOCAL_ACCOUNT,
-  type LocalStackOptions,
-  startLocalStack,
-} from '../../shared/local/stack.js';
+import { LOCAL_ACCOUNT, type LocalStackOptions, startLocalStack } from '../../local/stack.js';
 
 export const ACCOUNT = LOCAL_ACCOUNT;
 

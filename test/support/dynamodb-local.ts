@@ -10,7 +10,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import type { RunningEmulator } from '../../shared/local/dynalite.js';
+import type { RunningEmulator } from '../../local/emulators/dynalite.js';
+import { sleep } from '../../shared/util/sleep.js';
 import { dynamoClient } from './engines.js';
 
 const execFileAsync = promisify(execFile);
@@ -290,8 +291,4 @@ async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boo
   } finally {
     clearTimeout(timer);
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

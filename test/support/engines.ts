@@ -26,11 +26,8 @@ export const ENGINE_CAPABILITIES = {
 } as const satisfies Record<EngineName, EngineCapabilities>;
 
 /** Local clients: one definition, shared with the local runtime. */
-export {
-  LOCAL_CREDENTIALS,
-  LOCAL_REGION,
-  localDynamoClient as dynamoClient,
-} from '../../shared/local/dynalite.js';
+export { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/emulators/credentials.js';
+export { localDynamoClient as dynamoClient } from '../../local/emulators/dynalite.js';
 
 /** A table name unique to this call: `<prefix>-<base36 time>-<random hex>` (prefix: [A-Za-z0-9_.-]). */
 export function uniqueTableName(prefix: string): string {
@@ -38,4 +35,4 @@ export function uniqueTableName(prefix: string): string {
 }
 
 /** Creates a table from a layout and waits until it is ACTIVE (the runtime's own helper). */
-export { createTableAndWait as createTable } from '../../shared/storage/create-table.js';
+export { createTableAndWait as createTable } from '../../local/emulators/create-table.js';

@@ -4,7 +4,7 @@
  * runs when Java is available, is required on CI, and is skipped loudly otherwise.
  */
 import type { TestProject } from 'vitest/node';
-import { type RunningEmulator, startDynalite } from '../../shared/local/dynalite.js';
+import { type RunningEmulator, startDynalite } from '../../local/emulators/dynalite.js';
 import { fetchDynamoDbLocal, javaAvailable, startDynamoDbLocal } from './dynamodb-local.js';
 import type { Engine } from './engines.js';
 

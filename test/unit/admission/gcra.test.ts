@@ -1,12 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { windowStats } from '../../../local/window-stats.js';
 import {
   gcraParams,
   maxTokensPerWrite,
   planAdmission,
   US_PER_S,
 } from '../../../shared/admission/gcra.js';
-import { windowStats } from '../../../shared/local/window-stats.js';
 
 /** One admitted request as seen by the model: when it may run and what it took. */
 interface Slot {

@@ -7,7 +7,7 @@ import {
   DescribeTableCommand,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import { createTableInput, type TableLayout } from './tables.js';
+import { createTableInput, type TableLayout } from '../../shared/storage/tables.js';
 
 const ACTIVE_TIMEOUT_MS = 30_000;
 const POLL_MS = 50;

@@ -4,16 +4,17 @@
  * Shared by `npm start`, `npm run bench:e2e` and the end-to-end test.
  */
 import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { gcraParams } from '../admission/gcra.js';
-import type { SluiceRequest } from '../contract/request.js';
-import { drawsFor, type LimitsConfig } from '../limits/index.js';
-import type { BucketLimit } from '../limits/types.js';
+import { gcraParams } from '../shared/admission/gcra.js';
+import type { SluiceRequest } from '../shared/contract/request.js';
+import { drawsFor, type LimitsConfig } from '../shared/limits/index.js';
+import type { BucketLimit } from '../shared/limits/types.js';
 import { activityKey, type DispatchActivity } from './activity.js';
+import { accountCredentials } from './emulators/credentials.js';
 import {
   type ProviderSimulator,
   type SimLimits,
   startProviderSimulator,
-} from './provider-simulator.js';
+} from './simulator/provider-simulator.js';
 import type { LocalStack } from './stack.js';
 import { percentile } from './window-stats.js';
 
@@ -594,7 +595,7 @@ export async function runUncoordinated(
       const config = {
         region: first.target.region,
         endpoint: sim.endpoint,
-        credentials: { accessKeyId: first.target.account, secretAccessKey: 'local' },
+        credentials: accountCredentials(first.target.account),
         retryMode: options.retryMode,
         maxAttempts: options.maxAttempts ?? 3,
       };

@@ -11,20 +11,21 @@ import { readFile } from 'node:fs/promises';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { parseSqsQueueUrl } from '../shared/aws/sqs-url.js';
 import {
   ClientConfigurationError,
   type FailedBatchEntry,
   INVALID_REQUEST_CODE,
   InvalidRequestError,
   MalformedResultError,
-  type QueueUrls,
   ResultTimeoutError,
   type SentBatchEntry,
   SluiceClient,
-} from '../client/producer.js';
-import { ENV } from '../config/environment.js';
-import { describeProblems, type Problem, problem } from '../contract/problems.js';
-import { CONTRACT_VERSION, PRIORITIES } from '../contract/request.js';
+} from '../shared/client/producer.js';
+import { ENV } from '../shared/config/environment.js';
+import { parseQueueUrls, type QueueUrls } from '../shared/config/queue-urls.js';
+import { describeProblems, type Problem, problem } from '../shared/contract/problems.js';
+import { CONTRACT_VERSION, PRIORITIES } from '../shared/contract/request.js';
 
 /** Exit codes, for scripts. Listed in every `--help`. */
 export const EXIT_CODES = {
@@ -301,7 +302,7 @@ async function submitCommand(
 
   const queueUrls = resolveQueueUrls(options.queueUrl, env);
   const endpoint = resolveEndpoint(options.endpointUrl, '--endpoint-url', env, 'SQS');
-  const region = options.awsRegion ?? env.AWS_REGION ?? regionOfQueueUrl(queueUrls.normal);
+  const region = options.awsRegion ?? env.AWS_REGION ?? parseSqsQueueUrl(queueUrls.normal)?.region;
   const sqs = new SQSClient({
     ...awsConfig(region, env),
     // A custom endpoint (local emulator) must also serve the queue URLs, whose hosts (fauxqs's
@@ -580,32 +581,11 @@ function resolveQueueUrls(
       `no request queue: pass --queue-url or set ${ENV.queueUrls} (JSON by priority) or ${SINGLE_QUEUE_ENV}`,
     );
   }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(json);
-  } catch (error) {
-    throw usageError(`${ENV.queueUrls} is not JSON: ${(error as Error).message}`);
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw usageError(`${ENV.queueUrls} must be a JSON object of queue URLs by priority`);
-  }
-  const urls: Partial<Record<string, string>> = {};
-  for (const [key, value] of Object.entries(parsed)) {
-    if (!(PRIORITIES as readonly string[]).includes(key)) {
-      throw usageError(`${ENV.queueUrls} has "${key}", not a priority (${PRIORITIES.join(', ')})`);
-    }
-    if (typeof value !== 'string' || value === '') {
-      throw usageError(`${ENV.queueUrls}.${key} must be a queue URL string`);
-    }
-    urls[key] = checkUrl(value, `${ENV.queueUrls}.${key}`);
-  }
-  const { normal, high, low } = urls;
-  if (normal === undefined) throw usageError(`${ENV.queueUrls} must name a "normal" queue URL`);
-  return {
-    normal,
-    ...(high === undefined ? {} : { high }),
-    ...(low === undefined ? {} : { low }),
-  };
+  const reading = parseQueueUrls(json, ENV.queueUrls);
+  if (!reading.ok) throw usageError(reading.problems.join('; '));
+  const urls = reading.queueUrls;
+  for (const [key, value] of Object.entries(urls)) checkUrl(value, `${ENV.queueUrls}.${key}`);
+  return urls;
 }
 
 /**
@@ -637,11 +617,6 @@ function checkUrl(value: string, source: string): string {
     throw usageError(`${source}: ${JSON.stringify(value)} is not an http(s) URL`);
   }
   return value;
-}
-
-/** `eu-west-1` from `https://sqs.eu-west-1.amazonaws.com/123456789012/queue`. */
-function regionOfQueueUrl(url: string): string | undefined {
-  return /^https?:\/\/sqs\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?\//.exec(url)?.[1];
 }
 
 /**

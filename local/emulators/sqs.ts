@@ -16,13 +16,9 @@ import {
   type SQSClientConfig,
 } from '@aws-sdk/client-sqs';
 import { buildApp } from 'fauxqs';
-import { PRIORITIES, type Priority } from '../contract/request.js';
+import { PRIORITIES, type Priority } from '../../shared/contract/request.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from './credentials.js';
 import type { RunningEmulator } from './dynalite.js';
-
-/** Credentials for clients of the local emulators: anything non-empty is accepted. */
-export const LOCAL_SQS_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
-/** Region of clients of the local emulators; fauxqs takes the region from the request signature. */
-export const LOCAL_SQS_REGION = 'us-east-1';
 
 /**
  * Starts fauxqs on 127.0.0.1, on a free port.
@@ -54,8 +50,8 @@ export async function startSqs(): Promise<RunningEmulator> {
  */
 export function sqsClient(endpoint: string, overrides: SQSClientConfig = {}): SQSClient {
   return new SQSClient({
-    region: LOCAL_SQS_REGION,
-    credentials: LOCAL_SQS_CREDENTIALS,
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
     endpoint,
     // Redundant with `endpoint` in today's SDK, but states the intent should that rule change.
     useQueueUrlAsEndpoint: false,

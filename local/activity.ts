@@ -3,9 +3,9 @@
  * their slots) and the calls running now. Read by the live view; counted by wrapping the
  * dispatcher's bucket store and call runner, so the dispatcher itself knows nothing of it.
  */
-import type { DeploymentConfig } from '../config/deployment.js';
-import type { createDispatcher, DispatcherClients } from '../dispatch/create-dispatcher.js';
-import { createCatalog } from '../limits/index.js';
+import type { DeploymentConfig } from '../shared/config/deployment.js';
+import type { createDispatcher, DispatcherClients } from '../shared/dispatch/create-dispatcher.js';
+import { createCatalog } from '../shared/limits/index.js';
 
 /** `account/region/bucket`, the key of every count here. */
 export function activityKey(account: string, region: string, bucket: string): string {

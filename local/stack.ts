@@ -11,24 +11,25 @@
 import { randomBytes } from 'node:crypto';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { SluiceClient } from '../client/producer.js';
-import { type DeploymentConfigInput, parseDeploymentConfig } from '../config/deployment.js';
-import type { DispatcherEnvironment } from '../config/environment.js';
-import { createDispatcher, type DispatcherClients } from '../dispatch/create-dispatcher.js';
-import type { Telemetry } from '../dispatch/dispatcher.js';
-import { fromSqsRecord } from '../dispatch/sqs-records.js';
-import { createTableAndWait } from '../storage/create-table.js';
-import { BUCKETS_TABLE, REQUESTS_TABLE } from '../storage/tables.js';
+import { SluiceClient } from '../shared/client/producer.js';
+import { type DeploymentConfigInput, parseDeploymentConfig } from '../shared/config/deployment.js';
+import type { DispatcherEnvironment } from '../shared/config/environment.js';
+import { createDispatcher, type DispatcherClients } from '../shared/dispatch/create-dispatcher.js';
+import type { Telemetry } from '../shared/dispatch/dispatcher.js';
+import { fromSqsRecord } from '../shared/dispatch/sqs-records.js';
+import { BUCKETS_TABLE, REQUESTS_TABLE } from '../shared/storage/tables.js';
 import { DispatchActivity } from './activity.js';
-import { localDynamoClient } from './dynalite.js';
-import { startEmulatorsThread } from './emulators-thread.js';
+import { createTableAndWait } from './emulators/create-table.js';
+import { accountCredentials } from './emulators/credentials.js';
+import { localDynamoClient } from './emulators/dynalite.js';
+import { createQueues, sqsClient } from './emulators/sqs.js';
+import { startEmulatorsThread } from './emulators/thread.js';
 import { LocalEventSource } from './event-source.js';
 import {
   type ProviderSimulator,
   type ProviderSimulatorOptions,
   startProviderSimulator,
-} from './provider-simulator.js';
-import { createQueues, sqsClient } from './sqs.js';
+} from './simulator/provider-simulator.js';
 
 /** The default target account of the local stack. */
 export const LOCAL_ACCOUNT = '111111111111';
@@ -149,7 +150,7 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
     dynamodb: ddb,
     sqs: sqsc,
     // Access key = account id: the simulator's caller account (distinct buckets per account).
-    callCredentialsFor: (account) => ({ accessKeyId: account, secretAccessKey: 'local' }),
+    callCredentialsFor: accountCredentials,
     ...(options.telemetry ? { telemetry: options.telemetry } : {}),
   };
   const built = createDispatcher(env, clients);

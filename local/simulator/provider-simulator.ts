@@ -24,10 +24,14 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { EC2_SERVICE, ec2Needs } from '../limits/ec2.js';
-import { InvalidCostError } from '../limits/errors.js';
-import { SERVICE_QUOTAS_LIMITS, SERVICE_QUOTAS_SERVICE } from '../limits/service-quotas.js';
-import type { BucketLimit, BucketNeed } from '../limits/types.js';
+import { EC2_SERVICE, ec2Needs } from '../../shared/limits/ec2.js';
+import { InvalidCostError } from '../../shared/limits/errors.js';
+import {
+  SERVICE_QUOTAS_LIMITS,
+  SERVICE_QUOTAS_SERVICE,
+} from '../../shared/limits/service-quotas.js';
+import type { BucketLimit, BucketNeed } from '../../shared/limits/types.js';
+import { isRecord } from '../../shared/util/objects.js';
 
 /** The services the simulator speaks, by their ids in the request contract. */
 export type SimService = typeof EC2_SERVICE | typeof SERVICE_QUOTAS_SERVICE;
@@ -1057,10 +1061,6 @@ function fingerprint(params: URLSearchParams): string {
     .map(([name, value]) => `${name}=${value}`)
     .sort()
     .join('&');
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function stringList(value: unknown): string[] {

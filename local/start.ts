@@ -1,5 +1,5 @@
 /**
- * `npm start`: the whole system on one machine (shared/local/stack.ts). By default a demo: a
+ * `npm start`: the whole system on one machine (local/stack.ts). By default a demo: a
  * storm of EC2 and Service Quotas calls from several accounts and regions, coordinated under the
  * providers' limits, with a live view, a summary and an HTML report.
  *

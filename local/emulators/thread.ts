@@ -25,7 +25,7 @@ const STOP_TIMEOUT_MS = 10_000;
 
 /** Starts the worker and waits for both endpoints (bounded). */
 export async function startEmulatorsThread(): Promise<EmulatorsThread> {
-  const worker = startTsWorker(new URL('./emulators-worker.ts', import.meta.url));
+  const worker = startTsWorker(new URL('./worker.ts', import.meta.url));
   const endpoints = await new Promise<{ dynamoEndpoint: string; sqsEndpoint: string }>(
     (resolve, reject) => {
       const timer = setTimeout(() => {

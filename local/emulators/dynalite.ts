@@ -5,6 +5,7 @@
 import type { AddressInfo } from 'node:net';
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from './credentials.js';
 
 export interface RunningEmulator {
   /** http://127.0.0.1:<port> */
@@ -38,13 +39,6 @@ export async function startDynalite(): Promise<RunningEmulator> {
     },
   };
 }
-
-/**
- * Credentials for every local client. DynamoDB Local (without -sharedDb) keeps one database per
- * access key and region, so all clients use the same pair to see the same tables.
- */
-export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
-export const LOCAL_REGION = 'us-east-1';
 
 /** A DynamoDB client for a local engine: dummy credentials, us-east-1, no SDK retries. */
 export function localDynamoClient(

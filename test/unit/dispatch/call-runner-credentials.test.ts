@@ -3,7 +3,9 @@
  * (how the local stack makes the provider simulator see distinct callers); a target with a
  * `roleArn` still assumes its role, and without the option `clientDefaults` applies.
  */
+
 import { describe, expect, it } from 'vitest';
+import { accountCredentials } from '../../../local/emulators/credentials.js';
 import { CallRunner } from '../../../shared/dispatch/call-runner.js';
 import type { ServiceDefinition } from '../../../shared/dispatch/services.js';
 
@@ -39,7 +41,7 @@ describe('CallRunner credentialsFor', () => {
       ],
       services: { fake: fakeService(configs) },
       clientDefaults: { credentials: { accessKeyId: 'shared', secretAccessKey: 'x' } },
-      credentialsFor: (account) => ({ accessKeyId: account, secretAccessKey: 'local' }),
+      credentialsFor: accountCredentials,
     });
     await runner.run({ id: 'a', target: { account: '111111111111', region: 'us-east-1' }, call });
     await runner.run({ id: 'b', target: { account: '222222222222', region: 'us-east-1' }, call });
@@ -64,7 +66,7 @@ describe('CallRunner credentialsFor', () => {
     const withRole = new CallRunner({
       targets: [{ account: '222222222222', allow, roleArn: 'arn:aws:iam::222222222222:role/r' }],
       services: { fake: fakeService(configs) },
-      credentialsFor: (account) => ({ accessKeyId: account, secretAccessKey: 'local' }),
+      credentialsFor: accountCredentials,
     });
     await withRole.run({ id: 'b', target: { account: '222222222222', region: 'us-east-1' }, call });
     expect(typeof configs[1]?.credentials).toBe('function');

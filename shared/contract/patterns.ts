@@ -1,0 +1,42 @@
+/**
+ * The forms of the names Sluice reads from requests and from the deployment configuration, in
+ * one place: the request contract and the configuration must accept exactly the same accounts,
+ * regions, services and operations (an earlier copy of the region pattern drifted and accepted
+ * strings the other refused).
+ *
+ * Every pattern is bounded and limited to characters that are safe in table keys (`#` separates
+ * their parts), endpoint host names and log lines.
+ */
+
+/** A 12-digit AWS account id. */
+export const ACCOUNT_PATTERN = /^[0-9]{12}$/;
+export const ACCOUNT_RULE = 'must be a 12-digit AWS account id';
+
+/**
+ * An AWS region name: partition prefix (us, eu, cn, eusc …), optional qualifier (gov, iso, isob,
+ * de …), direction, number — us-east-1, us-gov-west-1, ap-southeast-3, cn-north-1,
+ * us-isob-east-1, eusc-de-east-1. Regions are numbered from 1.
+ */
+export const REGION_PATTERN = /^[a-z]{2,4}(?:-[a-z]{2,16}){1,2}-[1-9][0-9]?$/;
+export const REGION_RULE = 'must be an AWS region name such as us-east-1';
+
+/** An SDK service id as used in `call.service`: `ec2`, `service-quotas`. */
+export const SERVICE_PATTERN = /^[a-z][a-z0-9-]{1,62}$/;
+export const SERVICE_RULE = 'must be a lowercase SDK service id such as ec2 or service-quotas';
+
+/** An API operation name, PascalCase: `RunInstances`. */
+export const OPERATION_PATTERN = /^[A-Z][A-Za-z0-9]{1,127}$/;
+export const OPERATION_RULE = 'must be a PascalCase operation name such as RunInstances';
+
+/**
+ * An operation in an allowlist: a name, or a prefix followed by `*` (`Describe*`). A bare `*`
+ * is refused: an allowlist names what it allows.
+ */
+export const OPERATION_GLOB_PATTERN = /^[A-Z][A-Za-z0-9]{0,127}\*?$/;
+export const OPERATION_GLOB_RULE =
+  'must be an operation name, optionally ending in * (e.g. Describe*)';
+
+/** `Describe*` matches `DescribeInstances`; a name without `*` matches only itself. */
+export function operationMatches(pattern: string, operation: string): boolean {
+  return pattern.endsWith('*') ? operation.startsWith(pattern.slice(0, -1)) : pattern === operation;
+}
