@@ -17,16 +17,14 @@
  * tokens stay spent, which wastes capacity but can never admit more than the limit. This works
  * the same on every engine, where `TransactWriteItems` could not return the TATs the slots are
  * computed from.
+ *
+ * This file decides what to write; ./bucket-item.ts holds the writes themselves (their named
+ * conditions and what each engine answers when one fails).
  */
-import {
-  ConditionalCheckFailedException,
-  type DynamoDBClient,
-  GetItemCommand,
-  UpdateItemCommand,
-} from '@aws-sdk/client-dynamodb';
 import type { BucketLimit, BucketRef } from '../limits/types.js';
-import { BUCKETS_TABLE, bucketKey } from '../storage/tables.js';
-import { BucketStoreError, InvalidAdmissionGroupError } from './errors.js';
+import { bucketKey } from '../storage/tables.js';
+import { BucketItems, type DynamoSender } from './bucket-item.js';
+import { InvalidAdmissionGroupError } from './errors.js';
 import {
   type GcraParams,
   gcraParams,
@@ -34,11 +32,9 @@ import {
   retryAtUs,
   slotsFrom,
   US_PER_MS,
-  US_PER_S,
 } from './gcra.js';
 
-/** The narrowest client this store needs: anything that sends DynamoDB commands. */
-export type DynamoSender = Pick<DynamoDBClient, 'send'>;
+export type { DynamoSender } from './bucket-item.js';
 
 /** A bucket of an admission group, with the limit in force for it now. */
 export interface GroupBucket {
@@ -128,13 +124,11 @@ interface BucketGrant {
  * );
  */
 export class BucketStore {
-  readonly #client: DynamoSender;
-  readonly #tableName: string;
+  readonly #items: BucketItems;
   readonly #clock: () => number;
   readonly #horizonUs: number;
   readonly #lateAllowanceMs: number;
   readonly #maxWrites: number;
-  readonly #expirySeconds: number;
   /** Last TAT seen per bucket key. TATs only grow (but for exact refunds), so a remembered
    *  TAT is a lower bound of the real one: refusing from it without a write is always right. */
   readonly #knownTatUs = new Map<string, number | undefined>();
@@ -146,14 +140,16 @@ export class BucketStore {
         `horizonMs must be an integer from 0 to ${MAX_HORIZON_MS}, got ${horizonMs}`,
       );
     }
-    this.#client = options.client;
-    this.#tableName = options.tableName;
+    this.#items = new BucketItems(
+      options.client,
+      options.tableName,
+      options.idleExpirySeconds ?? 86_400,
+    );
     this.#clock = options.clock ?? Date.now;
     this.#horizonUs = horizonMs * US_PER_MS;
     this.#lateAllowanceMs = options.lateAllowanceMs ?? 0;
     gcraParams({ rate: 1, burst: 1 }, this.#lateAllowanceMs); // validates it now, not mid-batch
     this.#maxWrites = options.maxWritesPerBucket ?? 4;
-    this.#expirySeconds = options.idleExpirySeconds ?? 86_400;
   }
 
   /**
@@ -265,14 +261,7 @@ export class BucketStore {
     const key = bucketKey(bucket.ref);
     // The first token after the push conforms at tat + T − τ = untilMs.
     const pushedUs = untilMs * US_PER_MS + params.toleranceUs - params.intervalUs;
-    const written = await this.#conditionalUpdate(key, {
-      ConditionExpression: 'attribute_not_exists(#tat) OR #tat < :pushed',
-      UpdateExpression: 'SET #tat = :pushed, #exp = :exp',
-      ExpressionAttributeValues: {
-        ':pushed': num(pushedUs),
-        ':exp': num(this.#expiresAt(pushedUs)),
-      },
-    });
+    const written = await this.#items.pushTo(key, pushedUs);
     const known = written.ok ? written.tatUs : written.item;
     if (typeof known === 'number') this.#knownTatUs.set(key, known);
     else this.#knownTatUs.delete(key);
@@ -300,8 +289,8 @@ export class BucketStore {
       const idle = known === undefined || known < nowUs;
       counter.writes++;
       const written = idle
-        ? await this.#writeIdle(key, nowUs, nowUs + incrementUs)
-        : await this.#writeBusy(
+        ? await this.#items.writeIdle(key, nowUs, nowUs + incrementUs)
+        : await this.#items.writeBusy(
             key,
             nowUs,
             incrementUs,
@@ -330,7 +319,7 @@ export class BucketStore {
       }
       if (written.item === 'unknown') {
         counter.reads++;
-        known = await this.#readTat(key);
+        known = await this.#items.readTat(key);
       } else {
         known = written.item;
       }
@@ -346,33 +335,6 @@ export class BucketStore {
     return { kind: 'not-yet', retryAtUs: Math.max(at, nowUs + params.intervalUs) };
   }
 
-  /** `SET tat = :new` if the bucket is idle (no TAT, or a TAT in the past). */
-  #writeIdle(key: string, nowUs: number, newTatUs: number) {
-    return this.#conditionalUpdate(key, {
-      ConditionExpression: 'attribute_not_exists(#tat) OR #tat < :now',
-      UpdateExpression: 'SET #tat = :new, #exp = :exp',
-      ExpressionAttributeValues: {
-        ':now': num(nowUs),
-        ':new': num(newTatUs),
-        ':exp': num(this.#expiresAt(newTatUs)),
-      },
-    });
-  }
-
-  /** `SET tat = tat + :inc` if the TAT is between now and the latest TAT the horizon allows. */
-  #writeBusy(key: string, nowUs: number, incrementUs: number, highestTatUs: number) {
-    return this.#conditionalUpdate(key, {
-      ConditionExpression: '#tat BETWEEN :now AND :hi',
-      UpdateExpression: 'SET #tat = #tat + :inc, #exp = :exp',
-      ExpressionAttributeValues: {
-        ':now': num(nowUs),
-        ':hi': num(highestTatUs),
-        ':inc': num(incrementUs),
-        ':exp': num(this.#expiresAt(highestTatUs + incrementUs)),
-      },
-    });
-  }
-
   /**
    * Gives back the tokens of requests `keep` and later, if nobody wrote the bucket since our
    * write. Returns the tokens forfeited (0 when the refund went through).
@@ -384,11 +346,7 @@ export class BucketStore {
     if (tokens === 0) return 0;
     const refundedTatUs = grant.newTatUs - tokens * grant.params.intervalUs;
     counter.writes++;
-    const written = await this.#conditionalUpdate(grant.key, {
-      ConditionExpression: '#tat = :ours',
-      UpdateExpression: 'SET #tat = :refunded',
-      ExpressionAttributeValues: { ':ours': num(grant.newTatUs), ':refunded': num(refundedTatUs) },
-    });
+    const written = await this.#items.refund(grant.key, grant.newTatUs, refundedTatUs);
     grant.count = keep;
     grant.slotsUs = grant.slotsUs.slice(0, keep);
     if (!written.ok) return tokens;
@@ -396,78 +354,6 @@ export class BucketStore {
     this.#knownTatUs.set(grant.key, refundedTatUs);
     return 0;
   }
-
-  /**
-   * One conditional UpdateItem. Success → the new TAT. A failed condition → the current TAT
-   * when the engine returned the old item (`undefined`: no item), or `'unknown'` when it did not
-   * (dynalite ignores ReturnValuesOnConditionCheckFailure).
-   */
-  async #conditionalUpdate(
-    key: string,
-    expression: {
-      ConditionExpression: string;
-      UpdateExpression: string;
-      ExpressionAttributeValues: Record<string, { N: string }>;
-    },
-  ): Promise<{ ok: true; tatUs: number } | { ok: false; item: number | undefined | 'unknown' }> {
-    const names: Record<string, string> = { '#tat': BUCKETS_TABLE.attributes.tat };
-    if (expression.UpdateExpression.includes('#exp'))
-      names['#exp'] = BUCKETS_TABLE.attributes.expiresAt;
-    try {
-      const out = await this.#client.send(
-        new UpdateItemCommand({
-          TableName: this.#tableName,
-          Key: { [BUCKETS_TABLE.partitionKey]: { S: key } },
-          ...expression,
-          ExpressionAttributeNames: names,
-          ReturnValues: 'UPDATED_NEW',
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      );
-      const tatUs = tatOf(key, out.Attributes);
-      if (tatUs === undefined) throw new BucketStoreError(key, 'the update returned no TAT');
-      return { ok: true, tatUs };
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      const item = error.Item;
-      // DynamoDB returns the old item when there was one; no item means either "no such
-      // bucket" or "engine does not return items": only a read tells these apart.
-      if (item === undefined || Object.keys(item).length === 0)
-        return { ok: false, item: 'unknown' };
-      return { ok: false, item: tatOf(key, item) };
-    }
-  }
-
-  /** Strongly consistent read of the TAT: only after a failed write on engines without ALL_OLD. */
-  async #readTat(key: string): Promise<number | undefined> {
-    const out = await this.#client.send(
-      new GetItemCommand({
-        TableName: this.#tableName,
-        Key: { [BUCKETS_TABLE.partitionKey]: { S: key } },
-        ConsistentRead: true,
-        ProjectionExpression: '#tat',
-        ExpressionAttributeNames: { '#tat': BUCKETS_TABLE.attributes.tat },
-      }),
-    );
-    return tatOf(key, out.Item);
-  }
-
-  #expiresAt(tatUs: number): number {
-    return Math.ceil(tatUs / US_PER_S) + this.#expirySeconds;
-  }
-}
-
-function num(value: number): { N: string } {
-  return { N: String(value) };
-}
-
-function tatOf(key: string, item: Record<string, { N?: string }> | undefined): number | undefined {
-  const raw = item?.[BUCKETS_TABLE.attributes.tat]?.N;
-  if (raw === undefined) return undefined;
-  const tatUs = Number(raw);
-  if (!Number.isSafeInteger(tatUs))
-    throw new BucketStoreError(key, `stored TAT is not an integer: ${raw}`);
-  return tatUs;
 }
 
 function validateGroup(
