@@ -19,7 +19,7 @@ import {
   parseDeploymentConfig,
 } from '../shared/config/deployment.js';
 import { PRIORITIES, type Priority } from '../shared/contract/request.js';
-import { SERVICES } from '../shared/dispatch/services.js';
+import { SERVICES } from '../shared/services/registry.js';
 
 /** The repository root: `infra/..`. Default paths are resolved from here, not from the cwd. */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');

@@ -17,7 +17,7 @@ import {
 import { ArnPrincipal, PolicyDocument, PolicyStatement, Role } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import type { TargetConfig } from '../shared/config/deployment.js';
-import { iamActionsFor, SERVICES } from '../shared/dispatch/services.js';
+import { iamActionsFor, SERVICES } from '../shared/services/registry.js';
 
 /** Construction properties of {@link SluiceMemberRole}. */
 export interface SluiceMemberRoleProps {

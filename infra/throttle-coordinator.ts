@@ -20,7 +20,7 @@ import { Construct } from 'constructs';
 import { ENV } from '../shared/config/environment.js';
 import { METRIC_NAMESPACE } from '../shared/contract/metrics.js';
 import type { Priority } from '../shared/contract/request.js';
-import { iamActionsFor } from '../shared/dispatch/services.js';
+import { iamActionsFor } from '../shared/services/registry.js';
 import { BUCKETS_TABLE, REQUESTS_TABLE, type TableLayout } from '../shared/storage/tables.js';
 import {
   REPO_ROOT,

@@ -1,8 +1,10 @@
 /**
  * The limits the dashboard draws against: for each bucket the deployment's allowlist can reach,
  * the effective limit the limits catalog gives it (overrides and safety factor applied), as the
- * dispatcher will use it. Only exact operation names can be looked up; `Describe*` patterns
- * reach buckets nobody can enumerate, and show only in the all-buckets graph.
+ * dispatcher will use it: every bucket the catalog lists for each allowlisted operation
+ * (`bucketsOf`: request, `:unfiltered` and `:resource` buckets). Only exact operation names can
+ * be looked up; `Describe*` patterns reach buckets nobody can enumerate, and show only in the
+ * all-buckets graph.
  */
 import type { DeploymentConfig } from '../../shared/config/deployment.js';
 import { createCatalog } from '../../shared/limits/catalog.js';
@@ -22,17 +24,6 @@ export interface BucketLimits {
   readonly limits: readonly BucketLimitValue[];
 }
 
-/**
- * Sample inputs that make the catalog name every bucket an operation can draw on: the request
- * bucket unfiltered and paginated (EC2's seven big Describe actions draw on a smaller bucket
- * when unfiltered), and a resource bucket's cost field present (RunInstances, Start/Stop/
- * TerminateInstances).
- */
-const SAMPLE_INPUTS: readonly Readonly<Record<string, unknown>>[] = [
-  { MinCount: 1, MaxCount: 1, InstanceIds: ['i-00000000000000000'] },
-  { MinCount: 1, MaxCount: 1, InstanceIds: ['i-00000000000000000'], MaxResults: 5 },
-];
-
 /** Placeholder region for targets without `regions`: matches only region-independent overrides. */
 const ANY_REGION = '*';
 
@@ -48,30 +39,28 @@ export function bucketLimits(config: DeploymentConfig): BucketLimits[] {
       for (const entry of target.allow) {
         for (const operation of entry.operations) {
           if (operation.endsWith('*')) continue;
-          for (const input of SAMPLE_INPUTS) {
-            const draws = catalog.drawsFor(
-              { account: target.account, region },
-              { service: entry.service, operation, input },
-            );
-            for (const draw of draws) {
-              const key = `${entry.service}\u0000${draw.ref.bucket}`;
-              const bucket = byBucket.get(key) ?? {
-                service: entry.service,
-                bucket: draw.ref.bucket,
-                values: new Map<string, BucketLimitValue>(),
-              };
-              byBucket.set(key, bucket);
-              const valueKey = `${draw.limit.rate}/${draw.limit.burst}`;
-              const where = `${target.account} ${region}`;
-              const existing = bucket.values.get(valueKey);
-              if (existing === undefined) {
-                bucket.values.set(valueKey, { ...draw.limit, appliesTo: [where] });
-              } else if (!existing.appliesTo.includes(where)) {
-                bucket.values.set(valueKey, {
-                  ...existing,
-                  appliesTo: [...existing.appliesTo, where],
-                });
-              }
+          const buckets = catalog.bucketsOf(
+            { account: target.account, region },
+            { service: entry.service, operation },
+          );
+          for (const { ref, limit } of buckets) {
+            const key = `${entry.service}\u0000${ref.bucket}`;
+            const bucket = byBucket.get(key) ?? {
+              service: entry.service,
+              bucket: ref.bucket,
+              values: new Map<string, BucketLimitValue>(),
+            };
+            byBucket.set(key, bucket);
+            const valueKey = `${limit.rate}/${limit.burst}`;
+            const where = `${target.account} ${region}`;
+            const existing = bucket.values.get(valueKey);
+            if (existing === undefined) {
+              bucket.values.set(valueKey, { ...limit, appliesTo: [where] });
+            } else if (!existing.appliesTo.includes(where)) {
+              bucket.values.set(valueKey, {
+                ...existing,
+                appliesTo: [...existing.appliesTo, where],
+              });
             }
           }
         }

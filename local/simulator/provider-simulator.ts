@@ -24,13 +24,13 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { EC2_SERVICE, ec2Needs } from '../../shared/limits/ec2.js';
 import { InvalidCostError } from '../../shared/limits/errors.js';
+import type { BucketLimit, BucketNeed } from '../../shared/limits/types.js';
+import { EC2_SERVICE, ec2Needs } from '../../shared/services/ec2.js';
 import {
   SERVICE_QUOTAS_LIMITS,
   SERVICE_QUOTAS_SERVICE,
-} from '../../shared/limits/service-quotas.js';
-import type { BucketLimit, BucketNeed } from '../../shared/limits/types.js';
+} from '../../shared/services/service-quotas.js';
 import { isRecord } from '../../shared/util/objects.js';
 
 /** The services the simulator speaks, by their ids in the request contract. */

@@ -19,9 +19,8 @@ import {
   SERVICE_PATTERN,
   SERVICE_RULE,
 } from '../contract/patterns.js';
-import { type Problem, problemsFromIssues } from '../contract/problems.js';
-import type { LimitsConfig } from '../limits/catalog.js';
-import { validateLimitsConfig } from '../limits/catalog.js';
+import { type Problem, problem, problemsFromIssues } from '../contract/problems.js';
+import { type LimitsConfig, validateLimitsConfig } from '../limits/limits-config.js';
 
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::[0-9]{12}:role\/[\w+=,.@/-]{1,512}$/;
 
@@ -101,25 +100,23 @@ export function parseDeploymentConfig(value: unknown): DeploymentConfig {
   const parsed = deploymentConfigSchema.safeParse(value);
   const problems: Problem[] = parsed.success ? [] : problemsFromIssues(parsed.error.issues);
   if (parsed.success) {
-    for (const message of validateLimitsConfig(parsed.data.limits ?? {})) {
-      problems.push({ field: 'limits', rule: 'limits', message: `limits: ${message}` });
-    }
+    problems.push(...validateLimitsConfig(parsed.data.limits ?? {}, ['limits']));
     const seen = new Set<string>();
     parsed.data.targets.forEach((target, i) => {
       if (seen.has(target.account)) {
-        problems.push({
-          field: `targets[${i}].account`,
-          rule: 'unique',
-          message: `targets[${i}].account: ${target.account} is listed twice (unique)`,
-        });
+        problems.push(
+          problem(['targets', i, 'account'], 'unique', `${target.account} is listed twice`),
+        );
       }
       seen.add(target.account);
       if (target.externalId !== undefined && target.roleArn === undefined) {
-        problems.push({
-          field: `targets[${i}].externalId`,
-          rule: 'requires-role',
-          message: `targets[${i}].externalId: only means something with roleArn (requires-role)`,
-        });
+        problems.push(
+          problem(
+            ['targets', i, 'externalId'],
+            'requires-role',
+            'only means something with roleArn',
+          ),
+        );
       }
     });
   }
@@ -146,29 +143,20 @@ export function disallowedReason(
 ): Problem | undefined {
   const entry = config.targets.find((t) => t.account === target.account);
   if (entry === undefined) {
-    return {
-      field: 'target.account',
-      rule: 'not-allowed',
-      message: `target.account: ${target.account} is not a target of this deployment (not-allowed)`,
-    };
+    const text = `${target.account} is not a target of this deployment`;
+    return problem(['target', 'account'], 'not-allowed', text);
   }
   if (entry.regions !== undefined && !entry.regions.includes(target.region)) {
-    return {
-      field: 'target.region',
-      rule: 'not-allowed',
-      message: `target.region: ${target.region} is not allowed for account ${target.account} (not-allowed)`,
-    };
+    const text = `${target.region} is not allowed for account ${target.account}`;
+    return problem(['target', 'region'], 'not-allowed', text);
   }
   const allowed = entry.allow.some(
     (a) =>
       a.service === call.service && a.operations.some((op) => operationMatches(op, call.operation)),
   );
   if (!allowed) {
-    return {
-      field: 'call.operation',
-      rule: 'not-allowed',
-      message: `call.operation: ${call.service}:${call.operation} is not allowed for account ${target.account} (not-allowed)`,
-    };
+    const text = `${call.service}:${call.operation} is not allowed for account ${target.account}`;
+    return problem(['call', 'operation'], 'not-allowed', text);
   }
   return undefined;
 }

@@ -14,7 +14,10 @@ import {
   type SdkClient,
   SERVICES,
   type ServiceDefinition,
-} from './services.js';
+} from '../services/registry.js';
+
+/** What the runner reads of a registry entry (tests pass fakes of this much). */
+export type RunnableService = Pick<ServiceDefinition, 'idempotencyTokens' | 'isReadOnly' | 'load'>;
 
 /** The call of a request, as the runner needs it. */
 export interface CallToRun {
@@ -41,8 +44,8 @@ export class UnsupportedCallError extends Error {
 export interface CallRunnerOptions {
   /** The deployment's targets: which role to assume per account. */
   readonly targets: readonly TargetConfig[];
-  /** Service registry. @default SERVICES */
-  readonly services?: Readonly<Record<string, ServiceDefinition>>;
+  /** Service registry. @default SERVICES (shared/services/registry.ts) */
+  readonly services?: Readonly<Record<string, RunnableService>>;
   /** Extra client settings (tests: credentials, endpoint). Applied to every client. @default {} */
   readonly clientDefaults?: Record<string, unknown>;
   /**
@@ -71,7 +74,7 @@ export function idempotencyToken(requestId: string): string {
  */
 export class CallRunner {
   readonly #targets: ReadonlyMap<string, TargetConfig>;
-  readonly #services: Readonly<Record<string, ServiceDefinition>>;
+  readonly #services: Readonly<Record<string, RunnableService>>;
   readonly #clientDefaults: Record<string, unknown>;
   readonly #credentialsFor: ((account: string) => unknown) | undefined;
   readonly #clients = new Map<string, SdkClient>();

@@ -3,6 +3,7 @@
  * wrong, each with the context a caller needs to answer the request without parsing the message.
  * All of them are permanent for the request at hand: retrying the same call cannot fix them.
  */
+import type { Problem } from '../contract/problems.js';
 
 /** Base class of every error the limits catalog throws. */
 export class LimitsError extends Error {
@@ -70,10 +71,12 @@ export class InvalidCostError extends LimitsError {
 
 /** A `LimitsConfig` failed validation; `problems` lists every problem found, not just the first. */
 export class InvalidLimitsConfigError extends LimitsError {
-  readonly problems: readonly string[];
+  readonly problems: readonly Problem[];
 
-  constructor(problems: readonly string[]) {
-    super(`Invalid limits config (${problems.length} problem(s)): ${problems.join('; ')}`);
+  constructor(problems: readonly Problem[]) {
+    super(
+      `Invalid limits config (${problems.length} problem(s)): ${problems.map((p) => p.message).join('; ')}`,
+    );
     this.name = 'InvalidLimitsConfigError';
     this.problems = Object.freeze([...problems]);
   }

@@ -1,6 +1,7 @@
 /**
  * The limits catalog: which provider buckets an API call draws on, their limits and the call's
- * cost. Start with {@link createCatalog} (or {@link drawsFor} for the built-in defaults).
+ * cost. Start with {@link createCatalog} (or {@link drawsFor} for the built-in defaults). The
+ * built-in services' rules live with the rest of each service's facts in `shared/services/`.
  */
 export {
   BUILT_IN_SERVICES,
@@ -8,33 +9,24 @@ export {
   type CallTarget,
   createCatalog,
   drawsFor,
-  type LimitOverride,
   type LimitsCatalog,
-  type LimitsConfig,
-  validateLimitsConfig,
+  type OperationSpec,
 } from './catalog.js';
-export {
-  EC2_ACTION_LIMITS,
-  EC2_CATEGORY_LIMITS,
-  EC2_RESOURCE_BUCKETS,
-  EC2_RESOURCE_INTENSIVE_ACTIONS,
-  EC2_SERVICE,
-  EC2_UNFILTERED_DESCRIBE_ACTIONS,
-  type Ec2Category,
-  type Ec2ResourceBucket,
-  ec2Category,
-  ec2Needs,
-  isUnfilteredDescribe,
-} from './ec2.js';
 export {
   InvalidCostError,
   InvalidLimitsConfigError,
   LimitsError,
   UnknownServiceError,
 } from './errors.js';
-export {
-  SERVICE_QUOTAS_DEFAULT_BUCKET,
-  SERVICE_QUOTAS_LIMITS,
-  SERVICE_QUOTAS_SERVICE,
-} from './service-quotas.js';
-export type { BucketDraw, BucketLimit, BucketNeed, BucketRef, ServiceLimits } from './types.js';
+export { type LimitOverride, type LimitsConfig, validateLimitsConfig } from './limits-config.js';
+export { tableRules } from './table-rules.js';
+export type {
+  BucketDraw,
+  BucketLimit,
+  BucketNeed,
+  BucketRef,
+  BucketSpec,
+  EffectiveBucket,
+  LimitRules,
+  ServiceLimits,
+} from './types.js';

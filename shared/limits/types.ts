@@ -23,12 +23,24 @@ export interface BucketRef {
   readonly bucket: string;
 }
 
-/** One bucket a call draws on, with the bucket's effective limit and the tokens the call takes. */
-export interface BucketDraw {
+/** A bucket of one account and region, with the limit in force for it (overrides applied). */
+export interface EffectiveBucket {
   readonly ref: BucketRef;
   readonly limit: BucketLimit;
+}
+
+/** One bucket a call draws on, with the bucket's effective limit and the tokens the call takes. */
+export interface BucketDraw extends EffectiveBucket {
   /** Tokens taken from this bucket by one call; a positive integer. */
   readonly cost: number;
+}
+
+/** A bucket as a service's rules name it, before it is tied to an account and region. */
+export interface BucketSpec {
+  /** Bucket name within the service, e.g. `RunInstances` or `RunInstances:resource`. */
+  readonly bucket: string;
+  /** The provider's default limit for this bucket. */
+  readonly limit: BucketLimit;
 }
 
 /**
@@ -36,13 +48,27 @@ export interface BucketDraw {
  * say (bucket name, default limit, cost). The catalog adds the account and region, applies
  * operator overrides and the safety factor, and turns it into a {@link BucketDraw}.
  */
-export interface BucketNeed {
-  /** Bucket name within the service, e.g. `RunInstances` or `RunInstances:resource`. */
-  readonly bucket: string;
-  /** The provider's default limit for this bucket. */
-  readonly limit: BucketLimit;
+export interface BucketNeed extends BucketSpec {
   /** Tokens one call takes; a positive integer. */
   readonly cost: number;
+}
+
+/**
+ * A service's throttling rules: which buckets its operations draw on, with the provider's
+ * default limits. Every service of the registry has one; the catalog builds one for each
+ * operator-configured service from its {@link ServiceLimits} table.
+ */
+export interface LimitRules {
+  /**
+   * The buckets one call draws on, request bucket first, with default limits and costs.
+   * @throws {InvalidCostError} when a cost read from the input is missing or malformed.
+   */
+  needs(operation: string, input: Readonly<Record<string, unknown>>): readonly BucketNeed[];
+  /**
+   * Every bucket the operation can draw on, whatever its input, request bucket first: each
+   * bucket of {@link LimitRules.needs}, for any input, is one of these, with the same limit.
+   */
+  bucketsOf(operation: string): readonly BucketSpec[];
 }
 
 /**

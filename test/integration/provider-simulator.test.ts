@@ -29,8 +29,8 @@ import {
   type ProviderSimulatorOptions,
   startProviderSimulator,
 } from '../../local/simulator/provider-simulator.js';
-import { EC2_ACTION_LIMITS, EC2_CATEGORY_LIMITS } from '../../shared/limits/ec2.js';
-import { SERVICE_QUOTAS_LIMITS } from '../../shared/limits/service-quotas.js';
+import { EC2_ACTION_LIMITS, EC2_CATEGORY_LIMITS } from '../../shared/services/ec2.js';
+import { SERVICE_QUOTAS_LIMITS } from '../../shared/services/service-quotas.js';
 
 const START = Date.UTC(2025, 0, 1);
 const REGION = 'us-east-1';

@@ -43,6 +43,33 @@ describe('parseDeploymentConfig', () => {
   });
 });
 
+describe('parseDeploymentConfig: checks beyond the schema', () => {
+  it('names a repeated account and an externalId without a role', () => {
+    const allow = targets[0]?.allow;
+    expect(
+      problemsOf({
+        targets: [
+          { account: '111111111111', allow },
+          { account: '111111111111', externalId: 'shared-secret', allow },
+        ],
+      }),
+    ).toEqual([
+      'targets[1].account: 111111111111 is listed twice (unique)',
+      'targets[1].externalId: only means something with roleArn (requires-role)',
+    ]);
+  });
+
+  it('names a limits problem by its field inside limits', () => {
+    expect(
+      problemsOf({ targets, limits: { safetyFactor: 2, overrides: [{ service: 'ec2' }] } }),
+    ).toEqual([
+      'limits.safetyFactor: must be a number in (0, 1]; got 2 (range)',
+      'limits.overrides[0].bucket: must be a non-empty string; got undefined (required)',
+      'limits.overrides[0]: must set rate or burst (required)',
+    ]);
+  });
+});
+
 describe('loadDispatcherEnvironment', () => {
   const env = {
     [ENV.bucketsTable]: 'buckets',

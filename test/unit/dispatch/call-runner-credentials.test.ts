@@ -6,16 +6,13 @@
 
 import { describe, expect, it } from 'vitest';
 import { accountCredentials } from '../../../local/emulators/credentials.js';
-import { CallRunner } from '../../../shared/dispatch/call-runner.js';
-import type { ServiceDefinition } from '../../../shared/dispatch/services.js';
+import { CallRunner, type RunnableService } from '../../../shared/dispatch/call-runner.js';
 
-function fakeService(configs: Record<string, unknown>[]): ServiceDefinition {
+function fakeService(configs: Record<string, unknown>[]): RunnableService {
   class Describe {
     constructor(readonly input: unknown) {}
   }
   return {
-    id: 'fake',
-    iamPrefix: 'fake',
     idempotencyTokens: {},
     isReadOnly: () => true,
     load: async () => ({

@@ -4,17 +4,19 @@ import {
   type CallSpec,
   createCatalog,
   drawsFor,
-  EC2_ACTION_LIMITS,
-  EC2_UNFILTERED_DESCRIBE_ACTIONS,
-  ec2Category,
   InvalidCostError,
   InvalidLimitsConfigError,
   type LimitsConfig,
   LimitsError,
-  SERVICE_QUOTAS_LIMITS,
   UnknownServiceError,
   validateLimitsConfig,
 } from '../../../shared/limits/index.js';
+import {
+  EC2_ACTION_LIMITS,
+  EC2_UNFILTERED_DESCRIBE_ACTIONS,
+  ec2Category,
+} from '../../../shared/services/ec2.js';
+import { SERVICE_QUOTAS_LIMITS } from '../../../shared/services/service-quotas.js';
 
 const ACCOUNT = '123456789012';
 const OTHER_ACCOUNT = '210987654321';
@@ -444,20 +446,54 @@ describe('validateLimitsConfig and createCatalog', () => {
   } as const satisfies LimitsConfig;
 
   const problems = [
-    'safetyFactor must be a number in (0, 1]; got 1.5',
-    'services.sqs.buckets.send.rate must be a finite number > 0; got 0',
-    'services.sqs.buckets.send.burst must be a finite number >= 1; got 0.5',
-    'services.sqs.defaultBucket must name a key of services.sqs.buckets; got "missing"',
-    'services.sqs.operations.SendMessage must name a key of services.sqs.buckets; got "nope"',
-    'overrides[0] must set rate or burst',
-    'overrides[1].rate must be a finite number > 0; got Infinity',
-    'overrides[1].burst must be a finite number >= 1; got 0',
-    'overrides[1] repeats overrides[0] (same service, bucket, account and region)',
-    'overrides[2] repeats overrides[0] (same service, bucket, account and region)',
+    'safetyFactor: must be a number in (0, 1]; got 1.5 (range)',
+    'services.sqs.buckets.send.rate: must be a finite number > 0; got 0 (range)',
+    'services.sqs.buckets.send.burst: must be a finite number >= 1; got 0.5 (range)',
+    'services.sqs.defaultBucket: must name a key of services.sqs.buckets; got "missing" (unknown-bucket)',
+    'services.sqs.operations.SendMessage: must name a key of services.sqs.buckets; got "nope" (unknown-bucket)',
+    'overrides[0]: must set rate or burst (required)',
+    'overrides[1].rate: must be a finite number > 0; got Infinity (range)',
+    'overrides[1].burst: must be a finite number >= 1; got 0 (range)',
+    'overrides[1]: repeats overrides[0]: same service, bucket, account and region (unique)',
+    'overrides[2]: repeats overrides[0]: same service, bucket, account and region (unique)',
   ];
+  const messages = (list: readonly { message: string }[]) => list.map((p) => p.message);
 
-  it('lists every problem in the config', () => {
-    expect(validateLimitsConfig(bad)).toEqual(problems);
+  it('lists every problem in the config, each naming its field and rule', () => {
+    const found = validateLimitsConfig(bad);
+
+    expect(messages(found)).toEqual(problems);
+    expect(found[3]).toEqual({
+      field: 'services.sqs.defaultBucket',
+      rule: 'unknown-bucket',
+      message: problems[3],
+    });
+  });
+
+  it('names fields from where the config sits in a larger document', () => {
+    const found = validateLimitsConfig({ overrides: [{ service: 'ec2', bucket: '', rate: 1 }] }, [
+      'limits',
+    ]);
+
+    expect(found).toEqual([
+      {
+        field: 'limits.overrides[0].bucket',
+        rule: 'length',
+        message: 'limits.overrides[0].bucket: must be a non-empty string; got "" (length)',
+      },
+    ]);
+  });
+
+  it('tells a wrong type from a value out of range', () => {
+    const found = validateLimitsConfig({
+      safetyFactor: '0.5',
+      overrides: [{ service: 'ec2', bucket: 'RunInstances', rate: '2' }],
+    } as unknown as LimitsConfig);
+
+    expect(found.map((p) => [p.field, p.rule])).toEqual([
+      ['safetyFactor', 'type'],
+      ['overrides[0].rate', 'type'],
+    ]);
   });
 
   it('finds nothing wrong with an empty config or the built-in Service Quotas table', () => {
@@ -472,7 +508,7 @@ describe('validateLimitsConfig and createCatalog', () => {
 
     expect(error).toBeInstanceOf(InvalidLimitsConfigError);
     expect(error).toBeInstanceOf(LimitsError);
-    expect((error as InvalidLimitsConfigError).problems).toEqual(problems);
+    expect(messages((error as InvalidLimitsConfigError).problems)).toEqual(problems);
     expect((error as Error).message).toBe(
       `Invalid limits config (10 problem(s)): ${problems.join('; ')}`,
     );

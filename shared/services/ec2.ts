@@ -1,5 +1,8 @@
 /**
- * Amazon EC2's API throttling, as documented in "Request throttling for the Amazon EC2 API"
+ * Amazon EC2 in Sluice's service registry: its SDK client, IAM prefix, idempotency tokens,
+ * read-only rule ({@link EC2_DEFINITION}) and its API throttling.
+ *
+ * Throttling, as documented in "Request throttling for the Amazon EC2 API"
  * (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html); numbers copied from
  * /work/shared/reference/aws-limits.md. Defaults only: accounts can have raised limits, which
  * operators state as overrides in the catalog config.
@@ -17,8 +20,9 @@
  * - four actions also debit a resource bucket, one token per instance affected:
  *   `<Action>:resource` (see {@link EC2_RESOURCE_BUCKETS}).
  */
-import { InvalidCostError } from './errors.js';
-import type { BucketLimit, BucketNeed } from './types.js';
+import { InvalidCostError } from '../limits/errors.js';
+import type { BucketLimit, BucketNeed, BucketSpec } from '../limits/types.js';
+import { readOnlyByName, type ServiceDefinition, sdkPackage } from './definition.js';
 
 /** Service id of Amazon EC2 in the request contract. */
 export const EC2_SERVICE = 'ec2';
@@ -160,10 +164,27 @@ export function ec2Category(
   operation: string,
   input: Readonly<Record<string, unknown>>,
 ): Ec2Category {
-  if (isUnfilteredDescribe(operation, input)) return 'unfiltered-describe';
+  return isUnfilteredDescribe(operation, input) ? 'unfiltered-describe' : actionCategory(operation);
+}
+
+/** The category of an action's own request bucket (every call but an unfiltered describe). */
+function actionCategory(operation: string): Exclude<Ec2Category, 'unfiltered-describe'> {
   if (NON_MUTATING_VERB.test(operation)) return 'non-mutating';
   if (EC2_RESOURCE_INTENSIVE_ACTIONS.has(operation)) return 'resource-intensive';
   return 'mutating';
+}
+
+/** The action's own request bucket: its documented size, or its category's. */
+function requestBucket(operation: string): BucketSpec {
+  return {
+    bucket: operation,
+    limit: EC2_ACTION_LIMITS.get(operation) ?? EC2_CATEGORY_LIMITS[actionCategory(operation)],
+  };
+}
+
+/** The smaller bucket of an unfiltered, unpaginated call to one of the seven Describe actions. */
+function unfilteredBucket(operation: string): BucketSpec {
+  return { bucket: `${operation}:unfiltered`, limit: EC2_CATEGORY_LIMITS['unfiltered-describe'] };
 }
 
 /**
@@ -177,25 +198,34 @@ export function ec2Needs(
   operation: string,
   input: Readonly<Record<string, unknown>>,
 ): BucketNeed[] {
-  const category = ec2Category(operation, input);
-  const request: BucketNeed =
-    category === 'unfiltered-describe'
-      ? { bucket: `${operation}:unfiltered`, limit: EC2_CATEGORY_LIMITS[category], cost: 1 }
-      : {
-          bucket: operation,
-          limit: EC2_ACTION_LIMITS.get(operation) ?? EC2_CATEGORY_LIMITS[category],
-          cost: 1,
-        };
+  const request = isUnfilteredDescribe(operation, input)
+    ? unfilteredBucket(operation)
+    : requestBucket(operation);
+  const needs: BucketNeed[] = [{ ...request, cost: 1 }];
   const resource = EC2_RESOURCE_BUCKETS.get(operation);
-  if (resource === undefined) return [request];
-  return [
-    request,
-    {
+  if (resource !== undefined) {
+    needs.push({
       bucket: `${operation}:resource`,
       limit: resource.limit,
       cost: resourceCost(operation, resource.costField, input),
-    },
-  ];
+    });
+  }
+  return needs;
+}
+
+/**
+ * Every bucket an EC2 action can draw on, whatever its input: its request bucket, the
+ * `:unfiltered` one for the seven Describe actions, the `:resource` one for the four instance
+ * actions.
+ */
+export function ec2Buckets(operation: string): BucketSpec[] {
+  const buckets = [requestBucket(operation)];
+  if (EC2_UNFILTERED_DESCRIBE_ACTIONS.has(operation)) buckets.push(unfilteredBucket(operation));
+  const resource = EC2_RESOURCE_BUCKETS.get(operation);
+  if (resource !== undefined) {
+    buckets.push({ bucket: `${operation}:resource`, limit: resource.limit });
+  }
+  return buckets;
 }
 
 function resourceCost(
@@ -233,3 +263,27 @@ function costError(
     value,
   });
 }
+
+/** Amazon EC2's entry in the service registry. */
+export const EC2_DEFINITION: ServiceDefinition = Object.freeze({
+  id: EC2_SERVICE,
+  iamPrefix: 'ec2',
+  idempotencyTokens: Object.freeze({
+    RunInstances: 'ClientToken',
+    StartInstances: 'ClientToken',
+    CreateFleet: 'ClientToken',
+    CreateLaunchTemplate: 'ClientToken',
+    CreateLaunchTemplateVersion: 'ClientToken',
+    CreateNatGateway: 'ClientToken',
+    CreateVpcEndpoint: 'ClientToken',
+    CreateVolume: 'ClientToken',
+    CopyImage: 'ClientToken',
+    CreateCapacityReservation: 'ClientToken',
+    AllocateHosts: 'ClientToken',
+    RequestSpotInstances: 'ClientToken',
+    CreateFlowLogs: 'ClientToken',
+  }),
+  isReadOnly: readOnlyByName,
+  load: async () => sdkPackage(await import('@aws-sdk/client-ec2'), 'EC2Client'),
+  limits: Object.freeze({ needs: ec2Needs, bucketsOf: ec2Buckets }),
+});

@@ -1,8 +1,9 @@
 /**
- * The services Sluice can call: one registry entry per service. Adding a service is one entry
- * here plus its `@aws-sdk/client-*` package. Client modules are loaded on first use, so a cold
- * start pays only for the services its batch needs.
+ * What the registry (./registry.ts) knows about a service, and the helpers service files share.
+ * Apart from the registry so that service files can import these without importing the
+ * registry that imports them.
  */
+import type { LimitRules } from '../limits/types.js';
 
 /** An SDK v3 command class, as exported by a client package (`RunInstancesCommand`). */
 // biome-ignore lint/suspicious/noExplicitAny: SDK command classes differ in input/output types.
@@ -23,9 +24,9 @@ export interface LoadedService {
   command(operation: string): CommandClass | undefined;
 }
 
-/** One service of the registry. */
+/** One service of the registry: everything Sluice knows about calling it. */
 export interface ServiceDefinition {
-  /** Service id used in requests (`call.service`). */
+  /** Service id used in requests (`call.service`) and in bucket keys. */
   readonly id: string;
   /** IAM action prefix (`ec2:RunInstances`, `servicequotas:ListServiceQuotas`). */
   readonly iamPrefix: string;
@@ -37,17 +38,28 @@ export interface ServiceDefinition {
   readonly idempotencyTokens: Readonly<Record<string, string>>;
   /** Operations that change nothing, so running them twice is harmless. */
   isReadOnly(operation: string): boolean;
+  /**
+   * Loads the SDK client package. Use a dynamic `import()`: a client is a large module, and a
+   * cold start should pay only for the services its batch needs.
+   */
   load(): Promise<LoadedService>;
+  /** The provider's throttling: which buckets each operation draws on, default limits, costs. */
+  readonly limits: LimitRules;
 }
 
 /** Operations whose name says they only read (the EC2 and Service Quotas naming conventions). */
 const READ_ONLY_PREFIXES = ['Describe', 'List', 'Get', 'Search'];
 
-function readOnlyByName(operation: string): boolean {
+/** Read-only by name: `Describe*`, `List*`, `Get*`, `Search*`. */
+export function readOnlyByName(operation: string): boolean {
   return READ_ONLY_PREFIXES.some((prefix) => operation.startsWith(prefix));
 }
 
-function fromModule(module: Record<string, unknown>, clientName: string): LoadedService {
+/**
+ * A client package as the call runner uses it: `clientName` is its client class
+ * (`EC2Client`), and each operation's command is exported as `<Operation>Command`.
+ */
+export function sdkPackage(module: Record<string, unknown>, clientName: string): LoadedService {
   const ClientClass = module[clientName] as new (config: Record<string, unknown>) => SdkClient;
   return {
     createClient: (config) => new ClientClass(config),
@@ -56,48 +68,4 @@ function fromModule(module: Record<string, unknown>, clientName: string): Loaded
       return typeof candidate === 'function' ? (candidate as CommandClass) : undefined;
     },
   };
-}
-
-/** The built-in services. */
-export const SERVICES: Readonly<Record<string, ServiceDefinition>> = Object.freeze({
-  ec2: {
-    id: 'ec2',
-    iamPrefix: 'ec2',
-    idempotencyTokens: Object.freeze({
-      RunInstances: 'ClientToken',
-      StartInstances: 'ClientToken',
-      CreateFleet: 'ClientToken',
-      CreateLaunchTemplate: 'ClientToken',
-      CreateLaunchTemplateVersion: 'ClientToken',
-      CreateNatGateway: 'ClientToken',
-      CreateVpcEndpoint: 'ClientToken',
-      CreateVolume: 'ClientToken',
-      CopyImage: 'ClientToken',
-      CreateCapacityReservation: 'ClientToken',
-      AllocateHosts: 'ClientToken',
-      RequestSpotInstances: 'ClientToken',
-      CreateFlowLogs: 'ClientToken',
-    }),
-    isReadOnly: readOnlyByName,
-    load: async () => fromModule(await import('@aws-sdk/client-ec2'), 'EC2Client'),
-  },
-  'service-quotas': {
-    id: 'service-quotas',
-    iamPrefix: 'servicequotas',
-    idempotencyTokens: Object.freeze({}),
-    isReadOnly: readOnlyByName,
-    load: async () =>
-      fromModule(await import('@aws-sdk/client-service-quotas'), 'ServiceQuotasClient'),
-  },
-} satisfies Record<string, ServiceDefinition>);
-
-/** The IAM actions an allowlist entry grants (`Describe*` → `ec2:Describe*`). */
-export function iamActionsFor(service: string, operations: readonly string[]): string[] {
-  const definition = SERVICES[service];
-  if (definition === undefined) {
-    throw new Error(
-      `service ${service} is not in the registry (known: ${Object.keys(SERVICES).join(', ')})`,
-    );
-  }
-  return operations.map((operation) => `${definition.iamPrefix}:${operation}`);
 }

@@ -1,10 +1,13 @@
 /**
- * The Service Quotas API's own throttling, from "Quotas for Service Quotas"
+ * Service Quotas in Sluice's service registry ({@link SERVICE_QUOTAS_DEFINITION}): its SDK
+ * client, IAM prefix, read-only rule and its API's own throttling, from "Quotas for Service Quotas"
  * (https://docs.aws.amazon.com/servicequotas/latest/userguide/reference_limits.html); numbers
  * copied from /work/shared/reference/aws-limits.md. Per account and region, not adjustable;
  * throttled calls fail with `TooManyRequestsException`.
  */
-import type { BucketLimit, ServiceLimits } from './types.js';
+import { tableRules } from '../limits/table-rules.js';
+import type { BucketLimit, ServiceLimits } from '../limits/types.js';
+import { readOnlyByName, type ServiceDefinition, sdkPackage } from './definition.js';
 
 /** Service id of Service Quotas in the request contract (as in `AWS_ENDPOINT_URL_SERVICE_QUOTAS`). */
 export const SERVICE_QUOTAS_SERVICE = 'service-quotas';
@@ -50,4 +53,15 @@ export const SERVICE_QUOTAS_LIMITS: ServiceLimits = Object.freeze({
     ListRequestedServiceQuotaChangeHistory: 'ListRequestedServiceQuotaChangeHistory',
     ListRequestedServiceQuotaChangeHistoryByQuota: 'ListRequestedServiceQuotaChangeHistoryByQuota',
   }),
+});
+
+/** Service Quotas' entry in the service registry. No operation takes an idempotency token. */
+export const SERVICE_QUOTAS_DEFINITION: ServiceDefinition = Object.freeze({
+  id: SERVICE_QUOTAS_SERVICE,
+  iamPrefix: 'servicequotas',
+  idempotencyTokens: Object.freeze({}),
+  isReadOnly: readOnlyByName,
+  load: async () =>
+    sdkPackage(await import('@aws-sdk/client-service-quotas'), 'ServiceQuotasClient'),
+  limits: tableRules(SERVICE_QUOTAS_LIMITS),
 });

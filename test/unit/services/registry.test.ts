@@ -1,0 +1,72 @@
+/**
+ * The service registry: one entry per service, read by the call runner (SDK client, idempotency
+ * tokens, read-only rule), the limits catalog and the construct (IAM actions).
+ */
+import { describe, expect, it } from 'vitest';
+import { CallRunner } from '../../../shared/dispatch/call-runner.js';
+import { BUILT_IN_SERVICES } from '../../../shared/limits/index.js';
+import { iamActionsFor, SERVICES } from '../../../shared/services/registry.js';
+
+const call = (service: string, operation: string) => ({ service, operation, input: {} });
+
+describe('SERVICES', () => {
+  it('keys every entry by its own id, and the catalog knows the same services', () => {
+    for (const [id, definition] of Object.entries(SERVICES)) expect(definition.id).toBe(id);
+    expect(BUILT_IN_SERVICES).toEqual(Object.keys(SERVICES));
+  });
+
+  it.each([
+    ['ec2', 'DescribeVpcs'],
+    ['service-quotas', 'ListServiceQuotas'],
+  ])(
+    'loads the %s client package with a command for %s, and none for a made-up name',
+    async (id, operation) => {
+      const loaded = await SERVICES[id]?.load();
+
+      expect(loaded?.command(operation)).toBeTypeOf('function');
+      expect(loaded?.command('NoSuchOperation')).toBeUndefined();
+    },
+  );
+});
+
+describe('iamActionsFor', () => {
+  it("puts each operation or pattern under the service's IAM prefix", () => {
+    expect(iamActionsFor('service-quotas', ['List*', 'GetServiceQuota'])).toEqual([
+      'servicequotas:List*',
+      'servicequotas:GetServiceQuota',
+    ]);
+    expect(iamActionsFor('ec2', ['Describe*'])).toEqual(['ec2:Describe*']);
+  });
+
+  it('refuses a service that is not in the registry, naming the known ones', () => {
+    let error: unknown;
+    try {
+      iamActionsFor('lambda', ['Invoke']);
+    } catch (caught) {
+      error = caught;
+    }
+
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).toBe(
+      'service lambda is not in the registry (known: ec2, service-quotas)',
+    );
+  });
+});
+
+describe('CallRunner.isSafeToRepeat with the registry', () => {
+  const runner = new CallRunner({ targets: [] });
+
+  it('calls read-only and token-protected operations safe to repeat', () => {
+    expect(runner.isSafeToRepeat(call('ec2', 'DescribeInstances'))).toBe(true);
+    expect(runner.isSafeToRepeat(call('service-quotas', 'GetServiceQuota'))).toBe(true);
+    expect(runner.isSafeToRepeat(call('ec2', 'RunInstances'))).toBe(true);
+  });
+
+  it('calls other mutating operations, and unknown services, unsafe', () => {
+    expect(runner.isSafeToRepeat(call('ec2', 'CreateSecurityGroup'))).toBe(false);
+    expect(runner.isSafeToRepeat(call('service-quotas', 'RequestServiceQuotaIncrease'))).toBe(
+      false,
+    );
+    expect(runner.isSafeToRepeat(call('lambda', 'Invoke'))).toBe(false);
+  });
+});
