@@ -23,7 +23,10 @@ export interface BucketRef {
   readonly bucket: string;
 }
 
-/** A bucket of one account and region, with the limit in force for it (overrides applied). */
+/**
+ * A bucket of one account and region, with the limit in force for it: the default, overridden
+ * by the operator, times the safety factor.
+ */
 export interface EffectiveBucket {
   readonly ref: BucketRef;
   readonly limit: BucketLimit;
