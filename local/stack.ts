@@ -29,7 +29,7 @@ import {
   type ProviderSimulator,
   type ProviderSimulatorOptions,
   startProviderSimulator,
-} from './simulator/provider-simulator.js';
+} from './simulator/index.js';
 
 /** The default target account of the local stack. */
 export const LOCAL_ACCOUNT = '111111111111';

@@ -14,7 +14,7 @@ import {
   type ProviderSimulator,
   type SimLimits,
   startProviderSimulator,
-} from './simulator/provider-simulator.js';
+} from './simulator/index.js';
 import type { LocalStack } from './stack.js';
 import { percentile } from './window-stats.js';
 

@@ -7,10 +7,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type ProviderSimulator,
-  startProviderSimulator,
-} from '../../local/simulator/provider-simulator.js';
+import { type ProviderSimulator, startProviderSimulator } from '../../local/simulator/index.js';
 import { parseDeploymentConfig } from '../../shared/config/deployment.js';
 import { CallRunner, idempotencyToken } from '../../shared/dispatch/call-runner.js';
 

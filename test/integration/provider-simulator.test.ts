@@ -28,7 +28,7 @@ import {
   type ProviderSimulator,
   type ProviderSimulatorOptions,
   startProviderSimulator,
-} from '../../local/simulator/provider-simulator.js';
+} from '../../local/simulator/index.js';
 import { EC2_ACTION_LIMITS, EC2_CATEGORY_LIMITS } from '../../shared/services/ec2.js';
 import { SERVICE_QUOTAS_LIMITS } from '../../shared/services/service-quotas.js';
 

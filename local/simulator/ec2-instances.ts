@@ -1,0 +1,285 @@
+/**
+ * The simulated EC2's instances, per account and region: a small state machine. RunInstances
+ * launches (`pending`, then `running` at once), DescribeInstances reads with EC2's filters,
+ * CreateTags tags, Stop/Start/TerminateInstances move between states. Any other action succeeds
+ * with EC2's generic answer and changes nothing. Answers are rendered here, as EC2's XML.
+ */
+import type { SimCall } from './call.js';
+import {
+  ec2Generic,
+  ec2Response,
+  esc,
+  recordList,
+  stringList,
+  tagPairs,
+  tagsFor,
+} from './ec2-protocol.js';
+import { ProviderError } from './errors.js';
+
+/** Renders a call's XML answer for a request id (a replay gets a new id, the same content). */
+export type Render = (requestId: string) => string;
+
+type InstanceStateName =
+  | 'pending'
+  | 'running'
+  | 'shutting-down'
+  | 'terminated'
+  | 'stopping'
+  | 'stopped';
+
+const STATE_CODES: Readonly<Record<InstanceStateName, number>> = {
+  pending: 0,
+  running: 16,
+  'shutting-down': 32,
+  terminated: 48,
+  stopping: 64,
+  stopped: 80,
+};
+
+interface SimInstance {
+  readonly instanceId: string;
+  readonly reservationId: string;
+  readonly imageId: string;
+  readonly instanceType: string;
+  readonly launchTime: string;
+  readonly launchIndex: number;
+  readonly availabilityZone: string;
+  readonly ownerId: string;
+  readonly clientToken?: string;
+  state: InstanceStateName;
+  readonly tags: Map<string, string>;
+}
+
+/** Instances of every account and region, in memory. */
+export class Ec2Instances {
+  /** `account\nregion` → instance id → instance. */
+  private readonly instances = new Map<string, Map<string, SimInstance>>();
+  private nextId = 1;
+
+  /**
+   * Runs an admitted call; returns how to render its answer (kept for `ClientToken` replays).
+   * @throws {ProviderError} `DryRunOperation` (412) for a DryRun, EC2's validation errors, or
+   *   `InvalidInstanceID.NotFound`.
+   */
+  execute(
+    call: SimCall,
+    params: URLSearchParams,
+    clientToken: string | undefined,
+    nowMs: number,
+  ): Render {
+    if (params.get('DryRun') === 'true') {
+      // EC2's answer to a DryRun that would have succeeded: an error, 412.
+      throw new ProviderError(
+        'DryRunOperation',
+        'Request would have succeeded, but DryRun flag is set.',
+        412,
+      );
+    }
+    switch (call.action) {
+      case 'RunInstances':
+        return this.runInstances(call, params, clientToken, nowMs);
+      case 'DescribeInstances':
+        return this.describeInstances(call);
+      case 'TerminateInstances':
+        return this.changeStates(call, 'TerminateInstancesResponse', (from) =>
+          from === 'terminated' ? ['terminated', 'terminated'] : ['shutting-down', 'terminated'],
+        );
+      case 'StopInstances':
+        return this.changeStates(call, 'StopInstancesResponse', (from) =>
+          from === 'pending' || from === 'running' ? ['stopping', 'stopped'] : [from, from],
+        );
+      case 'StartInstances':
+        return this.changeStates(call, 'StartInstancesResponse', (from) =>
+          from === 'stopped' || from === 'stopping' ? ['pending', 'running'] : [from, from],
+        );
+      case 'CreateTags':
+        return this.createTags(call);
+      default:
+        return (requestId) => ec2Generic(call.action, requestId);
+    }
+  }
+
+  /** No instances; ids keep counting, so an id is never reused. */
+  clear(): void {
+    this.instances.clear();
+  }
+
+  private runInstances(
+    call: SimCall,
+    params: URLSearchParams,
+    clientToken: string | undefined,
+    nowMs: number,
+  ): Render {
+    const maxCount = Number(params.get('MaxCount'));
+    const minCount = params.has('MinCount') ? Number(params.get('MinCount')) : maxCount;
+    if (!Number.isSafeInteger(minCount) || minCount < 1 || minCount > maxCount) {
+      throw new ProviderError(
+        'InvalidParameterValue',
+        `Value (${params.get('MinCount')}) for parameter minCount is invalid. Expected a positive number not greater than maxCount.`,
+      );
+    }
+    const store = this.instancesOf(call);
+    const reservationId = `r-${this.id()}`;
+    const tags = tagsFor(call.input, 'instance');
+    const launched: SimInstance[] = [];
+    for (let i = 0; i < maxCount; i++) {
+      const instance: SimInstance = {
+        instanceId: `i-${this.id()}`,
+        reservationId,
+        imageId: params.get('ImageId') ?? 'ami-00000000000000000',
+        instanceType: params.get('InstanceType') ?? 'm1.small',
+        launchTime: new Date(nowMs).toISOString(),
+        launchIndex: i,
+        availabilityZone: params.get('Placement.AvailabilityZone') ?? `${call.region}a`,
+        ownerId: call.account,
+        ...(clientToken ? { clientToken } : {}),
+        state: 'pending',
+        tags: new Map(tags),
+      };
+      launched.push(instance);
+      store.set(instance.instanceId, instance);
+    }
+    // The answer shows the instances as launched (pending); state changes happen at once, so a
+    // later Describe sees them running.
+    const snapshot = launched.map((instance) =>
+      instanceXml({ ...instance, tags: new Map(instance.tags) }),
+    );
+    for (const instance of launched) instance.state = 'running';
+    return (requestId) =>
+      ec2Response(
+        'RunInstancesResponse',
+        requestId,
+        `<reservationId>${reservationId}</reservationId><ownerId>${esc(call.account)}</ownerId>` +
+          `<groupSet/><instancesSet>${snapshot.join('')}</instancesSet>`,
+      );
+  }
+
+  private describeInstances(call: SimCall): Render {
+    const store = this.instancesOf(call);
+    const ids = stringList(call.input.InstanceId);
+    let selected: SimInstance[];
+    if (ids.length > 0) {
+      const missing = ids.filter((id) => !store.has(id));
+      if (missing.length > 0) throw notFound(missing);
+      selected = ids.map((id) => store.get(id)).filter((i): i is SimInstance => i !== undefined);
+    } else {
+      selected = [...store.values()];
+    }
+    for (const filter of recordList(call.input.Filter)) {
+      const name = typeof filter.Name === 'string' ? filter.Name : '';
+      const values = new Set(stringList(filter.Value));
+      selected = selected.filter((instance) => filterMatches(instance, name, values));
+    }
+    // Grouped by reservation as EC2 does; no pagination (all in one page).
+    const byReservation = new Map<string, SimInstance[]>();
+    for (const instance of selected) {
+      const group = byReservation.get(instance.reservationId) ?? [];
+      group.push(instance);
+      byReservation.set(instance.reservationId, group);
+    }
+    const reservations = [...byReservation].map(
+      ([reservationId, group]) =>
+        `<item><reservationId>${reservationId}</reservationId><ownerId>${esc(call.account)}</ownerId>` +
+        `<groupSet/><instancesSet>${group.map(instanceXml).join('')}</instancesSet></item>`,
+    );
+    const xml = `<reservationSet>${reservations.join('')}</reservationSet>`;
+    return (requestId) => ec2Response('DescribeInstancesResponse', requestId, xml);
+  }
+
+  private changeStates(
+    call: SimCall,
+    element: string,
+    transition: (from: InstanceStateName) => [shown: InstanceStateName, stored: InstanceStateName],
+  ): Render {
+    const store = this.instancesOf(call);
+    const ids = stringList(call.input.InstanceId);
+    const missing = ids.filter((id) => !store.has(id));
+    if (missing.length > 0) throw notFound(missing);
+    const items = ids.map((id) => {
+      const instance = store.get(id) as SimInstance;
+      const previous = instance.state;
+      const [shown, stored] = transition(previous);
+      instance.state = stored;
+      return (
+        `<item><instanceId>${esc(id)}</instanceId>` +
+        `<currentState>${stateXml(shown)}</currentState>` +
+        `<previousState>${stateXml(previous)}</previousState></item>`
+      );
+    });
+    const xml = `<instancesSet>${items.join('')}</instancesSet>`;
+    return (requestId) => ec2Response(element, requestId, xml);
+  }
+
+  private createTags(call: SimCall): Render {
+    const store = this.instancesOf(call);
+    const tags = tagPairs(call.input.Tag);
+    // Resources other than the simulated instances are accepted and not recorded.
+    for (const id of stringList(call.input.ResourceId)) {
+      const instance = store.get(id);
+      if (instance !== undefined) for (const [k, v] of tags) instance.tags.set(k, v);
+    }
+    return (requestId) => ec2Generic('CreateTags', requestId);
+  }
+
+  private instancesOf(call: SimCall): Map<string, SimInstance> {
+    const id = `${call.account}\n${call.region}`;
+    let store = this.instances.get(id);
+    if (store === undefined) {
+      store = new Map();
+      this.instances.set(id, store);
+    }
+    return store;
+  }
+
+  /** 17 hex digits, as EC2's ids have; sequential so tests can predict them. */
+  private id(): string {
+    return (this.nextId++).toString(16).padStart(17, '0');
+  }
+}
+
+function filterMatches(instance: SimInstance, name: string, values: ReadonlySet<string>): boolean {
+  if (name === 'instance-id') return values.has(instance.instanceId);
+  if (name === 'instance-state-name') return values.has(instance.state);
+  if (name === 'instance-type') return values.has(instance.instanceType);
+  if (name === 'tag-key') return [...instance.tags.keys()].some((k) => values.has(k));
+  if (name.startsWith('tag:')) {
+    const value = instance.tags.get(name.slice(4));
+    return value !== undefined && values.has(value);
+  }
+  // EC2 rejects filter names it does not know; silently ignoring one would match too much.
+  throw new ProviderError('InvalidParameterValue', `The filter '${name}' is invalid`);
+}
+
+function notFound(ids: readonly string[]): ProviderError {
+  const list = ids.join(', ');
+  return new ProviderError(
+    'InvalidInstanceID.NotFound',
+    ids.length === 1
+      ? `The instance ID '${list}' does not exist`
+      : `The instance IDs '${list}' do not exist`,
+  );
+}
+
+function stateXml(state: InstanceStateName): string {
+  return `<code>${STATE_CODES[state]}</code><name>${state}</name>`;
+}
+
+function instanceXml(instance: SimInstance): string {
+  const tags = [...instance.tags]
+    .map(([k, v]) => `<item><key>${esc(k)}</key><value>${esc(v)}</value></item>`)
+    .join('');
+  return (
+    `<item><instanceId>${instance.instanceId}</instanceId>` +
+    `<imageId>${esc(instance.imageId)}</imageId>` +
+    `<instanceState>${stateXml(instance.state)}</instanceState>` +
+    `<amiLaunchIndex>${instance.launchIndex}</amiLaunchIndex>` +
+    `<instanceType>${esc(instance.instanceType)}</instanceType>` +
+    `<launchTime>${instance.launchTime}</launchTime>` +
+    `<placement><availabilityZone>${esc(instance.availabilityZone)}</availabilityZone></placement>` +
+    (instance.clientToken === undefined
+      ? ''
+      : `<clientToken>${esc(instance.clientToken)}</clientToken>`) +
+    (tags === '' ? '' : `<tagSet>${tags}</tagSet>`) +
+    '</item>'
+  );
+}
