@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `sluice` command. The CLI is TypeScript (cli/sluice.ts), run through tsx's loader,
+// The `sluice` command. The CLI is TypeScript (cli/main.ts), run through tsx's loader,
 // registered for this process only: no build step, and `npx sluice` works in the repository.
 import { register } from 'tsx/esm/api';
 
@@ -7,5 +7,5 @@ import { register } from 'tsx/esm/api';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 register();
-const { main } = await import('../cli/sluice.ts');
+const { main } = await import('../cli/main.ts');
 await main();
