@@ -112,42 +112,48 @@ export function encodeRequestItem(id: string, state: StoredRequestState): Reques
   }
 }
 
-/** A required non-empty string attribute (DynamoDB type `S`). */
-function readString(item: RequestItem, name: string, problems: Problem[]): string | undefined {
+/**
+ * The text of a required attribute of DynamoDB type `S` (string) or `N` (number, which DynamoDB
+ * carries as text); a problem when it is missing or of another type.
+ */
+function readAttribute(
+  item: RequestItem,
+  name: string,
+  type: 'S' | 'N',
+  problems: Problem[],
+  requiredText = 'is required',
+): string | undefined {
   const value = item[name];
   if (value === undefined) {
-    problems.push(problem([name], 'required', 'is required'));
+    problems.push(problem([name], 'required', requiredText));
     return undefined;
   }
-  if (value.S === undefined) {
-    problems.push(problem([name], 'type', `must be a string (S), not ${typeOf(value)}`));
-    return undefined;
+  const text = value[type];
+  if (text === undefined) {
+    const expected = type === 'S' ? 'a string (S)' : 'a number (N)';
+    problems.push(problem([name], 'type', `must be ${expected}, not ${typeOf(value)}`));
   }
-  if (value.S === '') {
-    problems.push(problem([name], 'length', 'must not be empty'));
-    return undefined;
-  }
-  return value.S;
+  return text;
 }
 
-/** A required integer ≥ 0 (DynamoDB type `N`): a count or an epoch-ms time. */
+/** A required non-empty string attribute. */
+function readString(item: RequestItem, name: string, problems: Problem[]): string | undefined {
+  const text = readAttribute(item, name, 'S', problems);
+  if (text === '') problems.push(problem([name], 'length', 'must not be empty'));
+  return text === '' ? undefined : text;
+}
+
+/** A required integer ≥ 0: a count or an epoch-ms time. */
 function readCount(item: RequestItem, name: string, problems: Problem[]): number | undefined {
-  const value = item[name];
-  if (value === undefined) {
-    problems.push(problem([name], 'required', 'is required'));
-    return undefined;
-  }
-  if (value.N === undefined) {
-    problems.push(problem([name], 'type', `must be a number (N), not ${typeOf(value)}`));
-    return undefined;
-  }
-  const number = Number(value.N);
+  const text = readAttribute(item, name, 'N', problems);
+  if (text === undefined) return undefined;
+  const number = Number(text);
   if (!Number.isSafeInteger(number)) {
-    problems.push(problem([name], 'integer', `must be an integer, not ${value.N}`));
+    problems.push(problem([name], 'integer', `must be an integer, not ${text}`));
     return undefined;
   }
   if (number < 0) {
-    problems.push(problem([name], 'range', `must be at least 0, not ${value.N}`));
+    problems.push(problem([name], 'range', `must be at least 0, not ${text}`));
     return undefined;
   }
   return number;
@@ -160,16 +166,15 @@ function readResult(
   status: string,
   problems: Problem[],
 ): SluiceResult | undefined {
-  const stored = item[A.result];
-  if (stored === undefined) {
-    problems.push(problem([A.result], 'required', `is required once the request is ${status}`));
-    return undefined;
-  }
-  if (stored.S === undefined) {
-    problems.push(problem([A.result], 'type', `must be a string (S), not ${typeOf(stored)}`));
-    return undefined;
-  }
-  const parsed = parseResult(stored.S);
+  const stored = readAttribute(
+    item,
+    A.result,
+    'S',
+    problems,
+    `is required once the request is ${status}`,
+  );
+  if (stored === undefined) return undefined;
+  const parsed = parseResult(stored);
   if (!parsed.ok) {
     problems.push(...parsed.problems.map((p) => nestProblem([A.result], p)));
     return undefined;
