@@ -26,14 +26,14 @@ Exit codes:
 /** A problem the CLI reports itself (`error: <message>` on stderr), with its exit code. */
 export class CliError extends Error {
   readonly exitCode: number;
-  constructor(exitCode: number, message: string) {
-    super(message);
+  constructor(exitCode: number, message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = 'CliError';
     this.exitCode = exitCode;
   }
 }
 
 /** A bad flag or setting: exit code 2. */
-export function usageError(message: string): CliError {
-  return new CliError(EXIT_CODES.usage, message);
+export function usageError(message: string, options?: ErrorOptions): CliError {
+  return new CliError(EXIT_CODES.usage, message, options);
 }

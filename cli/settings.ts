@@ -168,7 +168,7 @@ async function requireSdkRegion(client: SQSClient | DynamoDBClient): Promise<voi
   } catch (error) {
     client.destroy();
     const reason = error instanceof Error ? error.message : String(error);
-    throw usageError(`${NO_REGION}; the AWS SDK found none: ${reason}`);
+    throw usageError(`${NO_REGION}; the AWS SDK found none: ${reason}`, { cause: error });
   }
 }
 
