@@ -1,11 +1,15 @@
 #!/usr/bin/env node
-// The `sluice` command. The CLI is TypeScript (cli/sluice.ts), run through tsx's loader,
-// registered for this process only: no build step, and `npx sluice` works in the repository.
-import { register } from 'tsx/esm/api';
+// The `sluice` command. Installed from the package, it runs the built CLI, dist/cli/sluice.js
+// (`npm run build`, which `npm pack` runs first). In a checkout of the repository, where the
+// TypeScript sources are, it runs them through tsx (a devDependency) instead: `npx sluice` works
+// without a build and is never older than the code.
+import { existsSync } from 'node:fs';
 
-// The AWS SDK prints a Node-version notice on stderr, which scripts reading stderr don't want.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
-register();
-const { main } = await import('../cli/sluice.ts');
-await main();
+const source = new URL('../cli/bin.ts', import.meta.url);
+if (existsSync(source)) {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import(source.href);
+} else {
+  await import('../dist/cli/sluice.js');
+}

@@ -241,3 +241,19 @@ export function describeProblems(problems: readonly Problem[], limit = 5): strin
   const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
   return `${count}: ${shown.join('; ')}${more > 0 ? `; and ${more} more` : ''}`;
 }
+
+/**
+ * The same problem seen from an enclosing value: a problem of a document stored in the attribute
+ * `result` is reported as `result.status`, and one about the document as a whole (`(body)`) as
+ * `result`. The message keeps its text and rule, under the new field.
+ */
+export function nestProblem(parent: readonly PropertyKey[], inner: Problem): Problem {
+  const prefix = formatField(parent);
+  const field =
+    inner.field === BODY_FIELD
+      ? prefix
+      : inner.field.startsWith('[')
+        ? `${prefix}${inner.field}`
+        : `${prefix}.${inner.field}`;
+  return { ...inner, field, message: `${field}${inner.message.slice(inner.field.length)}` };
+}

@@ -17,21 +17,9 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import type { DynamoSender } from '../admission/bucket-store.js';
-import { parseResult, type SluiceResult } from '../contract/result.js';
+import type { SluiceResult } from '../contract/result.js';
 import { REQUEST_ATTRIBUTES as A } from '../storage/tables.js';
-
-/** Where a request stands in the table. */
-export type RequestState =
-  | { readonly status: 'absent' }
-  | { readonly status: 'waiting'; readonly attempts: number; readonly receivedAt: number }
-  | {
-      readonly status: 'running';
-      readonly attempts: number;
-      readonly receivedAt: number;
-      readonly leaseOwner: string;
-      readonly leaseUntil: number;
-    }
-  | { readonly status: 'finished'; readonly attempts: number; readonly result: SluiceResult };
+import { decodeRequestItem, type RequestState } from './record.js';
 
 /** The answer to a claim. */
 export type ClaimOutcome =
@@ -126,7 +114,9 @@ export class RequestsStore {
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       const state =
-        error.Item && Object.keys(error.Item).length > 0 ? stateOf(error.Item) : await this.get(id);
+        error.Item && Object.keys(error.Item).length > 0
+          ? decodeRequestItem(error.Item)
+          : await this.get(id);
       return { claimed: false, state };
     }
   }
@@ -218,7 +208,10 @@ export class RequestsStore {
     });
   }
 
-  /** The request's state (strongly consistent). */
+  /**
+   * The request's state (strongly consistent).
+   * @throws {MalformedRecordError} the stored item cannot be read (see record.ts).
+   */
   async get(id: string): Promise<RequestState> {
     const out = await this.#client.send(
       new GetItemCommand({
@@ -227,7 +220,7 @@ export class RequestsStore {
         ConsistentRead: true,
       }),
     );
-    return out.Item === undefined ? { status: 'absent' } : stateOf(out.Item);
+    return out.Item === undefined ? { status: 'absent' } : decodeRequestItem(out.Item);
   }
 
   async #conditional(
@@ -265,28 +258,4 @@ function num(value: number): AttributeValue {
 
 function numberOf(value: AttributeValue | undefined): number {
   return value?.N === undefined ? 0 : Number(value.N);
-}
-
-function stateOf(item: Record<string, AttributeValue>): RequestState {
-  const status = item[A.status]?.S;
-  const attempts = numberOf(item[A.attempts]);
-  const receivedAt = numberOf(item[A.receivedAt]);
-  if (status === STATUS_WAITING) return { status: 'waiting', attempts, receivedAt };
-  if (status === STATUS_RUNNING) {
-    return {
-      status: 'running',
-      attempts,
-      receivedAt,
-      leaseOwner: item[A.leaseOwner]?.S ?? '',
-      leaseUntil: numberOf(item[A.leaseUntil]),
-    };
-  }
-  const raw = item[A.result]?.S;
-  const parsed = raw === undefined ? undefined : parseResult(raw);
-  if (parsed === undefined || !parsed.ok) {
-    throw new Error(
-      `requests table: item ${item[A.id]?.S ?? '?'} has status ${status} but no valid result`,
-    );
-  }
-  return { status: 'finished', attempts, result: parsed.result };
 }

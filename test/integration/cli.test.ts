@@ -10,8 +10,9 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { type DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXIT_CODES, run } from '../../cli/sluice.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { EXIT_CODES } from '../../cli/exit-codes.js';
+import { run } from '../../cli/main.js';
 import { type RunningEmulator, startDynalite } from '../../local/emulators/dynalite.js';
 import {
   type CreatedQueues,
@@ -349,6 +350,61 @@ describe('sluice result', () => {
     const { code, stderr } = await sluice(['result', 'x', '--requests-table', 'no-such-table']);
     expect(code).toBe(EXIT_CODES.aws);
     expect(stderr).toMatch(/ResourceNotFoundException/);
+  });
+});
+
+describe('sluice and the AWS region', () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
+  /** The SDK's own chain finds no region: none in the process, its config files, or EC2 metadata. */
+  function withoutSdkRegion(configFile = join(workDir, 'no-such-aws-config')) {
+    for (const name of ['AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_PROFILE']) {
+      vi.stubEnv(name, undefined);
+    }
+    vi.stubEnv('AWS_CONFIG_FILE', configFile);
+    vi.stubEnv('AWS_SHARED_CREDENTIALS_FILE', join(workDir, 'no-such-aws-credentials'));
+    vi.stubEnv('AWS_EC2_METADATA_DISABLED', 'true');
+    const { AWS_REGION: _, ...settings } = env();
+    return settings;
+  }
+
+  it('exits 2 naming where a region goes when there is none, before any request', async () => {
+    const settings = withoutSdkRegion();
+    const submitted = await sluice(['submit', '--id', 'cli-no-region', ...requestFlags], {
+      env: settings,
+    });
+    const read = await sluice(['result', 'cli-no-region'], { env: settings });
+    for (const { code, stdout, stderr } of [submitted, read]) {
+      expect(code).toBe(EXIT_CODES.usage);
+      expect(stdout).toBe('');
+      expect(stderr).toMatch(
+        /^error: no AWS region: pass --aws-region or set AWS_REGION \(AWS_DEFAULT_REGION and the region of your AWS profile also count\); the AWS SDK found none: /,
+      );
+    }
+    expect(await receiveAll(sqs, queues.queueUrls.normal)).toEqual([]);
+  });
+
+  it('takes the region from AWS_DEFAULT_REGION, or from the AWS config file through the SDK', async () => {
+    const settings = withoutSdkRegion();
+    const fromDefault = await sluice(['result', 'cli-region-1'], {
+      env: { ...settings, AWS_DEFAULT_REGION: 'us-east-1' },
+    });
+    expect(fromDefault.code).toBe(EXIT_CODES.notYet);
+    expect(fromDefault.stderr).toBe(
+      'request cli-region-1: no record yet (not received yet, or expired)\n',
+    );
+
+    const configFile = join(workDir, 'aws-config-with-region');
+    await writeFile(configFile, '[default]\nregion = us-east-1\n');
+    withoutSdkRegion(configFile);
+    const fromProfile = await sluice(['submit', '--id', 'cli-region-2', ...requestFlags], {
+      env: settings,
+    });
+    expect(fromProfile.stderr).toBe('');
+    expect(fromProfile.code).toBe(EXIT_CODES.ok);
+    expect(await receiveAll(sqs, queues.queueUrls.normal, 1)).toHaveLength(1);
   });
 });
 

@@ -5,7 +5,7 @@
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run as runCli } from '../../cli/sluice.js';
+import { run as runCli } from '../../cli/main.js';
 import { localDynamoClient } from '../../local/emulators/dynalite.js';
 import type { SluiceRequest } from '../../shared/contract/request.js';
 import type { SluiceResult } from '../../shared/contract/result.js';

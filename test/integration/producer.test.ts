@@ -18,13 +18,16 @@ import {
   startSqs,
 } from '../../local/emulators/sqs.js';
 import {
+  ClientConfigurationError,
   InvalidRequestError,
   MAX_BATCH_BYTES,
   MalformedResultError,
   ResultTimeoutError,
   SluiceClient,
+  SluiceResultReader,
+  SluiceSender,
   type SqsSender,
-} from '../../shared/client/producer.js';
+} from '../../shared/client/index.js';
 import type { Priority, SluiceRequest } from '../../shared/contract/request.js';
 import { type SluiceResult, succeededResult } from '../../shared/contract/result.js';
 import { REQUEST_ATTRIBUTES as A, REQUESTS_TABLE } from '../../shared/storage/tables.js';
@@ -107,6 +110,10 @@ async function putItem(
         [A.receivedAt]: { N: String(now) },
         [A.updatedAt]: { N: String(now) },
         [A.expiresAt]: { N: String(Math.floor(now / 1000) + 3600) },
+        // A running request is claimed: the dispatcher writes its lease with the claim.
+        ...(status === 'running'
+          ? { [A.leaseOwner]: { S: 'dispatcher-1' }, [A.leaseUntil]: { N: String(now + 60_000) } }
+          : {}),
         ...(result === undefined
           ? {}
           : { [A.result]: { S: typeof result === 'string' ? result : JSON.stringify(result) } }),
@@ -389,5 +396,92 @@ describe('SluiceClient.getResult and waitForResult', () => {
     });
     expect(elapsed).toBeGreaterThanOrEqual(390);
     expect(elapsed).toBeLessThan(3_000);
+  });
+});
+
+describe('the two halves: SluiceSender (SQS only) and SluiceResultReader (DynamoDB only)', () => {
+  it('a sender sends with an SQS client alone', async () => {
+    const { queueUrls } = await freshQueues();
+    const sender = new SluiceSender({ sqs, queueUrls });
+    const { sent, failed } = await sender.submitBatch([request('half-0'), request('half-1')]);
+    expect(failed).toEqual([]);
+    expect(sent.map((s) => s.id)).toEqual(['half-0', 'half-1']);
+    expect(await receiveAll(sqs, queueUrls.normal, 1)).toHaveLength(2);
+  });
+
+  it('a result reader reads with a DynamoDB client alone', async () => {
+    const reader = new SluiceResultReader({ dynamodb, requestsTableName: tableName });
+    const result = succeeded('half-read-1');
+    await putItem('half-read-1', 'succeeded', 1, result);
+    expect(await reader.getResult('half-read-1')).toEqual({
+      id: 'half-read-1',
+      status: 'succeeded',
+      attempts: 1,
+      result,
+    });
+  });
+
+  it('refuses settings that cannot work, naming the setting', () => {
+    const errors = [
+      () => new SluiceSender({ sqs, queueUrls: {} as { normal: string } }),
+      () => new SluiceResultReader({ dynamodb, requestsTableName: ' ' }),
+      () => new SluiceClient({}),
+    ].map((build) => {
+      try {
+        build();
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    });
+    for (const error of errors) expect(error).toBeInstanceOf(ClientConfigurationError);
+    expect(errors.map((error) => (error as Error).message)).toEqual([
+      'queueUrls.normal is required',
+      'requestsTableName must be a non-empty string',
+      'SluiceClient needs sqs (to submit requests), dynamodb (to read results), or both',
+    ]);
+  });
+
+  it('SluiceClient with one AWS client offers that half and says what the other needs', async () => {
+    const { queueUrls } = await freshQueues();
+    const sending = new SluiceClient({ sqs, queueUrls });
+    await sending.submit(request('one-client-1'));
+    expect(await receiveAll(sqs, queueUrls.normal, 1)).toHaveLength(1);
+    const readError = await sending.getResult('one-client-1').catch((e: unknown) => e);
+    expect(readError).toBeInstanceOf(ClientConfigurationError);
+    expect((readError as Error).message).toBe(
+      'reading results needs a DynamoDB client (dynamodb) and requestsTableName',
+    );
+
+    const reading = new SluiceClient({ dynamodb, requestsTableName: tableName });
+    expect(await reading.getResult('one-client-1')).toEqual({
+      id: 'one-client-1',
+      status: 'unknown',
+    });
+    const sendError = await reading.submit(request('one-client-2')).catch((e: unknown) => e);
+    expect(sendError).toBeInstanceOf(ClientConfigurationError);
+    expect((sendError as Error).message).toBe(
+      'submitting requests needs an SQS client (sqs) and queueUrls',
+    );
+  });
+
+  it('a running record without its lease is malformed, naming each missing attribute', async () => {
+    const reader = new SluiceResultReader({ dynamodb, requestsTableName: tableName });
+    await dynamodb.send(
+      new PutItemCommand({
+        TableName: tableName,
+        Item: {
+          [A.id]: { S: 'no-lease-1' },
+          [A.status]: { S: 'running' },
+          [A.attempts]: { N: '1' },
+        },
+      }),
+    );
+    const error = await reader.getResult('no-lease-1').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MalformedResultError);
+    expect((error as Error).message).toBe(
+      'stored record of request no-lease-1 is malformed: 2 problems: ' +
+        'leaseOwner: is required (required); leaseUntil: is required (required)',
+    );
   });
 });

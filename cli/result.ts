@@ -1,0 +1,78 @@
+/**
+ * `sluice result <id>`: print a request's result record as JSON, or wait for it. Needs DynamoDB
+ * only.
+ */
+import type { Command } from 'commander';
+import { type SluiceResult, SluiceResultReader } from '../shared/client/index.js';
+import { ENV } from '../shared/config/environment.js';
+import { EXIT_CODES, EXIT_HELP } from './exit-codes.js';
+import {
+  type AwsFlags,
+  type CommandContext,
+  dynamoClientFor,
+  ENV_HELP,
+  parseSeconds,
+  resolveRequestsTable,
+} from './settings.js';
+
+interface ResultOptions extends AwsFlags {
+  wait?: boolean;
+  timeout: number;
+  requestsTable?: string;
+}
+
+/** Adds `result` to the program. */
+export function addResultCommand(program: Command, context: CommandContext): void {
+  program
+    .command('result')
+    .summary('print the result of a request as JSON, or wait for it')
+    .description(
+      'Print the result record of a request as JSON on stdout, or wait for it with --wait. ' +
+        'A request still in flight is reported on stderr, with exit code 3.',
+    )
+    .argument('<id>', 'the request id')
+    .option('--wait', 'poll until the request finishes')
+    .option('--timeout <seconds>', 'with --wait: give up after this long', parseSeconds, 60)
+    .option('--requests-table <name>', `the requests table (default: $${ENV.requestsTable})`)
+    .option('--aws-region <region>', 'region of the table (default: $AWS_REGION)')
+    .option(
+      '--endpoint-url <url>',
+      'DynamoDB endpoint (default: $AWS_ENDPOINT_URL_DYNAMODB or $AWS_ENDPOINT_URL)',
+    )
+    .addHelpText('after', `${EXIT_HELP}\n${ENV_HELP}`)
+    .action(async (id: string, options: ResultOptions) => {
+      context.exit(await result(id, options, context));
+    });
+}
+
+async function result(
+  id: string,
+  options: ResultOptions,
+  context: CommandContext,
+): Promise<number> {
+  const requestsTableName = resolveRequestsTable(options.requestsTable, context.env);
+  const dynamodb = await dynamoClientFor(options, context.env);
+  try {
+    const reader = new SluiceResultReader({ dynamodb, requestsTableName });
+    let found: SluiceResult;
+    if (options.wait) {
+      found = await reader.waitForResult(id, { timeoutMs: options.timeout * 1000 });
+    } else {
+      const status = await reader.getResult(id);
+      if (!status.result) {
+        const attempts = status.attempts === undefined ? '' : ` (${status.attempts} attempts)`;
+        const why =
+          status.status === 'unknown'
+            ? 'no record yet (not received yet, or expired)'
+            : `${status.status}${attempts}, not finished yet`;
+        context.err(`request ${id}: ${why}`);
+        return EXIT_CODES.notYet;
+      }
+      found = status.result;
+    }
+    context.out(JSON.stringify(found));
+    return found.status === 'succeeded' ? EXIT_CODES.ok : EXIT_CODES.unsuccessful;
+  } finally {
+    dynamodb.destroy();
+  }
+}
