@@ -74,21 +74,14 @@ export async function runCall(ctx: BatchContext, due: Due, owner: string): Promi
   const finished = { ...timings, finishedAt };
   switch (decision.kind) {
     case 'succeeded':
-      await finishClaimed(
-        ctx,
-        work,
-        owner,
-        succeededResult(request.id, claim.attempts, decision.output, finished),
-      );
+    case 'failed': {
+      const result =
+        decision.kind === 'succeeded'
+          ? succeededResult(request.id, claim.attempts, decision.output, finished)
+          : failedResult(request.id, claim.attempts, decision.error, finished);
+      await finishClaimed(ctx, work, owner, result);
       return;
-    case 'failed':
-      await finishClaimed(
-        ctx,
-        work,
-        owner,
-        failedResult(request.id, claim.attempts, decision.error, finished),
-      );
-      return;
+    }
     case 'retry':
     case 'give-up':
       if (decision.penalizeUntilMs !== undefined && bucket !== undefined) {

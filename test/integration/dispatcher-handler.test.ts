@@ -8,7 +8,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
-import type { SQSBatchResponse } from 'aws-lambda';
 import { interceptLocalhostDns } from 'fauxqs';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
@@ -31,6 +30,7 @@ import { ENVELOPE } from '../../shared/dispatch/envelope.js';
 import { powertoolsTelemetry } from '../../shared/dispatch/telemetry.js';
 import { ACCOUNT, startDispatchStack } from '../support/dispatch-stack.js';
 import { emfDocuments, jsonLines } from '../support/emf.js';
+import { printedDuring } from '../support/printed.js';
 import { lambdaContext, sqsEvent, sqsRecord } from '../support/sqs-events.js';
 
 type Stack = Awaited<ReturnType<typeof startDispatchStack>>;
@@ -48,7 +48,6 @@ afterAll(async () => {
   await stack?.stop();
 });
 afterEach(() => {
-  vi.restoreAllMocks();
   vi.unstubAllEnvs();
 });
 
@@ -85,29 +84,13 @@ function handlerWith(overrides: DispatcherClients['overrides'] = {}): Handler {
   return createHandler({ dispatcher, logger, metrics });
 }
 
-/**
- * Invokes `handler` and returns its response and the JSON documents it printed: Powertools
- * prints through a Console bound to stdout and stderr (warnings), both of which Lambda sends to
- * the function's log stream.
- */
+/** Invokes `handler` with these records; returns its response and the JSON lines it printed. */
 async function invoke(handler: Handler, ...records: ReturnType<typeof record>[]) {
-  const printed: string[] = [];
-  const capture = ((chunk: unknown) => {
-    printed.push(String(chunk));
-    return true;
-  }) as typeof process.stdout.write;
-  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(capture);
-  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(capture);
   const context = lambdaContext();
-  let response: SQSBatchResponse;
-  try {
-    response = await handler(sqsEvent(...records), context);
-  } finally {
-    stdout.mockRestore();
-    stderr.mockRestore();
-  }
-  const documents = jsonLines(printed.join(''));
-  return { response, documents, context };
+  const { value: response, printed } = await printedDuring(() =>
+    handler(sqsEvent(...records), context),
+  );
+  return { response, documents: jsonLines(printed), context };
 }
 
 describe('dispatcher handler factory', () => {

@@ -4,11 +4,12 @@
  */
 import { Writable } from 'node:stream';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { powertoolsWritingTo } from '../../../local/powertools-output.js';
 import { METRIC_NAMESPACE } from '../../../shared/contract/metrics.js';
 import { powertoolsTelemetry } from '../../../shared/dispatch/telemetry.js';
 import { emfDocuments, jsonLines } from '../../support/emf.js';
+import { printedDuring } from '../../support/printed.js';
 import { lambdaContext } from '../../support/sqs-events.js';
 
 function collector() {
@@ -22,32 +23,12 @@ function collector() {
   return { stream, text: () => chunks.join('') };
 }
 
-/** Everything written to the terminal while `act` runs. */
-function terminalDuring(act: () => void): string {
-  const written: string[] = [];
-  const capture = ((chunk: unknown) => {
-    written.push(String(chunk));
-    return true;
-  }) as typeof process.stdout.write;
-  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(capture);
-  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(capture);
-  try {
-    act();
-  } finally {
-    stdout.mockRestore();
-    stderr.mockRestore();
-  }
-  return written.join('');
-}
-
-afterEach(() => vi.restoreAllMocks());
-
 describe('powertoolsWritingTo', () => {
-  it('writes log lines, with the Lambda context, as one JSON document per line', () => {
+  it('writes log lines, with the Lambda context, as one JSON document per line', async () => {
     const out = collector();
     const { logger } = powertoolsWritingTo(out.stream);
     const context = lambdaContext({ functionName: 'local-dispatcher' });
-    const terminal = terminalDuring(() => {
+    const { printed: terminal } = await printedDuring(() => {
       logger.addContext(context);
       logger.info('message rejected', { messageId: 'm1' });
       logger.warn('message left for redelivery', { messageId: 'm2' });
@@ -68,10 +49,10 @@ describe('powertoolsWritingTo', () => {
     ]);
   });
 
-  it("writes the telemetry's single metrics and stored metrics as EMF documents", () => {
+  it("writes the telemetry's single metrics and stored metrics as EMF documents", async () => {
     const out = collector();
     const { logger, metrics } = powertoolsWritingTo(out.stream);
-    const terminal = terminalDuring(() => {
+    const { printed: terminal } = await printedDuring(() => {
       powertoolsTelemetry(logger, metrics).count('Results', 1, {
         Service: 'ec2',
         Status: 'succeeded',
@@ -90,10 +71,10 @@ describe('powertoolsWritingTo', () => {
     });
   });
 
-  it("turns Metrics' warning about an empty flush into a log line in the same stream", () => {
+  it("turns Metrics' warning about an empty flush into a log line in the same stream", async () => {
     const out = collector();
     const { metrics } = powertoolsWritingTo(out.stream);
-    const terminal = terminalDuring(() => metrics.publishStoredMetrics());
+    const { printed: terminal } = await printedDuring(() => metrics.publishStoredMetrics());
     expect(terminal).toBe('');
     expect(jsonLines(out.text())).toEqual([
       expect.objectContaining({
