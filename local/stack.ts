@@ -170,7 +170,7 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
   const activity = new DispatchActivity(env.deployment);
   const overrides = { ...activity.wrap(built), ...(options.overrides?.(built) ?? {}) };
   const errors: Error[] = [];
-  const log = openLog(options.logFile);
+  const log = openLog(options.logFile, (error) => errors.push(error));
   /**
    * One execution environment: the deployed handler module's factory with its own Powertools
    * (writing to the log) and dispatcher, over the stores, runner and clients all share.
@@ -281,8 +281,15 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
   };
 }
 
-/** The dispatcher's log: a file, appended to, or nowhere. */
-function openLog(file: string | undefined): { stream: Writable; close(): Promise<void> } {
+/**
+ * The dispatcher's log: a file, appended to, or nowhere. A write that fails (a full disk, or a
+ * batch still in flight when the stack stops, which the event source waits for only so long) is
+ * reported to `onError` instead of ending the process.
+ */
+function openLog(
+  file: string | undefined,
+  onError: (error: Error) => void,
+): { stream: Writable; close(): Promise<void> } {
   let stream: Writable;
   if (file === undefined) {
     stream = new Writable({ write: (_chunk, _encoding, done) => done() });
@@ -290,6 +297,7 @@ function openLog(file: string | undefined): { stream: Writable; close(): Promise
     mkdirSync(dirname(file), { recursive: true });
     stream = createWriteStream(file, { flags: 'a' });
   }
+  stream.on('error', onError);
   return {
     stream,
     close: () => new Promise<void>((resolve) => stream.end(resolve)),

@@ -13,7 +13,7 @@
  * The coordinator is given the provider's own limits (safety factor 1: the simulator has no
  * other clients) with the local stack's lateness allowance (stack.ts, LOCAL_LATE_ALLOWANCE_MS).
  */
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { summaryRows, textTable, writeReport } from './report.js';
 import { LOCAL_LATE_ALLOWANCE_MS, startLocalStack } from './stack.js';
@@ -86,12 +86,13 @@ const concurrency = numberOption('concurrency', values.concurrency, 1, 50);
 const accounts = DEFAULT_ACCOUNTS.slice(0, accountCount);
 const regions = DEFAULT_REGIONS.slice(0, regionCount);
 const limits = { safetyFactor };
-const logFile =
+const logFile = resolve(
   values['log-file'] ??
-  join(
-    values['report-dir'],
-    `sluice-dispatcher-${new Date().toISOString().replace(/[:.]/g, '-')}.log`,
-  );
+    join(
+      values['report-dir'],
+      `sluice-dispatcher-${new Date().toISOString().replace(/[:.]/g, '-')}.log`,
+    ),
+);
 
 if (values.serve) await serve();
 else await demo();
