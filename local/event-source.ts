@@ -1,22 +1,38 @@
 /**
  * A local stand-in for Lambda's SQS event source: long-polls the request queues with
- * sqs-consumer, hands each batch to the handler as an `SQSEvent`, deletes what the handler
- * acknowledged and leaves `batchItemFailures` (or a whole batch whose handler threw) to become
- * visible again after the visibility timeout — whence the queue's redrive policy moves them to
- * the DLQ after `maxReceiveCount`, as on AWS.
+ * sqs-consumer, hands each batch to the handler as an `SQSEvent` with a Lambda `context`, deletes
+ * what the handler acknowledged and leaves `batchItemFailures` (or a whole batch whose handler
+ * threw) to become visible again after the visibility timeout — whence the queue's redrive
+ * policy moves them to the DLQ after `maxReceiveCount`, as on AWS.
+ *
+ * Each poller is one execution environment with a handler of its own, as each batch in flight on
+ * Lambda has an environment of its own: a handler's module-scope state (Powertools' batch
+ * processor, its logger's invocation context) never serves two batches at once.
  */
-import type { Message, SQSClient } from '@aws-sdk/client-sqs';
-import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { Consumer } from 'sqs-consumer';
+import { lambdaContext, logStreamName, sqsRecordOf } from './lambda-events.js';
 
 /** The handler's shape: Lambda's SQS handler with partial batch responses. */
-export type SqsBatchHandler = (event: SQSEvent) => Promise<SQSBatchResponse | undefined>;
+export type SqsBatchHandler = (
+  event: SQSEvent,
+  context: Context,
+) => Promise<SQSBatchResponse | undefined>;
 
 /** Settings of a {@link LocalEventSource}. */
 export interface LocalEventSourceOptions {
   readonly sqs: SQSClient;
   readonly queueUrls: readonly string[];
-  readonly handler: SqsBatchHandler;
+  /**
+   * Lambda's init phase: builds the handler of one execution environment. Called once per
+   * poller (see {@link maxConcurrency}).
+   */
+  readonly initHandler: () => SqsBatchHandler;
+  /** The function's name in each invocation's context. @default 'sluice-dispatcher' */
+  readonly functionName?: string;
+  /** The function's timeout, as the context reports it (nothing enforces it here). @default 60 */
+  readonly timeoutSeconds?: number;
   /** Messages per batch, at most 10 (one ReceiveMessage). @default 10 */
   readonly batchSize?: number;
   /**
@@ -40,6 +56,12 @@ export class LocalEventSource {
       typeof maxConcurrency === 'number' ? maxConcurrency : (maxConcurrency?.[queueUrl] ?? 2);
     this.#consumers = options.queueUrls.flatMap((queueUrl) =>
       Array.from({ length: concurrencyOf(queueUrl) }, () => {
+        const handler = options.initHandler();
+        const environment = {
+          ...(options.functionName === undefined ? {} : { functionName: options.functionName }),
+          timeoutMs: (options.timeoutSeconds ?? 60) * 1_000,
+          logStreamName: logStreamName(),
+        };
         const consumer = Consumer.create({
           queueUrl,
           sqs: options.sqs,
@@ -48,8 +70,8 @@ export class LocalEventSource {
           messageAttributeNames: ['All'],
           messageSystemAttributeNames: ['All'],
           handleMessageBatch: async (messages) => {
-            const event: SQSEvent = { Records: messages.map((m) => toRecord(m, queueUrl)) };
-            const response = await options.handler(event);
+            const event: SQSEvent = { Records: messages.map((m) => sqsRecordOf(m, queueUrl)) };
+            const response = await handler(event, lambdaContext(environment));
             const failed = new Set(
               (response?.batchItemFailures ?? []).map((f) => f.itemIdentifier),
             );
@@ -84,33 +106,4 @@ export class LocalEventSource {
       ),
     );
   }
-}
-
-function toRecord(message: Message, queueUrl: string): SQSRecord {
-  const attributes = message.Attributes ?? {};
-  return {
-    messageId: message.MessageId ?? '',
-    receiptHandle: message.ReceiptHandle ?? '',
-    body: message.Body ?? '',
-    attributes: {
-      ApproximateReceiveCount: attributes.ApproximateReceiveCount ?? '1',
-      SentTimestamp: attributes.SentTimestamp ?? String(Date.now()),
-      SenderId: attributes.SenderId ?? 'local',
-      ApproximateFirstReceiveTimestamp: attributes.ApproximateFirstReceiveTimestamp ?? '',
-    },
-    messageAttributes: Object.fromEntries(
-      Object.entries(message.MessageAttributes ?? {}).map(([name, value]) => [
-        name,
-        {
-          stringValue: value.StringValue,
-          dataType: value.DataType ?? 'String',
-        } as SQSRecord['messageAttributes'][string],
-      ]),
-    ),
-    md5OfBody: message.MD5OfBody ?? '',
-    eventSource: 'aws:sqs',
-    // fauxqs's URLs end in the queue name; the account in the ARN is the emulator's.
-    eventSourceARN: `arn:aws:sqs:us-east-1:000000000000:${queueUrl.slice(queueUrl.lastIndexOf('/') + 1)}`,
-    awsRegion: 'us-east-1',
-  };
 }

@@ -1,7 +1,8 @@
 /**
  * The whole system on one machine: dynalite, fauxqs, the provider simulator (or endpoints given
  * by the caller), the tables and queues from the same layouts the CDK app deploys, and the local
- * event source driving the dispatcher `createDispatcher` builds for the Lambda handler.
+ * event source driving the deployed handler module's factory (functions/dispatcher/
+ * create-handler.ts) with Powertools on, its JSON logs and EMF metrics written to a log file.
  *
  * One assembly for `npm start`, the end-to-end benchmark and the tests.
  *
@@ -9,14 +10,16 @@
  * treats as that account, so each account has its own provider buckets, as at AWS.
  */
 import { randomBytes } from 'node:crypto';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { Writable } from 'node:stream';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { createHandler } from '../functions/dispatcher/create-handler.js';
 import { SluiceClient } from '../shared/client/producer.js';
 import { type DeploymentConfigInput, parseDeploymentConfig } from '../shared/config/deployment.js';
 import type { DispatcherEnvironment } from '../shared/config/environment.js';
 import { createDispatcher, type DispatcherClients } from '../shared/dispatch/create-dispatcher.js';
-import type { Telemetry } from '../shared/dispatch/dispatcher.js';
-import { fromSqsRecord } from '../shared/dispatch/sqs-records.js';
+import { powertoolsTelemetry } from '../shared/dispatch/telemetry.js';
 import { BUCKETS_TABLE, REQUESTS_TABLE } from '../shared/storage/tables.js';
 import { DispatchActivity } from './activity.js';
 import { createTableAndWait } from './emulators/create-table.js';
@@ -25,6 +28,7 @@ import { localDynamoClient } from './emulators/dynalite.js';
 import { createQueues, sqsClient } from './emulators/sqs.js';
 import { startEmulatorsThread } from './emulators/thread.js';
 import { LocalEventSource } from './event-source.js';
+import { powertoolsWritingTo } from './powertools-output.js';
 import {
   type ProviderSimulator,
   type ProviderSimulatorOptions,
@@ -77,8 +81,12 @@ export interface LocalStackOptions {
   readonly scheduledConcurrency?: number;
   /** Messages per batch. @default 10 */
   readonly batchSize?: number;
-  /** The dispatcher's telemetry (the local view counts admissions here). */
-  readonly telemetry?: Telemetry;
+  /**
+   * Where the dispatcher's Powertools output goes — its JSON log lines and EMF metric documents,
+   * what Lambda sends to the function's log stream — appended, one JSON document per line.
+   * @default none: the lines are written to nothing
+   */
+  readonly logFile?: string;
   /** Replace parts of the dispatcher (tests inject faults). */
   readonly overrides?: (
     built: ReturnType<typeof createDispatcher>,
@@ -151,7 +159,6 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
     sqs: sqsc,
     // Access key = account id: the simulator's caller account (distinct buckets per account).
     callCredentialsFor: accountCredentials,
-    ...(options.telemetry ? { telemetry: options.telemetry } : {}),
   };
   const built = createDispatcher(env, clients);
   // A first call should not wait for its SDK client module to load (Lambda would load it in
@@ -161,26 +168,31 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
   );
   // The live view's counts wrap the built parts; a test's overrides wrap them again.
   const activity = new DispatchActivity(env.deployment);
-  const { dispatcher } = createDispatcher(env, {
-    ...clients,
-    overrides: { ...activity.wrap(built), ...(options.overrides?.(built) ?? {}) },
-  });
+  const overrides = { ...activity.wrap(built), ...(options.overrides?.(built) ?? {}) };
   const errors: Error[] = [];
-  let invocation = 0;
-  /** What the Lambda handler does, minus Powertools: one batch in, partial failures out. */
-  const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
-    invocation++;
-    const { failedMessageIds } = await dispatcher.processBatch(
-      event.Records.map(fromSqsRecord),
-      `local-${invocation}`,
-    );
-    return { batchItemFailures: failedMessageIds.map((itemIdentifier) => ({ itemIdentifier })) };
+  const log = openLog(options.logFile, (error) => errors.push(error));
+  /**
+   * One execution environment: the deployed handler module's factory with its own Powertools
+   * (writing to the log) and dispatcher, over the stores, runner and clients all share.
+   */
+  const environment = () => {
+    const { logger, metrics } = powertoolsWritingTo(log.stream);
+    const { dispatcher } = createDispatcher(env, {
+      ...clients,
+      telemetry: powertoolsTelemetry(logger, metrics),
+      overrides,
+    });
+    return { dispatcher, handler: createHandler({ dispatcher, logger, metrics }) };
   };
+  const { dispatcher, handler } = environment();
   const perQueue = options.maxConcurrency ?? 2;
+  const visibilityTimeoutSeconds = options.visibilityTimeoutSeconds ?? 10;
   const source = new LocalEventSource({
     sqs: sqsc,
     queueUrls: [...Object.values(queues.queueUrls), queues.scheduledQueueUrl],
-    handler,
+    initHandler: () => environment().handler,
+    // Lambda's rule: a function may run no longer than its queue's visibility timeout.
+    timeoutSeconds: visibilityTimeoutSeconds,
     maxConcurrency: {
       ...Object.fromEntries(Object.values(queues.queueUrls).map((url) => [url, perQueue])),
       [queues.scheduledQueueUrl]: options.scheduledConcurrency ?? 3 * perQueue,
@@ -230,7 +242,10 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
     dispatcher,
     /** What the dispatcher admitted and is running, per bucket. */
     activity,
+    /** The handler of one execution environment (the event source's pollers have their own). */
     handler,
+    /** Where the dispatcher's Powertools lines go, if anywhere. */
+    logFile: options.logFile,
     source,
     errors,
     replyQueueUrl,
@@ -254,6 +269,7 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
     stop(): Promise<void> {
       stopped ??= (async () => {
         await source.stop();
+        await log.close();
         built.runner.destroy();
         await Promise.all([simulator?.close(), sqs.stop(), dynamo.stop()]);
         ddb.destroy();
@@ -262,5 +278,28 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
       })();
       return stopped;
     },
+  };
+}
+
+/**
+ * The dispatcher's log: a file, appended to, or nowhere. A write that fails (a full disk, or a
+ * batch still in flight when the stack stops, which the event source waits for only so long) is
+ * reported to `onError` instead of ending the process.
+ */
+function openLog(
+  file: string | undefined,
+  onError: (error: Error) => void,
+): { stream: Writable; close(): Promise<void> } {
+  let stream: Writable;
+  if (file === undefined) {
+    stream = new Writable({ write: (_chunk, _encoding, done) => done() });
+  } else {
+    mkdirSync(dirname(file), { recursive: true });
+    stream = createWriteStream(file, { flags: 'a' });
+  }
+  stream.on('error', onError);
+  return {
+    stream,
+    close: () => new Promise<void>((resolve) => stream.end(resolve)),
   };
 }

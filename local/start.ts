@@ -4,12 +4,16 @@
  * providers' limits, with a live view, a summary and an HTML report.
  *
  *   npm start -- [--scale 1] [--accounts 3] [--regions 2] [--safety-factor 1] [--compare]
- *                [--report-dir reports] [--concurrency 2]
- *   npm start -- --serve [--ec2-endpoint URL] [--service-quotas-endpoint URL]
+ *                [--report-dir reports] [--log-file FILE] [--concurrency 2]
+ *   npm start -- --serve [--ec2-endpoint URL] [--service-quotas-endpoint URL] [--log-file FILE]
+ *
+ * The dispatcher runs with Powertools on, as on Lambda; its JSON log lines and EMF metrics go to
+ * a log file (by default in the report folder), not over the live view.
  *
  * The coordinator is given the provider's own limits (safety factor 1: the simulator has no
  * other clients) with the local stack's lateness allowance (stack.ts, LOCAL_LATE_ALLOWANCE_MS).
  */
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { summaryRows, textTable, writeReport } from './report.js';
 import { LOCAL_LATE_ALLOWANCE_MS, startLocalStack } from './stack.js';
@@ -31,6 +35,8 @@ const USAGE = `usage: npm start -- [options]
   --concurrency N         batches in flight per queue (event source maximum concurrency, default 2)
   --compare               also run the storm with the SDK's standard and adaptive retries
   --report-dir DIR        where the HTML report goes (default reports)
+  --log-file FILE         where the dispatcher's Powertools logs and EMF metrics go
+                          (default DIR/sluice-dispatcher-<time>.log)
   --serve                 keep the stack running for \`npx sluice\`; prints export lines
   --ec2-endpoint URL      (serve) EC2 endpoint instead of the simulator ($AWS_ENDPOINT_URL_EC2)
   --service-quotas-endpoint URL  (serve) likewise ($AWS_ENDPOINT_URL_SERVICE_QUOTAS)`;
@@ -46,6 +52,7 @@ function parseOptions() {
         concurrency: { type: 'string', default: '2' },
         compare: { type: 'boolean', default: false },
         'report-dir': { type: 'string', default: 'reports' },
+        'log-file': { type: 'string' },
         serve: { type: 'boolean', default: false },
         'ec2-endpoint': { type: 'string' },
         'service-quotas-endpoint': { type: 'string' },
@@ -79,6 +86,13 @@ const concurrency = numberOption('concurrency', values.concurrency, 1, 50);
 const accounts = DEFAULT_ACCOUNTS.slice(0, accountCount);
 const regions = DEFAULT_REGIONS.slice(0, regionCount);
 const limits = { safetyFactor };
+const logFile = resolve(
+  values['log-file'] ??
+    join(
+      values['report-dir'],
+      `sluice-dispatcher-${new Date().toISOString().replace(/[:.]/g, '-')}.log`,
+    ),
+);
 
 if (values.serve) await serve();
 else await demo();
@@ -93,6 +107,7 @@ async function serve(): Promise<void> {
     config: { limits },
     endpoints,
     maxConcurrency: concurrency,
+    logFile,
     start: true,
   });
   const lines = stack.cliEnvironment;
@@ -109,6 +124,7 @@ async function serve(): Promise<void> {
   console.log(
     `# try: npx sluice submit --id hello-1 --account ${accounts[0]} --region us-east-1 --service ec2 --operation DescribeInstances && npx sluice result hello-1 --wait`,
   );
+  console.log(`# the dispatcher's logs and EMF metrics: ${logFile}`);
   console.log('# Ctrl-C stops everything.');
   await new Promise<void>((done) => {
     const stop = (signal: string) => {
@@ -140,6 +156,7 @@ async function demo(): Promise<void> {
     accounts,
     config: { limits },
     maxConcurrency: concurrency,
+    logFile,
     start: true,
   });
   const outcomes: RunOutcome[] = [];
@@ -185,6 +202,7 @@ async function demo(): Promise<void> {
     },
   });
   console.log(`\nReport: ${file}`);
+  console.log(`Dispatcher log (Powertools JSON logs and EMF metrics): ${logFile}`);
 }
 
 /** The live view: a redrawn table on a terminal, a line every 5 s otherwise. */

@@ -7,8 +7,9 @@ import type { DispatcherEnvironment } from '../config/environment.js';
 import { createCatalog } from '../limits/index.js';
 import { RequestsStore } from '../requests/requests-store.js';
 import { CallRunner } from './call-runner.js';
-import { Dispatcher, type DispatcherDeps, type Telemetry } from './dispatcher.js';
+import { Dispatcher, type DispatcherDeps } from './dispatcher.js';
 import { QueueSender, type SqsSender } from './queue-sender.js';
+import type { Telemetry } from './telemetry.js';
 
 /** Clients and seams for {@link createDispatcher}. */
 export interface DispatcherClients {

@@ -1,7 +1,7 @@
 /** Lambda's SQS records as the dispatcher's {@link IncomingMessage}s. */
 import type { SQSRecord } from 'aws-lambda';
 import { queueNameOf } from '../aws/sqs-url.js';
-import type { IncomingMessage } from './dispatcher.js';
+import type { IncomingMessage } from './envelope.js';
 
 /** Converts one SQS event record; only string message attributes are kept (the envelope's). */
 export function fromSqsRecord(record: SQSRecord): IncomingMessage {

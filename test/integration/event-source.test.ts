@@ -8,7 +8,7 @@ import {
   SendMessageBatchCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningEmulator } from '../../local/emulators/dynalite.js';
 import { createQueues, sqsClient, startSqs } from '../../local/emulators/sqs.js';
@@ -66,7 +66,7 @@ function run(
   source = new LocalEventSource({
     sqs: client,
     queueUrls: [queueUrl],
-    handler: recording,
+    initHandler: () => recording,
     maxConcurrency: 2,
     waitTimeSeconds: 1,
     onError: () => undefined,
@@ -163,5 +163,76 @@ describe('local event source', () => {
     expect(dead).toEqual(['poison']);
     expect(times(batches, 'poison')).toBe(2);
     expect(times(batches, 'fine')).toBe(1);
+  });
+
+  it('runs one handler per poller and hands each batch a Lambda context and Lambda-shaped records', async () => {
+    const { url } = await queue();
+    await send(url, ['c-1']);
+    await client.send(
+      new SendMessageBatchCommand({
+        QueueUrl: url,
+        Entries: [
+          {
+            Id: '0',
+            MessageBody: 'c-2',
+            MessageAttributes: { 'sluice-first-seen': { DataType: 'String', StringValue: '5' } },
+          },
+        ],
+      }),
+    );
+    const seen: { environment: number; context: Context; event: SQSEvent }[] = [];
+    let environments = 0;
+    source = new LocalEventSource({
+      sqs: client,
+      queueUrls: [url],
+      initHandler: () => {
+        const environment = environments++;
+        return async (event, context) => {
+          seen.push({ environment, context, event });
+          return { batchItemFailures: [] };
+        };
+      },
+      functionName: 'dispatcher-under-test',
+      timeoutSeconds: 30,
+      maxConcurrency: 3,
+      onError: () => undefined,
+    });
+    source.start();
+    await until(() => seen.flatMap((s) => s.event.Records).length >= 2);
+
+    expect(environments).toBe(3);
+    const [first] = seen;
+    const context = first?.context as Context;
+    expect(context).toMatchObject({
+      functionName: 'dispatcher-under-test',
+      functionVersion: '$LATEST',
+      invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:dispatcher-under-test',
+      logGroupName: '/aws/lambda/dispatcher-under-test',
+      awsRequestId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      logStreamName: expect.stringMatching(/^\d{4}\/\d{2}\/\d{2}\/\[\$LATEST\][0-9a-f]{32}$/),
+    });
+    expect(context.getRemainingTimeInMillis()).toBeGreaterThan(0);
+    expect(context.getRemainingTimeInMillis()).toBeLessThanOrEqual(30_000);
+    if (seen.length > 1) expect(seen[1]?.context.awsRequestId).not.toBe(context.awsRequestId);
+
+    const records = seen.flatMap((s) => s.event.Records);
+    const withEnvelope = records.find((r) => r.body === 'c-2');
+    expect(withEnvelope).toMatchObject({
+      eventSource: 'aws:sqs',
+      awsRegion: 'us-east-1',
+      eventSourceARN: expect.stringMatching(/^arn:aws:sqs:us-east-1:\d{12}:es-/),
+      attributes: {
+        ApproximateReceiveCount: '1',
+        SentTimestamp: expect.stringMatching(/^\d+$/),
+      },
+      messageAttributes: {
+        'sluice-first-seen': {
+          stringValue: '5',
+          stringListValues: [],
+          binaryListValues: [],
+          dataType: 'String',
+        },
+      },
+    });
   });
 });

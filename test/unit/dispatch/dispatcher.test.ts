@@ -11,7 +11,9 @@ import type {
 import { parseDeploymentConfig } from '../../../shared/config/deployment.js';
 import type { SluiceRequest } from '../../../shared/contract/request.js';
 import type { SluiceResult } from '../../../shared/contract/result.js';
-import { Dispatcher, ENVELOPE, type IncomingMessage } from '../../../shared/dispatch/dispatcher.js';
+import { UnsupportedCallError } from '../../../shared/dispatch/call-runner.js';
+import { Dispatcher, type IncomingMessage } from '../../../shared/dispatch/dispatcher.js';
+import { ENVELOPE } from '../../../shared/dispatch/envelope.js';
 import type { OutgoingMessage } from '../../../shared/dispatch/queue-sender.js';
 import { createCatalog } from '../../../shared/limits/index.js';
 
@@ -20,7 +22,11 @@ const queueUrls = { high: 'q-high', normal: 'q-normal', low: 'q-low' };
 const SCHEDULED = 'https://sqs.us-east-1.amazonaws.com/000000000000/q-scheduled';
 
 function setup(
-  options: { decide?: () => AdmissionDecision; run?: () => Promise<Record<string, unknown>> } = {},
+  options: {
+    decide?: () => AdmissionDecision;
+    run?: () => Promise<Record<string, unknown>>;
+    check?: () => Promise<void>;
+  } = {},
 ) {
   let now = T0;
   const sent: OutgoingMessage[] = [];
@@ -85,7 +91,7 @@ function setup(
       },
     },
     runner: {
-      check: async () => {},
+      check: options.check ?? (async () => {}),
       isSafeToRepeat: () => true,
       run: async () => {
         runs++;
@@ -302,6 +308,53 @@ describe('Dispatcher.processBatch', () => {
     expect(t.finished.get('rt')).toMatchObject({
       status: 'rejected',
       error: { problems: [{ field: 'replyTo', rule: 'not-allowed' }] },
+    });
+    expect(t.runs()).toBe(0);
+  });
+
+  it('rejects an operation the SDK does not know, naming the field and the rule', async () => {
+    const t = setup({
+      check: () =>
+        Promise.reject(new UnsupportedCallError('call.operation', 'ec2 has no operation Fly')),
+    });
+    await t.dispatcher.processBatch([message({ id: 'fly' })], 'o');
+    expect(t.finished.get('fly')).toMatchObject({
+      status: 'rejected',
+      error: {
+        problems: [
+          {
+            field: 'call.operation',
+            rule: 'unsupported',
+            message: 'call.operation: ec2 has no operation Fly (unsupported)',
+          },
+        ],
+      },
+    });
+    expect(t.admits).toEqual([]);
+  });
+
+  it('rejects a call whose cost cannot be read from its input, naming the input field', async () => {
+    const t = setup();
+    await t.dispatcher.processBatch(
+      [
+        message({
+          id: 'cost',
+          call: { service: 'ec2', operation: 'RunInstances', input: { MinCount: 1, MaxCount: 0 } },
+        }),
+      ],
+      'o',
+    );
+    expect(t.finished.get('cost')).toMatchObject({
+      status: 'rejected',
+      error: {
+        problems: [
+          {
+            field: 'call.input.MaxCount',
+            rule: 'cost',
+            message: expect.stringMatching(/^call\.input\.MaxCount: must be .* \(cost\)$/),
+          },
+        ],
+      },
     });
     expect(t.runs()).toBe(0);
   });

@@ -1,0 +1,89 @@
+/**
+ * What every step of the dispatcher works with: its collaborators ({@link DispatcherDeps}, with
+ * the defaults filled in) and the batch's bookkeeping ({@link BatchContext}), and the request
+ * being handled ({@link Work}). The steps are functions of this context (accept.ts, admit-batch.ts,
+ * run-call.ts, outcomes.ts, requeue.ts); dispatcher.ts strings them together.
+ */
+import type { BucketStore } from '../admission/bucket-store.js';
+import type { DeploymentConfig } from '../config/deployment.js';
+import type { Priority, SluiceRequest } from '../contract/request.js';
+import type { LimitsCatalog } from '../limits/index.js';
+import type { BucketDraw } from '../limits/types.js';
+import type { RequestsStore } from '../requests/requests-store.js';
+import type { CallRunner } from './call-runner.js';
+import type { IncomingMessage } from './envelope.js';
+import type { OutgoingMessage, QueueSender } from './queue-sender.js';
+import type { Telemetry } from './telemetry.js';
+
+/** Everything the dispatcher works with. */
+export interface DispatcherDeps {
+  readonly deployment: DeploymentConfig;
+  /** Request queues by priority: fresh requests and re-queued ones that need admission. */
+  readonly queueUrls: Readonly<Record<Priority, string>>;
+  /**
+   * Admitted calls waiting for their slot. Only the dispatcher sends here, so a reservation on a
+   * request queue (a producer's forgery) is ignored; and reservations never wait behind a
+   * backlog of requests that are still to be admitted.
+   */
+  readonly scheduledQueueUrl: string;
+  readonly dlqUrl: string;
+  readonly catalog: LimitsCatalog;
+  readonly buckets: Pick<BucketStore, 'admit' | 'penalize'>;
+  readonly requests: Pick<RequestsStore, 'claim' | 'release' | 'finishClaimed' | 'finishOpen'>;
+  readonly runner: Pick<CallRunner, 'check' | 'run' | 'isSafeToRepeat'>;
+  readonly queue: Pick<QueueSender, 'sendAll'>;
+  readonly telemetry?: Telemetry;
+  /** Epoch ms. @default Date.now */
+  readonly clock?: () => number;
+  /** [0, 1). @default Math.random */
+  readonly random?: () => number;
+  /** @default setTimeout */
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+/** A message to send once the batch's steps are done: its `key` is the batch's to give. */
+export type Outgoing = Omit<OutgoingMessage, 'key'>;
+
+/**
+ * What the steps of one batch work with: the dispatcher's collaborators with every default filled
+ * in, the batch's outbox and its record of messages to deliver again.
+ */
+export interface BatchContext
+  extends Omit<DispatcherDeps, 'telemetry' | 'clock' | 'random' | 'sleep'> {
+  readonly telemetry: Telemetry;
+  readonly clock: () => number;
+  readonly random: () => number;
+  readonly sleep: (ms: number) => Promise<void>;
+  /** The scheduled queue's name, which a reservation's message must come from. */
+  readonly scheduledQueueName: string;
+  /**
+   * Queues a message to send for `message` (a re-send, a reply). `message` is acknowledged only
+   * if everything queued for it is sent.
+   */
+  readonly send: (message: IncomingMessage, out: Outgoing) => void;
+  /**
+   * Runs a step for `message`. If it throws (the coordinator's own storage or queues failed), the
+   * message is left for SQS to deliver again; nothing else in the batch is affected.
+   */
+  readonly safely: (message: IncomingMessage, step: () => Promise<void>) => Promise<void>;
+  /** Leaves messages for SQS to deliver again, logging why. */
+  readonly redeliver: (messages: readonly IncomingMessage[], why: string, error: unknown) => void;
+}
+
+/** A request message that passed validation, with what the dispatcher learned about it. */
+export interface Work {
+  readonly message: IncomingMessage;
+  readonly request: SluiceRequest;
+  /** The buckets the call draws on, the request bucket first. */
+  readonly draws: readonly BucketDraw[];
+  readonly firstSeenMs: number;
+  /** The slot of a reservation from the scheduled queue. */
+  readonly runAtMs?: number;
+}
+
+/** An admitted call (or a reservation that arrived) and the slot it runs at. */
+export interface Due {
+  readonly work: Work;
+  /** The call's slot, epoch ms. */
+  readonly runAtMs: number;
+}

@@ -1,0 +1,89 @@
+/**
+ * The messages the dispatcher reads, and the envelope it puts on those it re-sends: `sluice-*`
+ * string message attributes, named and read here only. They steer the dispatcher, so they are
+ * trusted only where only the dispatcher writes (DESIGN.md, "Producers and trust"): the
+ * reservation only on the scheduled queue; first-seen and not-before only ever delay a request.
+ */
+
+/** A message as received from a request queue (Lambda's SQS record, or the local poller's). */
+export interface IncomingMessage {
+  readonly messageId: string;
+  readonly body: string;
+  /** String message attributes (Sluice's envelope on re-sent messages). */
+  readonly attributes: Readonly<Record<string, string>>;
+  /** When the message was first sent (SQS `SentTimestamp`), epoch ms. */
+  readonly sentAtMs: number;
+  /** Name of the queue it came from (the event source ARN's last part), if known. */
+  readonly queueName?: string;
+}
+
+/** Message attributes Sluice puts on the messages it re-sends. */
+export const ENVELOPE = {
+  /**
+   * A reservation: the slot (epoch ms) this message was admitted for; it runs on arrival.
+   * Honoured only on the scheduled queue, which producers cannot send to.
+   */
+  runAt: 'sluice-run-at',
+  /** A wait longer than SQS's 900 s delay: re-send again until this time (epoch ms). */
+  notBefore: 'sluice-not-before',
+  /** When the request was first received (epoch ms): the start of its longest wait. */
+  firstSeen: 'sluice-first-seen',
+  /** On dead letters and replies: why. */
+  reason: 'sluice-reason',
+} as const;
+
+/** The envelope a re-sent request carries. */
+export interface Envelope {
+  readonly firstSeenMs: number;
+  /** The reservation's slot, for a message to the scheduled queue. */
+  readonly runAtMs?: number;
+  /** The end of a wait that is chained past SQS's longest delay. */
+  readonly notBeforeMs?: number;
+}
+
+/** The longest a dead letter's reason may be (an SQS attribute value is at most 256 KiB). */
+const MAX_REASON_CHARS = 1_000;
+
+/**
+ * When the request was first received: the envelope's time, else when SQS got the message
+ * (a fresh request), else `nowMs`.
+ */
+export function firstSeenOf(message: IncomingMessage, nowMs: number): number {
+  return Number(message.attributes[ENVELOPE.firstSeen]) || message.sentAtMs || nowMs;
+}
+
+/** Whether the message claims to be a reservation (whether to honour it is the caller's call). */
+export function claimsReservation(message: IncomingMessage): boolean {
+  return message.attributes[ENVELOPE.runAt] !== undefined;
+}
+
+/** The reservation's slot, epoch ms, if the message carries a usable one. */
+export function runAtOf(message: IncomingMessage): number | undefined {
+  const runAtMs = Number(message.attributes[ENVELOPE.runAt]);
+  return Number.isFinite(runAtMs) && runAtMs > 0 ? runAtMs : undefined;
+}
+
+/** The end of a chained wait, epoch ms, if the message carries one. */
+export function notBeforeOf(message: IncomingMessage): number | undefined {
+  const notBeforeMs = Number(message.attributes[ENVELOPE.notBefore]);
+  return Number.isFinite(notBeforeMs) ? notBeforeMs : undefined;
+}
+
+/** The attributes of a re-sent request. */
+export function envelopeAttributes(envelope: Envelope): Record<string, string> {
+  const attributes: Record<string, string> = {
+    [ENVELOPE.firstSeen]: String(envelope.firstSeenMs),
+  };
+  if (envelope.runAtMs !== undefined) attributes[ENVELOPE.runAt] = String(envelope.runAtMs);
+  if (envelope.notBeforeMs !== undefined)
+    attributes[ENVELOPE.notBefore] = String(Math.ceil(envelope.notBeforeMs));
+  return attributes;
+}
+
+/** A dead letter's attributes: the message's own, and why it is dead. */
+export function deadLetterAttributes(
+  message: IncomingMessage,
+  reason: string,
+): Record<string, string> {
+  return { ...message.attributes, [ENVELOPE.reason]: reason.slice(0, MAX_REASON_CHARS) };
+}

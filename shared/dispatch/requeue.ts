@@ -1,0 +1,62 @@
+/**
+ * Re-sending a request with an SQS delay: to its priority's queue for admission (not admitted
+ * yet, throttled, failed for now), or to the scheduled queue as a reservation for its slot.
+ * SQS delays are whole seconds up to 900 s; longer waits are chained through the envelope's
+ * not-before time.
+ */
+import { METRICS } from '../contract/metrics.js';
+import { effectivePriority } from '../contract/request.js';
+import type { BatchContext, Work } from './context.js';
+import { envelopeAttributes } from './envelope.js';
+
+/** SQS's longest message delay (`DelaySeconds`). */
+export const MAX_DELAY_SECONDS = 900;
+/**
+ * Admitted calls this close to their slot wait in-process instead of a 1 s-granular SQS delay.
+ * It covers the early arrival below plus SQS's one-second delay granularity.
+ */
+export const RUN_IN_PROCESS_MS = 2_000;
+/**
+ * A reservation's message is delayed to arrive this much (up to a second more) before its slot
+ * and waits out the rest in-process: a call that runs late lets the provider's bucket sit full
+ * and lose refill, and the calls after it then meet an empty one.
+ */
+export const RESERVATION_LEAD_MS = 500;
+
+/**
+ * The delay for a message that should be handled at `waitMs` from now: a reservation arrives
+ * early (and waits in-process), anything else at or after its time; at most
+ * {@link MAX_DELAY_SECONDS}.
+ */
+export function delaySecondsFor(waitMs: number, reservation: boolean): number {
+  const seconds = reservation
+    ? Math.max(0, Math.floor((waitMs - RESERVATION_LEAD_MS) / 1_000))
+    : Math.ceil(waitMs / 1_000);
+  return Math.min(MAX_DELAY_SECONDS, seconds);
+}
+
+/**
+ * Re-sends the request, delayed until `atMs` (waits past 900 s are chained): a reservation for
+ * slot `runAtMs` to the scheduled queue, anything else to its priority's queue for admission.
+ */
+export function requeue(ctx: BatchContext, work: Work, atMs: number, runAtMs?: number): void {
+  const waitMs = Math.max(0, atMs - ctx.clock());
+  const delaySeconds = delaySecondsFor(waitMs, runAtMs !== undefined);
+  const attributes = envelopeAttributes({
+    firstSeenMs: work.firstSeenMs,
+    ...(runAtMs === undefined ? {} : { runAtMs }),
+    ...(waitMs > MAX_DELAY_SECONDS * 1_000 ? { notBeforeMs: atMs } : {}),
+  });
+  const service = { Service: work.request.call.service };
+  ctx.telemetry.count(METRICS.Requeued, 1, service);
+  ctx.telemetry.count(METRICS.RequeueDelaySeconds, delaySeconds, service);
+  ctx.send(work.message, {
+    queueUrl:
+      runAtMs === undefined
+        ? ctx.queueUrls[effectivePriority(work.request)]
+        : ctx.scheduledQueueUrl,
+    body: work.message.body,
+    delaySeconds,
+    attributes,
+  });
+}
