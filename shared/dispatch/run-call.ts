@@ -6,7 +6,7 @@
 import { METRICS } from '../contract/metrics.js';
 import type { SluiceRequest } from '../contract/request.js';
 import { ERROR_CODES, failedResult, succeededResult } from '../contract/result.js';
-import type { RequestState } from '../requests/requests-store.js';
+import type { RequestState } from '../requests/record.js';
 import { UnsupportedCallError } from './call-runner.js';
 import { classifyCallError } from './classify.js';
 import type { BatchContext, Due, Work } from './context.js';
