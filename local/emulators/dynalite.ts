@@ -2,10 +2,10 @@
  * In-process dynalite (DynamoDB emulator on LevelDB, in memory): the embedded DynamoDB of the
  * local runtime (`npm start`), and one of the engines the tests and benchmarks run against.
  */
-import type { AddressInfo } from 'node:net';
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './credentials.js';
+import { listenOnLoopback } from './loopback.js';
 
 export interface RunningEmulator {
   /** http://127.0.0.1:<port> */
@@ -17,18 +17,11 @@ export interface RunningEmulator {
 /** Starts dynalite on 127.0.0.1, on a free port; tables are ACTIVE as soon as they are created. */
 export async function startDynalite(): Promise<RunningEmulator> {
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const { endpoint } = await listenOnLoopback(server);
 
   let stopped: Promise<void> | undefined;
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint,
     stop() {
       stopped ??= new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));

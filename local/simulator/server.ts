@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback } from '../emulators/loopback.js';
 import { type Answer, callerOf, type Reply } from './call.js';
 import { ec2Error } from './ec2-protocol.js';
 import { ProviderError } from './errors.js';
@@ -98,18 +98,11 @@ export async function startProviderSimulator(
     );
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const { endpoint, port } = await listenOnLoopback(server, options.port ?? 0);
 
   let closed: Promise<void> | undefined;
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint,
     port,
     stats: () => simulator.stats.list(),
     statsFor: (account, region, action) => simulator.stats.sumFor(account, region, action),
