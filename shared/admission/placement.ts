@@ -115,7 +115,11 @@ export function reservableCost(params: GcraParams): number {
 }
 
 /** The cut-in meter's interval for a level: T over the share left to it and the levels above. */
-export function meterIntervalUs(params: GcraParams, levels: readonly LevelPolicy[], level: number): number {
+export function meterIntervalUs(
+  params: GcraParams,
+  levels: readonly LevelPolicy[],
+  level: number,
+): number {
   const below = levels.slice(level + 1).reduce((sum, l) => sum + l.assuredShare, 0);
   const share = Math.max(0.01, 1 - below);
   return Math.ceil(params.intervalUs / share);

@@ -68,14 +68,18 @@ describe('fractionAt', () => {
 
   it('is back at the configured rate within approach + plateau + the probe time, whatever the history', () => {
     fc.assert(
-      fc.property(fc.array(fc.double({ min: 0, max: 30, noNaN: true }), { minLength: 1, maxLength: 10 }), (throttles) => {
-        const state = history([...throttles].sort((a, b) => a - b));
-        const p = DEFAULT_LEARNED_RATE;
-        const target = Math.max(state.decreasedTo, p.approachTo * state.ceiling);
-        const probeS = Math.log(1 / target) / Math.log(1 + p.probeGrowth);
-        const back = Math.max(...throttles) + p.approachSeconds + p.plateauSeconds + probeS + 1e-6;
-        expect(fractionAt(state, T0 + back * S)).toBe(1);
-      }),
+      fc.property(
+        fc.array(fc.double({ min: 0, max: 30, noNaN: true }), { minLength: 1, maxLength: 10 }),
+        (throttles) => {
+          const state = history([...throttles].sort((a, b) => a - b));
+          const p = DEFAULT_LEARNED_RATE;
+          const target = Math.max(state.decreasedTo, p.approachTo * state.ceiling);
+          const probeS = Math.log(1 / target) / Math.log(1 + p.probeGrowth);
+          const back =
+            Math.max(...throttles) + p.approachSeconds + p.plateauSeconds + probeS + 1e-6;
+          expect(fractionAt(state, T0 + back * S)).toBe(1);
+        },
+      ),
     );
   });
 });

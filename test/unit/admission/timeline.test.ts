@@ -1,7 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { windowStats } from '../../../local/window-stats.js';
-import { type GcraParams, gcraParams, planAdmission, US_PER_S } from '../../../shared/admission/gcra.js';
+import {
+  type GcraParams,
+  gcraParams,
+  planAdmission,
+  US_PER_S,
+} from '../../../shared/admission/gcra.js';
 import {
   type BucketView,
   flowKey,
@@ -43,14 +48,28 @@ describe('applyEntry', () => {
         fc.integer({ min: 1, max: 8 }),
         fc.array(fc.integer({ min: 0, max: 3_000 }), { maxLength: 30 }),
         (atUs, cellUs, strideUs, count, slots) => {
-          const strided: ShiftEntry = { seq: 1, kind: 'shift', atUs, byUs: cellUs, strideUs, count };
+          const strided: ShiftEntry = {
+            seq: 1,
+            kind: 'shift',
+            atUs,
+            byUs: cellUs,
+            strideUs,
+            count,
+          };
           // Sequentially: cut-in j lands before the old cells after atUs + j·stride, which the
           // earlier j cut-ins have already moved by j·cell.
           const sequential = (slot: number) => {
             let s = slot;
             for (let j = 0; j < count; j++) {
               const at = atUs + j * strideUs + j * cellUs;
-              s = applyEntry(s, { seq: 1, kind: 'shift', atUs: at, byUs: cellUs, strideUs: 0, count: 1 });
+              s = applyEntry(s, {
+                seq: 1,
+                kind: 'shift',
+                atUs: at,
+                byUs: cellUs,
+                strideUs: 0,
+                count: 1,
+              });
             }
             return s;
           };
@@ -174,7 +193,10 @@ function admit(
         model.cells.push({ slotUs, cost: rest[i] as number, level, grant: { slotUs, seq } });
       });
       for (const l of placement.passedLevels) {
-        model.levelTails.set(l, (model.levelTails.get(l) ?? 0) + placement.count * placement.cellUs);
+        model.levelTails.set(
+          l,
+          (model.levelTails.get(l) ?? 0) + placement.count * placement.cellUs,
+        );
       }
       model.levelTails.set(level, placement.levelTailUs);
       model.flowTails.set(flowKey(level, flow), placement.flowTailUs);
@@ -213,7 +235,11 @@ function commit(model: Model): void {
   }
 }
 
-function checkBound(model: Model, cells: readonly Cell[] = model.cells, params = model.boundParams): void {
+function checkBound(
+  model: Model,
+  cells: readonly Cell[] = model.cells,
+  params = model.boundParams,
+): void {
   const tokens = cells.flatMap((c) => Array.from({ length: c.cost }, () => c.slotUs));
   for (const windowUs of [0, params.intervalUs, US_PER_S, 7 * US_PER_S, 30 * US_PER_S]) {
     const bound = params.burst + windowUs / params.intervalUs;
@@ -245,7 +271,11 @@ function changeRate(model: Model, fraction: number): void {
   model.params = { intervalUs: toUs, toleranceUs, burst };
   // The whole history is held to the fastest rate it ran at; what follows the change to the new one.
   if (toUs < model.boundParams.intervalUs) model.boundParams = model.params;
-  checkBound(model, model.cells.filter((c) => c.slotUs > atUs), model.params);
+  checkBound(
+    model,
+    model.cells.filter((c) => c.slotUs > atUs),
+    model.params,
+  );
 }
 
 function checkReplay(model: Model): void {
@@ -283,7 +313,10 @@ const unitCosts = (max: number) =>
   fc.integer({ min: 1, max }).map((n) => Array.from({ length: n }, () => 1));
 const opArb = fc.oneof(
   // Floods of one flow at a low level: the timeline fills up.
-  { weight: 4, arbitrary: admitArb(fc.constantFrom(1, 2), fc.constantFrom('a', 'b'), unitCosts(10)) },
+  {
+    weight: 4,
+    arbitrary: admitArb(fc.constantFrom(1, 2), fc.constantFrom('a', 'b'), unitCosts(10)),
+  },
   // A few urgent calls: cut-ins ahead of the flood.
   { weight: 3, arbitrary: admitArb(fc.constant(0), fc.constantFrom('a', 'c'), unitCosts(2)) },
   // Anything: any level, flow and cost.
@@ -373,7 +406,10 @@ describe('cut-ins on a timeline', () => {
       fc.property(
         fc.record({
           rate: fc.constantFrom(0.5, 2, 5, 20),
-          burst: fc.oneof(fc.constantFrom(1, 2, 3, 4.5, 5, 10), fc.double({ min: 1, max: 20, noNaN: true })),
+          burst: fc.oneof(
+            fc.constantFrom(1, 2, 3, 4.5, 5, 10),
+            fc.double({ min: 1, max: 20, noNaN: true }),
+          ),
         }),
         fc.array(opArb, { minLength: 1, maxLength: 80 }),
         (limit, ops) => {
