@@ -22,7 +22,7 @@ import { InvalidAdmissionGroupError } from './errors.js';
 import { type GcraParams, planAdmission, retryAtUs, slotsFrom, US_PER_MS } from './gcra.js';
 import { type BucketView, flowKey, place, reservableCost } from './placement.js';
 import { recoverIfDue } from './rate-changes.js';
-import type { TimelinePosition } from './timeline.js';
+import { FIXED, type TimelinePosition } from './timeline.js';
 
 /** A bucket of an admission group, with the limit in force for it now (configured). */
 export interface GroupBucket {
@@ -50,6 +50,8 @@ export type AdmissionDecision =
       readonly epochs: readonly number[];
       /** Some bucket runs below its configured rate: its reservations should check in often. */
       readonly slowed: boolean;
+      /** Each bucket's learned rate, as a fraction of its configured rate. */
+      readonly fractions: readonly number[];
     }
   | {
       /** Not within the horizon; from `retryAtMs` on, the first waiting request fits. */
@@ -79,6 +81,7 @@ interface Grant {
   readonly slotsUs: number[];
   readonly positions: TimelinePosition[];
   epoch: number;
+  fraction: number;
   slowed: boolean;
   /** The last append (refundable while nobody wrote since): which requests, and the TAT after. */
   lastAppend?: { from: number; tokens: number[]; tatUs: number; intervalUs: number };
@@ -128,7 +131,14 @@ export async function admitGroup(
     const key = keys[b] as string;
     const bucket = buckets[b] as GroupBucket;
     await recoverIfDue(context, bucket, counter);
-    const grant: Grant = { key, slotsUs: [], positions: [], epoch: 0, slowed: false };
+    const grant: Grant = {
+      key,
+      slotsUs: [],
+      positions: [],
+      epoch: 0,
+      fraction: 1,
+      slowed: false,
+    };
     const requests = eligible.slice(0, count);
     let next = 0;
     while (next < requests.length) {
@@ -184,6 +194,7 @@ export async function admitGroup(
         positions: grants.map((g) => g.positions[position] as TimelinePosition),
         epochs: grants.map((g) => g.epoch),
         slowed: grants.some((g) => g.slowed),
+        fractions: grants.map((g) => g.fraction),
       };
     } else {
       decisions[requestIndex] = { kind: 'not-yet', retryAtMs };
@@ -259,7 +270,7 @@ async function placeRun(
       if (!written.ok) continue;
       for (const slotUs of placement.slotsUs) {
         grant.slotsUs.push(slotUs);
-        grant.positions.push({ slotUs, seq: state.headSeq });
+        grant.positions.push(positionOf(context, slotUs, nowUs, state.headSeq));
       }
       markGrant(grant, state);
       placedCount += placement.count;
@@ -315,7 +326,7 @@ async function placeRun(
     };
     for (const slotUs of slots) {
       grant.slotsUs.push(slotUs);
-      grant.positions.push({ slotUs, seq: state.headSeq });
+      grant.positions.push(positionOf(context, slotUs, nowUs, state.headSeq));
     }
     markGrant(grant, state);
     return { kind: 'placed', count: placedCount + plan.count };
@@ -333,8 +344,24 @@ async function placeRun(
   return { kind: 'not-yet', retryAtUs: Math.max(at, nowUs + params.intervalUs) };
 }
 
+/**
+ * Where a granted slot stands. A slot due within half the freeze margin is {@link FIXED}: no
+ * change can land before `now + freeze` (the other half covers clocks that disagree), so it
+ * needs no check-in on this bucket.
+ */
+function positionOf(
+  context: BucketContext,
+  slotUs: number,
+  nowUs: number,
+  headSeq: number,
+): TimelinePosition {
+  const fixedUntilUs = nowUs + (context.scheduling.freezeMs * US_PER_MS) / 2;
+  return { slotUs, seq: slotUs <= fixedUntilUs ? FIXED : headSeq };
+}
+
 function markGrant(grant: Grant, state: BucketState): void {
   grant.epoch = state.rate.epoch;
+  grant.fraction = state.rate.fraction;
   grant.slowed = state.rate.fraction < 1;
 }
 

@@ -24,7 +24,7 @@ import type { BucketState } from './bucket-state.js';
 import { hintAttribute } from './bucket-state.js';
 import { US_PER_MS } from './gcra.js';
 import { afterThrottle, type RateState, recoveryStep } from './learned-rate.js';
-import { applyEntry, type TimelineEntry } from './timeline.js';
+import { applyEntry, applyToTat, type TimelineEntry } from './timeline.js';
 
 /** The shortest pause after a throttle without `Retry-After`. */
 export const MIN_PAUSE_MS = 1_000;
@@ -104,7 +104,7 @@ async function writeChange(
   const move = (slotUs: number) => entries.reduce((s, e) => applyEntry(s, e), slotUs);
   let newTatUs: number | undefined;
   if (state.tatUs !== undefined) {
-    newTatUs = move(state.tatUs - oldParams.toleranceUs) + newParams.toleranceUs;
+    newTatUs = entries.reduce((tat, e) => applyToTat(tat, e), state.tatUs);
     // A paused bucket grants no new slot before the pause ends, even if nothing is reserved.
     if (pauseUs > 0) {
       newTatUs = Math.max(newTatUs, atUs + pauseUs - newParams.intervalUs + newParams.toleranceUs);

@@ -15,7 +15,7 @@ import type { GroupBucket } from './admit-group.js';
 import { type BucketContext, type RequestCounter, settle } from './bucket-context.js';
 import type { BucketState } from './bucket-state.js';
 import { US_PER_MS } from './gcra.js';
-import { replay, type TimelinePosition } from './timeline.js';
+import { FIXED, replay, type TimelinePosition } from './timeline.js';
 
 /** A reservation: its buckets, and where it stands on each. */
 export interface Reservation {
@@ -30,12 +30,15 @@ export type CheckIn =
       readonly kind: 'unchanged';
       readonly runAtMs: number;
       readonly positions: readonly TimelinePosition[];
+      /** Some bucket runs below its configured rate (check in again before a long wait). */
+      readonly slowed: boolean;
     }
   | {
-      /** Its slot moved later: wait and check in again. */
+      /** Its slot moved: wait and check in again. */
       readonly kind: 'moved';
       readonly runAtMs: number;
       readonly positions: readonly TimelinePosition[];
+      readonly slowed: boolean;
     }
   | { readonly kind: 'lost' };
 
@@ -53,9 +56,10 @@ export async function checkIn(
   const latest = new Map<string, number>();
   for (const r of reservations) {
     r.buckets.forEach((bucket, b) => {
+      const position = r.positions[b] as TimelinePosition;
+      if (position.seq === FIXED) return; // nothing can move it: no write, nothing to replay
       const key = bucketKey(bucket.ref);
-      const slotUs = (r.positions[b] as TimelinePosition).slotUs;
-      latest.set(key, Math.max(latest.get(key) ?? 0, slotUs));
+      latest.set(key, Math.max(latest.get(key) ?? 0, position.slotUs));
     });
   }
   const states = new Map<string, BucketState>();
@@ -76,16 +80,21 @@ export async function checkIn(
   return reservations.map((r) => {
     const positions: TimelinePosition[] = [];
     let moved = false;
+    let slowed = false;
     for (let b = 0; b < r.buckets.length; b++) {
-      const key = bucketKey((r.buckets[b] as GroupBucket).ref);
-      const state = states.get(key) as BucketState;
       const before = r.positions[b] as TimelinePosition;
+      const state = states.get(bucketKey((r.buckets[b] as GroupBucket).ref));
+      if (before.seq === FIXED || state === undefined) {
+        positions.push(before);
+        continue;
+      }
       const now = replay(before, state.log, state.headSeq);
       if (now === undefined) return { kind: 'lost' } as const;
       if (now.slotUs !== before.slotUs) moved = true;
+      if (state.rate.fraction < 1) slowed = true;
       positions.push(now);
     }
     const runAtMs = Math.ceil(Math.max(...positions.map((p) => p.slotUs)) / US_PER_MS);
-    return { kind: moved ? 'moved' : 'unchanged', runAtMs, positions };
+    return { kind: moved ? 'moved' : 'unchanged', runAtMs, positions, slowed };
   });
 }

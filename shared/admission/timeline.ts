@@ -56,8 +56,16 @@ export type TimelineEntry = ShiftEntry | RateEntry;
 /** Where a reservation stands: its slot, and the log position up to which it has replayed. */
 export interface TimelinePosition {
   readonly slotUs: number;
+  /** The log position; {@link FIXED} for a slot no change can reach. */
   readonly seq: number;
 }
+
+/**
+ * The log position of a slot that was due when it was granted: every later change lands at least
+ * a freeze margin after its own time, so it can never reach such a slot, and nothing need be
+ * replayed or committed for it.
+ */
+export const FIXED = -1;
 
 /** A slot after one entry. Slots at or before the entry's point never move. */
 export function applyEntry(slotUs: number, entry: TimelineEntry): number {
@@ -84,7 +92,7 @@ export function replay(
   entries: readonly TimelineEntry[],
   headSeq: number,
 ): TimelinePosition | undefined {
-  if (headSeq <= position.seq) return position;
+  if (position.seq === FIXED || headSeq <= position.seq) return position;
   const newer = entries.filter((e) => e.seq > position.seq).sort((a, b) => a.seq - b.seq);
   let expected = position.seq + 1;
   let slotUs = position.slotUs;
@@ -95,6 +103,20 @@ export function replay(
   }
   if (expected !== headSeq + 1) return undefined;
   return { slotUs, seq: headSeq };
+}
+
+/**
+ * The bucket's theoretical arrival time after the same entries: what is still owed after the
+ * point is re-spaced or shifted like the slots (a rate change scales it about the point, which
+ * keeps the tokens outstanding the same; a shift moves it). For busy cells this is exactly the
+ * last slot's move plus the new tolerance; for a bucket granting at once it also holds.
+ */
+export function applyToTat(tatUs: number, entry: TimelineEntry): number {
+  if (tatUs <= entry.atUs) return tatUs;
+  if (entry.kind === 'rate') {
+    return entry.atUs + Math.ceil(((tatUs - entry.atUs) * entry.toUs) / entry.fromUs);
+  }
+  return tatUs + entry.byUs * (entry.count <= 1 ? 1 : entry.count);
 }
 
 /** The slots of the cells a strided cut-in inserts: cell `j` lands after `j` of its own and `j`

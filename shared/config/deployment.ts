@@ -8,6 +8,8 @@
  * the message's target account; everything else is rejected before any client is built.
  */
 import { z } from 'zod';
+import type { SchedulingPolicy } from '../admission/bucket-store.js';
+import type { LearnedRatePolicy } from '../admission/learned-rate.js';
 import {
   ACCOUNT_PATTERN,
   ACCOUNT_RULE,
@@ -21,6 +23,13 @@ import {
 } from '../contract/patterns.js';
 import { type Problem, problem, problemsFromIssues } from '../contract/problems.js';
 import { type LimitsConfig, validateLimitsConfig } from '../limits/limits-config.js';
+import {
+  assuredTotal,
+  learnedRatePolicyOf,
+  learnedRateSchema,
+  schedulingPolicyOf,
+  schedulingSchema,
+} from './scheduling.js';
 
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::[0-9]{12}:role\/[\w+=,.@/-]{1,512}$/;
 
@@ -64,6 +73,10 @@ export const deploymentConfigSchema = z.strictObject({
   /** A request without `deadline` fails after waiting this long since first received (ms).
    *  @default 86 400 000 (one day) */
   maxWaitMs: z.int().min(1_000).optional(),
+  /** Priority levels' assured shares, flows' weights, the freeze margin. @default {} */
+  scheduling: schedulingSchema.optional(),
+  /** How a throttled bucket slows down and recovers. @default {} */
+  learnedRate: learnedRateSchema.optional(),
 });
 
 /** The deployment configuration as written. */
@@ -80,6 +93,8 @@ export interface DeploymentConfig {
   readonly leaseMs: number;
   readonly resultTtlDays: number;
   readonly maxWaitMs: number;
+  readonly scheduling: SchedulingPolicy;
+  readonly learnedRate: LearnedRatePolicy;
 }
 
 /** One target account of the deployment. */
@@ -101,6 +116,16 @@ export function parseDeploymentConfig(value: unknown): DeploymentConfig {
   const problems: Problem[] = parsed.success ? [] : problemsFromIssues(parsed.error.issues);
   if (parsed.success) {
     problems.push(...validateLimitsConfig(parsed.data.limits ?? {}, ['limits']));
+    const total = assuredTotal(schedulingPolicyOf(parsed.data.scheduling));
+    if (total > 1 + 1e-9) {
+      problems.push(
+        problem(
+          ['scheduling', 'levels'],
+          'range',
+          `assured shares add up to ${Number(total.toFixed(6))}; together they may be at most 1`,
+        ),
+      );
+    }
     const seen = new Set<string>();
     parsed.data.targets.forEach((target, i) => {
       if (seen.has(target.account)) {
@@ -132,6 +157,8 @@ export function parseDeploymentConfig(value: unknown): DeploymentConfig {
     leaseMs: data.leaseMs ?? 120_000,
     resultTtlDays: data.resultTtlDays ?? 7,
     maxWaitMs: data.maxWaitMs ?? 86_400_000,
+    scheduling: schedulingPolicyOf(data.scheduling),
+    learnedRate: learnedRatePolicyOf(data.learnedRate),
   });
 }
 

@@ -17,7 +17,8 @@ import {
   firstSeenOf,
   type IncomingMessage,
   notBeforeOf,
-  runAtOf,
+  type ReservationEnvelope,
+  reservationOf,
 } from './envelope.js';
 import { finishUnclaimed, reject } from './outcomes.js';
 import { RUN_IN_PROCESS_MS, requeue } from './requeue.js';
@@ -45,13 +46,13 @@ export async function accept(
     return undefined;
   }
 
-  const runAtMs = reservationOf(ctx, message);
+  const reservation = trustedReservation(ctx, message, checked.draws.length);
   const work: Work = {
     message,
     request,
     draws: checked.draws,
     firstSeenMs,
-    ...(runAtMs === undefined ? {} : { runAtMs }),
+    ...(reservation === undefined ? {} : { reservation }),
   };
   if (now > lastStartMs(retryLimitsOf(request, firstSeenMs, ctx.deployment.maxWaitMs))) {
     await finishUnclaimed(
@@ -64,7 +65,7 @@ export async function accept(
   }
   const notBefore = notBeforeOf(message);
   if (notBefore !== undefined && notBefore > now + RUN_IN_PROCESS_MS) {
-    requeue(ctx, work, notBefore, work.runAtMs);
+    requeue(ctx, work, notBefore, work.reservation);
     return undefined;
   }
   return work;
@@ -114,8 +115,12 @@ function callProblem(error: unknown): Problem | undefined {
   return undefined;
 }
 
-/** The slot a message was admitted for, if it is a reservation from the scheduled queue. */
-function reservationOf(ctx: BatchContext, message: IncomingMessage): number | undefined {
+/** The reservation a message carries, if it is one from the scheduled queue. */
+function trustedReservation(
+  ctx: BatchContext,
+  message: IncomingMessage,
+  buckets: number,
+): ReservationEnvelope | undefined {
   if (!claimsReservation(message)) return undefined;
   if (message.queueName !== ctx.scheduledQueueName) {
     // Only the dispatcher sends to the scheduled queue: elsewhere this skips admission.
@@ -125,5 +130,5 @@ function reservationOf(ctx: BatchContext, message: IncomingMessage): number | un
     });
     return undefined;
   }
-  return runAtOf(message);
+  return reservationOf(message, buckets);
 }

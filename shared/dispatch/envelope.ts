@@ -4,6 +4,7 @@
  * trusted only where only the dispatcher writes (DESIGN.md, "Producers and trust"): the
  * reservation only on the scheduled queue; first-seen and not-before only ever delay a request.
  */
+import type { TimelinePosition } from '../admission/timeline.js';
 
 /** A message as received from a request queue (Lambda's SQS record, or the local poller's). */
 export interface IncomingMessage {
@@ -28,15 +29,29 @@ export const ENVELOPE = {
   notBefore: 'sluice-not-before',
   /** When the request was first received (epoch ms): the start of its longest wait. */
   firstSeen: 'sluice-first-seen',
+  /**
+   * A reservation's place on each bucket's timeline (shared/admission/timeline.ts), in the order
+   * of the call's buckets: `slotUs:seq:epoch`, comma-separated. With `sluice-run-at`, and trusted
+   * only where it is.
+   */
+  timeline: 'sluice-timeline',
   /** On dead letters and replies: why. */
   reason: 'sluice-reason',
 } as const;
 
+/** A reservation: its slot, and where it stands on each of its buckets' timelines. */
+export interface ReservationEnvelope {
+  readonly runAtMs: number;
+  readonly positions: readonly TimelinePosition[];
+  /** Each bucket's learned-rate epoch when the call was admitted (a throttle report names it). */
+  readonly epochs: readonly number[];
+}
+
 /** The envelope a re-sent request carries. */
 export interface Envelope {
   readonly firstSeenMs: number;
-  /** The reservation's slot, for a message to the scheduled queue. */
-  readonly runAtMs?: number;
+  /** The reservation, for a message to the scheduled queue. */
+  readonly reservation?: ReservationEnvelope;
   /** The end of a wait that is chained past SQS's longest delay. */
   readonly notBeforeMs?: number;
 }
@@ -57,10 +72,31 @@ export function claimsReservation(message: IncomingMessage): boolean {
   return message.attributes[ENVELOPE.runAt] !== undefined;
 }
 
-/** The reservation's slot, epoch ms, if the message carries a usable one. */
-export function runAtOf(message: IncomingMessage): number | undefined {
+/**
+ * The reservation a message carries, if it is well formed: a slot, and one position and epoch per
+ * bucket of the call (`buckets`). Anything else is no reservation (the caller admits it again).
+ */
+export function reservationOf(
+  message: IncomingMessage,
+  buckets: number,
+): ReservationEnvelope | undefined {
   const runAtMs = Number(message.attributes[ENVELOPE.runAt]);
-  return Number.isFinite(runAtMs) && runAtMs > 0 ? runAtMs : undefined;
+  if (!(Number.isSafeInteger(runAtMs) && runAtMs > 0)) return undefined;
+  const parts = (message.attributes[ENVELOPE.timeline] ?? '').split(',');
+  if (parts.length !== buckets) return undefined;
+  const positions: TimelinePosition[] = [];
+  const epochs: number[] = [];
+  for (const part of parts) {
+    const numbers = part.split(':').map(Number);
+    // A log position is ≥ 0, or −1 for a slot nothing can move (shared/admission/timeline.ts).
+    if (numbers.length !== 3 || !numbers.every((n) => Number.isSafeInteger(n) && n >= -1)) {
+      return undefined;
+    }
+    const [slotUs, seq, epoch] = numbers as [number, number, number];
+    positions.push({ slotUs, seq });
+    epochs.push(epoch);
+  }
+  return { runAtMs, positions, epochs };
 }
 
 /** The end of a chained wait, epoch ms, if the message carries one. */
@@ -74,7 +110,13 @@ export function envelopeAttributes(envelope: Envelope): Record<string, string> {
   const attributes: Record<string, string> = {
     [ENVELOPE.firstSeen]: String(envelope.firstSeenMs),
   };
-  if (envelope.runAtMs !== undefined) attributes[ENVELOPE.runAt] = String(envelope.runAtMs);
+  const { reservation } = envelope;
+  if (reservation !== undefined) {
+    attributes[ENVELOPE.runAt] = String(reservation.runAtMs);
+    attributes[ENVELOPE.timeline] = reservation.positions
+      .map((p, b) => `${p.slotUs}:${p.seq}:${reservation.epochs[b] ?? 0}`)
+      .join(',');
+  }
   if (envelope.notBeforeMs !== undefined)
     attributes[ENVELOPE.notBefore] = String(Math.ceil(envelope.notBeforeMs));
   return attributes;

@@ -16,6 +16,7 @@ import {
 } from '../../../shared/admission/placement.js';
 import {
   applyEntry,
+  applyToTat,
   insertedSlots,
   replay,
   type ShiftEntry,
@@ -262,9 +263,7 @@ function changeRate(model: Model, fraction: number): void {
   for (const cell of model.cells) cell.slotUs = applyEntry(cell.slotUs, entry);
   const { burst } = model.params;
   const toleranceUs = Math.floor(burst * toUs);
-  if (model.tatUs !== undefined) {
-    model.tatUs = applyEntry(model.tatUs - model.params.toleranceUs, entry) + toleranceUs;
-  }
+  if (model.tatUs !== undefined) model.tatUs = applyToTat(model.tatUs, entry);
   for (const tails of [model.levelTails, model.flowTails, model.meters] as Map<unknown, number>[]) {
     for (const [k, v] of tails) tails.set(k, applyEntry(v, entry));
   }
