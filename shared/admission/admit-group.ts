@@ -20,7 +20,7 @@ import type { BucketState } from './bucket-state.js';
 import { hintAttribute } from './bucket-state.js';
 import { InvalidAdmissionGroupError } from './errors.js';
 import { type GcraParams, planAdmission, retryAtUs, slotsFrom, US_PER_MS } from './gcra.js';
-import { type BucketView, flowKey, place, reservableCost } from './placement.js';
+import { type BucketView, flowKey, place } from './placement.js';
 import { recoverIfDue } from './rate-changes.js';
 import { FIXED, type TimelinePosition } from './timeline.js';
 
@@ -243,6 +243,7 @@ async function placeRun(
       counter.writes++;
       const written = await context.items.cutIn(key, {
         fraction,
+        anchorUs: state.anchorUs,
         entry: {
           seq: 0,
           kind: 'shift',
@@ -279,10 +280,7 @@ async function placeRun(
       continue;
     }
 
-    const plan = planAdmission(state.tatUs, nowUs, params, rest, context.horizonUs, {
-      reservableCost: reservableCost(params),
-      dueUs: context.scheduling.freezeMs * US_PER_MS,
-    });
+    const plan = planAdmission(state.tatUs, nowUs, params, rest, context.horizonUs);
     if (plan.kind === 'not-yet') {
       return placedCount > 0
         ? { kind: 'placed', count: placedCount }
@@ -297,15 +295,25 @@ async function placeRun(
       hintAttribute('levelTail', tag.level),
       hintAttribute('flowTail', tag.level, tag.flow),
     ];
+    const multiCost = rest.slice(0, plan.count).some((cost) => cost > 1);
     counter.writes++;
     const written = await context.items.append(
       key,
       idle
-        ? { kind: 'idle', fraction, nowUs, newTatUs: nowUs + incrementUs, lastSlotUs, tails }
+        ? {
+            kind: 'idle',
+            fraction,
+            nowUs,
+            multiCost,
+            newTatUs: nowUs + incrementUs,
+            lastSlotUs,
+            tails,
+          }
         : {
             kind: 'busy',
             fraction,
             nowUs,
+            multiCost,
             incrementUs,
             highestTatUs: nowUs + context.horizonUs + params.toleranceUs - incrementUs,
             lastOffsetUs: incrementUs - params.toleranceUs,
@@ -407,6 +415,9 @@ function viewOf(state: BucketState, context: BucketContext): BucketView {
   return {
     tatUs: state.tatUs,
     frozenUs: state.frozenUs,
+    anchorUs: state.anchorUs,
+    gridStartUs: state.gridStartUs,
+    multiCost: state.multiCost,
     levelTailsUs: byIndex(state.levelTailsUs),
     flowTailsUs: flows,
     cutMetersUs: byIndex(state.cutMetersUs),

@@ -53,6 +53,8 @@ export type AppendWrite = {
   /** The learned-rate fraction the plan used. */
   readonly fraction: number;
   readonly nowUs: number;
+  /** Some appended cell costs more than one token (the bucket leaves the grid: no cut-ins). */
+  readonly multiCost: boolean;
   /** Hints to set to the slot of the last appended cell. */
   readonly tails: readonly string[];
 } & (
@@ -69,6 +71,8 @@ export type AppendWrite = {
 /** A cut-in: the log entry, the shift of the TAT, and the hints it leaves. */
 export interface CutInWrite {
   readonly fraction: number;
+  /** The grid the cut-in point was chosen on. */
+  readonly anchorUs: number;
   readonly entry: TimelineEntry;
   readonly shiftUs: number;
   readonly atUs: number;
@@ -82,8 +86,12 @@ export interface CutInWrite {
 
 /** A change of the learned rate, re-spacing (and maybe pausing) the slots after `atUs`. */
 export interface RateWrite {
-  /** The TAT, epoch and fraction the change was computed from. */
+  /** The TAT, epoch, fraction and grid the change was computed from. */
   readonly expectedTatUs: number | undefined;
+  readonly expectedAnchorUs: number;
+  /** The grid after the change. */
+  readonly anchorUs: number;
+  readonly gridStartUs: number;
   readonly expectedEpoch: number;
   readonly expectedFraction: number;
   readonly atUs: number;
@@ -122,12 +130,18 @@ export class BucketItems {
       );
       u.set(A.tat, u.value(write.newTatUs));
       u.set(A.expiresAt, u.value(this.#expiresAt(write.newTatUs)));
+      // A new busy stretch: its grid starts now, and only its own cells decide `mc`.
+      u.set(A.anchor, u.value(write.nowUs));
+      u.set(A.gridStart, u.value(write.nowUs));
+      if (write.multiCost) u.set(A.multiCost, u.value(1));
+      else u.remove(A.multiCost);
       for (const tail of write.tails) u.set(tail, u.value(write.lastSlotUs));
     } else {
       const tat = u.name(A.tat);
       u.when(`${tat} BETWEEN ${u.value(write.nowUs)} AND ${u.value(write.highestTatUs)}`);
       u.set(A.tat, `${tat} + ${u.value(write.incrementUs)}`);
       u.set(A.expiresAt, u.value(this.#expiresAt(write.highestTatUs + write.incrementUs)));
+      if (write.multiCost) u.set(A.multiCost, u.value(1));
       for (const tail of write.tails) u.set(tail, `${tat} + ${u.value(write.lastOffsetUs)}`);
     }
     u.when(rateGuard(u, write.fraction));
@@ -144,6 +158,12 @@ export class BucketItems {
     u.when(frozenBefore(u, write.atUs));
     u.when(`${tat} >= ${u.value(write.tatAtLeastUs)}`);
     u.when(rateGuard(u, write.fraction));
+    // The point is on the grid only while the grid is the one it was chosen on, and every cell
+    // costs one token.
+    u.when(`${u.name(A.anchor)} = ${u.value(write.anchorUs)}`);
+    const gridStart = u.name(A.gridStart);
+    u.when(`(attribute_not_exists(${gridStart}) OR ${gridStart} <= ${u.value(write.atUs)})`);
+    u.when(`attribute_not_exists(${u.name(A.multiCost)})`);
     u.set(A.tat, `${tat} + ${u.value(write.shiftUs)}`);
     u.set(A.expiresAt, u.value(this.#expiresAt(write.expectedTatUs + write.shiftUs)));
     appendToLog(u, [write.entry]);
@@ -183,6 +203,14 @@ export class BucketItems {
         : `${epoch} = ${u.value(write.expectedEpoch)}`,
     );
     u.when(rateGuard(u, write.expectedFraction));
+    const anchor = u.name(A.anchor);
+    u.when(
+      write.expectedAnchorUs === 0
+        ? `(attribute_not_exists(${anchor}) OR ${anchor} = ${u.value(0)})`
+        : `${anchor} = ${u.value(write.expectedAnchorUs)}`,
+    );
+    u.set(A.anchor, u.value(write.anchorUs));
+    u.set(A.gridStart, u.value(write.gridStartUs));
     if (write.newTatUs !== undefined) {
       u.set(A.tat, u.value(write.newTatUs));
       u.set(A.expiresAt, u.value(this.#expiresAt(write.newTatUs)));

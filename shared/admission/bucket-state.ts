@@ -5,9 +5,13 @@
  * - `tat` — the theoretical arrival time after the last cell (µs); `expiresAt` — TTL.
  * - `frz` — the frozen watermark: the latest slot a reservation has committed to. Nothing at or
  *   before it ever moves.
+ * - `anc`, `gs` — the grid: every cell whose slot is after `gs` ends on `anc + m·T`
+ *   (./timeline.ts); cells at or before `gs` belong to an older grid and are never moved.
+ * - `mc` — present while some cell of the current busy stretch costs more than one token: then
+ *   cells do not all lie on the grid's points, and no call cuts in.
  * - `lseq`, `log` — the timeline log: `lseq` numbers the newest entry, `log` holds the newest ones
- *   (oldest first), each a short string (`s|at|by|stride|count` for a shift, `r|at|from|to` for a
- *   rate change). Old entries are dropped from the front; `lseq` keeps counting.
+ *   (oldest first), each a short string (`s|at|by|stride|count` for a shift,
+ *   `r|at|from|to|fromTol|toTol|extra` for a rate change). Old entries are dropped from the front; `lseq` keeps counting.
  * - `rf`, `rc`, `rd`, `rt`, `re` — the learned rate (shared/admission/learned-rate.ts): fraction in
  *   force (absent: 1), ceiling, fraction decreased to, when (µs), epoch.
  * - `lt:<level>`, `ft:<level>:<flow>`, `cm:<level>` — placement hints (shared/admission/placement.ts):
@@ -30,6 +34,9 @@ export const BUCKET_ATTRIBUTES = {
   tat: BUCKETS_TABLE.attributes.tat,
   expiresAt: BUCKETS_TABLE.attributes.expiresAt,
   frozen: 'frz',
+  anchor: 'anc',
+  gridStart: 'gs',
+  multiCost: 'mc',
   headSeq: 'lseq',
   log: 'log',
   fraction: 'rf',
@@ -48,6 +55,12 @@ const A = BUCKET_ATTRIBUTES;
 export interface BucketState {
   readonly tatUs: number | undefined;
   readonly frozenUs: number;
+  /** The grid anchor (µs); 0 when none yet. */
+  readonly anchorUs: number;
+  /** The slot at or before which cells belong to an older grid (µs); 0 when none. */
+  readonly gridStartUs: number;
+  /** Some cell of the current busy stretch costs more than one token. */
+  readonly multiCost: boolean;
   /** Number of the newest log entry (0: none ever). */
   readonly headSeq: number;
   /** The entries still held, oldest first. */
@@ -65,6 +78,9 @@ export interface BucketState {
 export const EMPTY_BUCKET: BucketState = Object.freeze({
   tatUs: undefined,
   frozenUs: 0,
+  anchorUs: 0,
+  gridStartUs: 0,
+  multiCost: false,
   headSeq: 0,
   log: Object.freeze([]),
   rate: UNTHROTTLED,
@@ -127,6 +143,9 @@ export function decodeBucket(key: string, item: BucketItem | undefined): BucketS
   return {
     tatUs,
     frozenUs: number(A.frozen) ?? 0,
+    anchorUs: number(A.anchor) ?? 0,
+    gridStartUs: number(A.gridStart) ?? 0,
+    multiCost: item[A.multiCost] !== undefined,
     headSeq,
     log,
     rate,
@@ -140,7 +159,7 @@ export function decodeBucket(key: string, item: BucketItem | undefined): BucketS
 export function encodeEntry(entry: TimelineEntry): string {
   return entry.kind === 'shift'
     ? `s|${entry.atUs}|${entry.byUs}|${entry.strideUs}|${entry.count}`
-    : `r|${entry.atUs}|${entry.fromUs}|${entry.toUs}`;
+    : `r|${entry.atUs}|${entry.fromUs}|${entry.toUs}|${entry.fromTolUs}|${entry.toTolUs}|${entry.extraUs}`;
 }
 
 function decodeEntry(key: string, text: string, seq: number): TimelineEntry {
@@ -152,9 +171,16 @@ function decodeEntry(key: string, text: string, seq: number): TimelineEntry {
     const [atUs, byUs, strideUs, count] = numbers as [number, number, number, number];
     return { seq, kind: 'shift', atUs, byUs, strideUs, count };
   }
-  if (kind === 'r' && numbers.length === 3) {
-    const [atUs, fromUs, toUs] = numbers as [number, number, number];
-    return { seq, kind: 'rate', atUs, fromUs, toUs };
+  if (kind === 'r' && numbers.length === 6) {
+    const [atUs, fromUs, toUs, fromTolUs, toTolUs, extraUs] = numbers as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
+    return { seq, kind: 'rate', atUs, fromUs, toUs, fromTolUs, toTolUs, extraUs };
   }
   throw new BucketStoreError(key, `log entry ${seq} is malformed: ${text}`);
 }

@@ -49,7 +49,7 @@ export const DEFAULT_SCHEDULING: SchedulingPolicy = Object.freeze({
   ]),
   defaultLevel: 'normal',
   weightOf: () => 1,
-  freezeMs: 400,
+  freezeMs: 300,
 });
 
 /** Settings of a {@link BucketStore}. */

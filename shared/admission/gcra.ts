@@ -84,21 +84,6 @@ export type GcraPlan =
     };
 
 /**
- * Which cells may be reserved ahead. A cell that a later cut-in could straddle must leave room
- * for it (placement.ts, `reservableCost`): a cell costing more is only admitted when its slot is
- * due within `dueUs`, before any cut-in can land.
- */
-export interface ReservationLimit {
-  readonly reservableCost: number;
-  readonly dueUs: number;
-}
-
-const NO_RESERVATION_LIMIT: ReservationLimit = {
-  reservableCost: Number.POSITIVE_INFINITY,
-  dueUs: 0,
-};
-
-/**
  * Plans the admission of `costs` (one entry a request, in order) at `nowUs` on a bucket whose
  * TAT is `tatUs` (`undefined`: the bucket has never been used).
  *
@@ -112,15 +97,13 @@ export function planAdmission(
   params: GcraParams,
   costs: readonly number[],
   horizonUs: number,
-  reservations: ReservationLimit = NO_RESERVATION_LIMIT,
 ): GcraPlan {
   const first = costs[0];
   if (first === undefined) throw new RangeError('costs must name at least one request');
   if (first > params.burst) return { kind: 'never-fits', cost: first, burst: params.burst };
 
   const baseUs = tatUs === undefined ? nowUs : Math.max(tatUs, nowUs);
-  const horizonOf = (cost: number) =>
-    cost > reservations.reservableCost ? Math.min(horizonUs, reservations.dueUs) : horizonUs;
+  const latestUs = nowUs + horizonUs;
   const slotsUs: number[] = [];
   let cumulative = 0;
   for (const cost of costs) {
@@ -132,12 +115,12 @@ export function planAdmission(
       nowUs,
       baseUs + (cumulative + cost) * params.intervalUs - params.toleranceUs,
     );
-    if (slotUs > nowUs + horizonOf(cost)) break;
+    if (slotUs > latestUs) break;
     cumulative += cost;
     slotsUs.push(slotUs);
   }
   if (slotsUs.length === 0) {
-    return { kind: 'not-yet', retryAtUs: retryAtUs(baseUs, params, first, horizonOf(first)) };
+    return { kind: 'not-yet', retryAtUs: retryAtUs(baseUs, params, first, horizonUs) };
   }
   return {
     kind: 'admitted',

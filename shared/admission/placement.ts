@@ -16,11 +16,13 @@
  * chosen so that it gets `weight / (weight + the others' weights)` of the level's slots. A flood
  * from one producer then delays another producer of the same level only by its fair share.
  *
- * What keeps the window bound (shared/admission/timeline.ts): a cut-in never lands before the
- * frozen watermark or before `now + freeze`, and costs obey {@link cutInLimit}.
+ * What keeps the window bound (shared/admission/timeline.ts): a cut-in lands on the bucket's grid
+ * (so no cell straddles it), never before the frozen watermark or `now + freeze`, and only on a
+ * bucket whose cells all cost one token (every request bucket; a resource bucket until a call of
+ * several instances uses it).
  */
 import type { GcraParams } from './gcra.js';
-import { insertedSlots } from './timeline.js';
+import { insertedSlots, onGrid } from './timeline.js';
 
 /** A priority level: its name and its assured share of every bucket's rate (0–1). */
 export interface LevelPolicy {
@@ -35,6 +37,12 @@ export interface BucketView {
   readonly tatUs: number | undefined;
   /** The latest slot a reservation has committed to (µs); 0 when none. */
   readonly frozenUs: number;
+  /** Where the grid of the cells' theoretical arrival times starts (µs); see timeline.ts. */
+  readonly anchorUs: number;
+  /** Cells with slots at or before this belong to an older grid: nothing cuts in before it. */
+  readonly gridStartUs: number;
+  /** Some cell of the bucket costs more than one token: no cut-ins. */
+  readonly multiCost: boolean;
   /** Per level (index, 0 = most urgent): the slot of its last cell, as last written (a hint). */
   readonly levelTailsUs: ReadonlyMap<number, number>;
   /** Per flow of a level (`flowKey`): the slot of its last cell (a hint). */
@@ -99,21 +107,6 @@ export function flowKey(level: number, flow: string): string {
   return `${level}/${flow}`;
 }
 
-/**
- * The largest cost a cut-in may have on a bucket (0: none). A cell of cost `c` whose tokens
- * straddle a cut-in of `n` tokens stays conformant when `c + n ≤ burst`; reservations are
- * limited to `burst − cutInLimit` ({@link reservableCost}), so every straddle is safe. On a
- * bucket of burst below 2 there is no room for both: no cut-ins, and reservations as before.
- */
-export function cutInLimit(params: GcraParams): number {
-  return params.burst >= 2 ? Math.floor(params.burst / 2) : 0;
-}
-
-/** The largest cost a cell may have and still be reserved ahead (see {@link cutInLimit}). */
-export function reservableCost(params: GcraParams): number {
-  return params.burst - cutInLimit(params);
-}
-
 /** The cut-in meter's interval for a level: T over the share left to it and the levels above. */
 export function meterIntervalUs(
   params: GcraParams,
@@ -140,20 +133,20 @@ export function place(
 ): Placement {
   const append: Append = { kind: 'append' };
   const { tatUs } = view;
-  const first = request.costs[0];
-  if (tatUs === undefined || first === undefined) return append;
-  const limit = cutInLimit(params);
-  // Strided cut-ins need one cell size; a group of mixed costs (rare: resource buckets) appends.
-  if (first > limit || request.costs.some((c) => c !== first)) return append;
+  // Only one-token cells on a bucket of one-token cells: they lie on the grid (timeline.ts).
+  if (tatUs === undefined || view.multiCost || request.costs.some((c) => c !== 1)) return append;
 
   const level = request.level;
   const tail = (map: ReadonlyMap<number, number>, l: number) => map.get(l) ?? 0;
   // Where this group belongs: after every committed slot, after `now + freeze`, after every cell
-  // of a more urgent level, and after the flow's own earlier cells.
-  let atUs = Math.max(nowUs + policy.freezeUs, view.frozenUs + 1);
-  for (let l = 0; l < level; l++) atUs = Math.max(atUs, tail(view.levelTailsUs, l));
+  // of a more urgent level, and after the flow's own earlier cells — on the grid.
+  let earliest = Math.max(nowUs + policy.freezeUs, view.frozenUs + 1, view.gridStartUs);
+  for (let l = 0; l < level; l++) earliest = Math.max(earliest, tail(view.levelTailsUs, l));
   const ownTail = view.flowTailsUs.get(flowKey(level, request.flow)) ?? 0;
-  atUs = Math.max(atUs, ownTail);
+  earliest = Math.max(earliest, ownTail);
+  // A grid point is a cell's end in virtual time; the slot-space point is that minus τ.
+  const atUs =
+    onGrid(earliest + params.toleranceUs, view.anchorUs, params.intervalUs) - params.toleranceUs;
 
   // Only cells after `atUs` can be passed, and only if the timeline reaches past it.
   const lastSlotUs = tatUs - params.toleranceUs;
@@ -170,19 +163,26 @@ export function place(
     }
   }
   if (passedLevels.length === 0 && othersWeight === 0) return append;
+  const first = 1;
 
   const cellUs = first * params.intervalUs;
   const levelTailUs = Math.max(tail(view.levelTailsUs, level), atUs);
   // Interleave with the level's other flows while their cells last; past them, one block.
+  // A whole number of intervals, so every inserted cell lands on the grid.
   const strideUs =
     othersWeight > 0 && levelTailUs > atUs
-      ? Math.ceil((cellUs * othersWeight) / Math.max(request.weight, 1e-6))
+      ? Math.ceil(othersWeight / Math.max(request.weight, 1e-6)) * cellUs
       : 0;
 
   let allowed = request.costs.length;
   // Strided cells stop where the level's other cells do: the rest of the group is placed by the
   // next call, behind them (still ahead of lower levels).
-  if (strideUs > 0) allowed = Math.min(allowed, Math.ceil((levelTailUs - atUs) / strideUs));
+  if (strideUs > 0) {
+    // …and where the timeline does: an inserted cell needs an old one after its point, or it
+    // would stand past the end with a gap before it.
+    const reach = Math.min(levelTailUs, lastSlotUs);
+    allowed = Math.min(allowed, Math.ceil((reach - atUs) / strideUs));
+  }
   // The meter admits cut-ins that pass lower levels at the rate left after their shares.
   let meterUs: number | undefined;
   if (passedLevels.length > 0) {
@@ -213,7 +213,11 @@ export function place(
     cellUs,
     strideUs,
     slotsUs: slots,
-    requires: { frozenBelowUs: atUs, tatAtLeastUs: atUs + params.toleranceUs },
+    // The last cell inserted has old cells after its point: the write checks it against the TAT.
+    requires: {
+      frozenBelowUs: atUs,
+      tatAtLeastUs: atUs + params.toleranceUs + (count - 1) * strideUs + 1,
+    },
     levelTailUs: Math.max(levelTailUs + count * cellUs, lastPlaced),
     flowTailUs: lastPlaced,
     meterUs,

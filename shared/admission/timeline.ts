@@ -11,25 +11,33 @@
  * The slots themselves are known only to the messages that carry them. The bucket item keeps the
  * log of changes (`TimelineEntry`, numbered by `seq`); a reservation remembers the log position it
  * has seen, and before it runs it reads the entries after it and *replays* them to find its slot
- * now. That is one read per arriving batch per bucket, and one write per change.
+ * now. That is one request per arriving batch per bucket, and one write per change.
  *
- * Why the window bound `burst + rate·W` survives (the property tests in
- * test/unit/admission/timeline.test.ts check it on random histories):
- * - a shift moves every slot after a point by the same amount: the suffix keeps its spacing and
- *   only gains a gap, so it stays conformant;
- * - a cut-in of `n` tokens at point P gives the new cell the slot P + n·T and moves every slot after
- *   P back by n·T. The new cell conforms (what precedes it ends by P + τ); a cell of cost `c` whose
- *   tokens straddle P still conforms when `c + n ≤ burst` (see `canCutIn` in placement.ts, which
- *   enforces it); every later cell moves with the theoretical arrival time, by the same n·T;
- * - a rate change at point f re-spaces the slots after f by T′/T about f: the suffix conforms at the
- *   new rate, and nothing before f moves;
+ * Why the window bound `burst + rate·W` survives (test/unit/admission/timeline.test.ts checks it
+ * on random histories, and on both DynamoDB engines in test/integration/scheduling.test.ts):
+ * think of each cell of cost `c` as the stretch `[E − c·T, E)` of *virtual* time, where `E` is the
+ * theoretical arrival time after it, and of its slot as `E − τ`. If the stretches of all cells are
+ * disjoint and each lies within `[slot, slot + τ]`, then the cells whose slots fall in a window
+ * `[a, b]` have stretches inside `[a, b + τ]`, so their tokens number at most `(b − a)/T + τ/T`
+ * = `rate·W + burst`. Appends keep this (GCRA). The changes keep it because every cell after the
+ * bucket's *grid anchor* is one token long and lies on the grid `anchor + m·T`
+ * (./placement.ts cuts in only on buckets whose cells all cost one token):
+ * - a cut-in of `n` one-token cells at a grid point V moves every stretch after V back by `n·T`
+ *   and puts the new cells in the gap: nothing straddles V, nothing overlaps;
+ * - a pause moves the stretches after a grid point back by a multiple of T: a gap;
+ * - a rate change at a grid point re-spaces the stretches after it onto the new grid
+ *   (`E′ = c + D + m·T′`), exactly, with the tolerance `τ′ = burst·T′`; `D` (a multiple of T′)
+ *   keeps any slot from moving earlier when the rate drops, so the cells after the point conform
+ *   at the new rate and the whole sequence at the faster of the two;
  * - nothing ever moves a slot a reservation has committed to: the item keeps a frozen watermark
  *   (the latest committed slot) and every change is written on the condition that its point lies
  *   after it (shared/admission/bucket-item.ts).
  */
 
-/** Slots after `atUs` move back: by `byUs`, or by `byUs` for each of `count` cells inserted every
- *  `strideUs` of the old timeline from `atUs` on (a fair flow interleaved with the others). */
+/**
+ * Slots after `atUs` move back: by `byUs`, or by `byUs` for each of `count` cells inserted every
+ * `strideUs` of the old timeline from `atUs` on (a fair flow interleaved with the others).
+ */
 export interface ShiftEntry {
   readonly seq: number;
   readonly kind: 'shift';
@@ -41,13 +49,20 @@ export interface ShiftEntry {
   readonly count: number;
 }
 
-/** Slots after `atUs` are re-spaced from the interval `fromUs` to `toUs` (the learned rate). */
+/**
+ * The slots after `atUs` (the slot of the grid point `c = atUs + fromTolUs`) are re-spaced from
+ * the interval `fromUs` to `toUs`: the cell `m` intervals after `c` ends at `c + extraUs + m·toUs`
+ * and its slot is that minus the new tolerance `toTolUs`.
+ */
 export interface RateEntry {
   readonly seq: number;
   readonly kind: 'rate';
   readonly atUs: number;
   readonly fromUs: number;
   readonly toUs: number;
+  readonly fromTolUs: number;
+  readonly toTolUs: number;
+  readonly extraUs: number;
 }
 
 /** One change of a bucket's timeline. */
@@ -71,8 +86,9 @@ export const FIXED = -1;
 export function applyEntry(slotUs: number, entry: TimelineEntry): number {
   if (slotUs <= entry.atUs) return slotUs;
   if (entry.kind === 'rate') {
-    // Rounded up: a re-spaced slot is never earlier than the exact one.
-    return entry.atUs + Math.ceil(((slotUs - entry.atUs) * entry.toUs) / entry.fromUs);
+    // Cells after the point lie on the old grid: a whole number of old intervals past it.
+    const m = Math.round((slotUs - entry.atUs) / entry.fromUs);
+    return entry.atUs + entry.fromTolUs + entry.extraUs + m * entry.toUs - entry.toTolUs;
   }
   const times =
     entry.count <= 1
@@ -106,17 +122,20 @@ export function replay(
 }
 
 /**
- * The bucket's theoretical arrival time after the same entries: what is still owed after the
- * point is re-spaced or shifted like the slots (a rate change scales it about the point, which
- * keeps the tokens outstanding the same; a shift moves it). For busy cells this is exactly the
- * last slot's move plus the new tolerance; for a bucket granting at once it also holds.
+ * The bucket's theoretical arrival time after an entry, given the tolerance `tolUs` in force
+ * before it: its last cell's slot moves like any other (a rate change also brings its new
+ * tolerance); a TAT whose last slot lies at or before the point does not move.
  */
-export function applyToTat(tatUs: number, entry: TimelineEntry): number {
-  if (tatUs <= entry.atUs) return tatUs;
-  if (entry.kind === 'rate') {
-    return entry.atUs + Math.ceil(((tatUs - entry.atUs) * entry.toUs) / entry.fromUs);
-  }
-  return tatUs + entry.byUs * (entry.count <= 1 ? 1 : entry.count);
+export function applyToTat(tatUs: number, entry: TimelineEntry, tolUs: number): number {
+  const lastSlotUs = tatUs - tolUs;
+  if (lastSlotUs <= entry.atUs) return tatUs;
+  return applyEntry(lastSlotUs, entry) + (entry.kind === 'rate' ? entry.toTolUs : tolUs);
+}
+
+/** The first grid point `anchor + m·interval` at or after `atUs`. */
+export function onGrid(atUs: number, anchorUs: number, intervalUs: number): number {
+  if (atUs <= anchorUs) return anchorUs;
+  return anchorUs + Math.ceil((atUs - anchorUs) / intervalUs) * intervalUs;
 }
 
 /** The slots of the cells a strided cut-in inserts: cell `j` lands after `j` of its own and `j`

@@ -28,7 +28,7 @@ export const schedulingSchema = z.strictObject({
     .optional(),
   /** Weight of a flow (a producer) in fair queuing within a level; default 1. */
   flowWeights: z.record(z.string().min(1).max(128), z.number().gt(0).max(1_000)).optional(),
-  /** No cut-in lands closer to now than this (ms). @default 400 */
+  /** No cut-in lands closer to now than this (ms). @default 300 */
   freezeMs: z.int().min(MIN_FREEZE_MS).max(10_000).optional(),
 });
 

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { windowStats } from '../../../local/window-stats.js';
+import { EMPTY_BUCKET } from '../../../shared/admission/bucket-state.js';
 import {
   type GcraParams,
   gcraParams,
@@ -12,8 +13,8 @@ import {
   flowKey,
   type LevelPolicy,
   place,
-  reservableCost,
 } from '../../../shared/admission/placement.js';
+import { planChange } from '../../../shared/admission/rate-changes.js';
 import {
   applyEntry,
   applyToTat,
@@ -35,9 +36,20 @@ describe('applyEntry', () => {
     expect([90, 100, 101, 500].map((s) => applyEntry(s, entry))).toEqual([90, 100, 111, 510]);
   });
 
-  it('re-spaces the slots after the point at the new interval, never earlier than exact', () => {
-    const entry: TimelineEntry = { seq: 1, kind: 'rate', atUs: 1_000, fromUs: 3, toUs: 4 };
-    expect([1_000, 1_003, 1_004].map((s) => applyEntry(s, entry))).toEqual([1_000, 1_004, 1_006]);
+  it('re-spaces the slots after the point onto the new grid', () => {
+    // Old interval 3 and tolerance 6 (burst 2); new interval 4, tolerance 8, extra 4.
+    const entry: TimelineEntry = {
+      seq: 1,
+      kind: 'rate',
+      atUs: 1_000,
+      fromUs: 3,
+      toUs: 4,
+      fromTolUs: 6,
+      toTolUs: 8,
+      extraUs: 4,
+    };
+    // A cell m old intervals after the point ends at 1006 + 4 + 4m and runs 8 before that.
+    expect([1_000, 1_003, 1_006].map((s) => applyEntry(s, entry))).toEqual([1_000, 1_006, 1_010]);
   });
 
   it('applies a strided cut-in as that many single cut-ins, one every stride', () => {
@@ -132,6 +144,9 @@ interface Model {
   nowUs: number;
   tatUs: number | undefined;
   frozenUs: number;
+  anchorUs: number;
+  gridStartUs: number;
+  multiCost: boolean;
   log: TimelineEntry[];
   cells: Cell[];
   levelTails: Map<number, number>;
@@ -142,6 +157,20 @@ interface Model {
 const FREEZE_US = 300_000;
 const HORIZON_US = 20 * US_PER_S;
 
+function trueView(model: Model): BucketView {
+  return {
+    tatUs: model.tatUs,
+    frozenUs: model.frozenUs,
+    anchorUs: model.anchorUs,
+    gridStartUs: model.gridStartUs,
+    multiCost: model.multiCost,
+    levelTailsUs: model.levelTails,
+    flowTailsUs: model.flowTails,
+    cutMetersUs: model.meters,
+  };
+}
+
+/** What the store does for one run of one level and flow (shared/admission/admit-group.ts). */
 function admit(
   model: Model,
   level: number,
@@ -152,13 +181,7 @@ function admit(
   const { params } = model;
   let rest = costs;
   while (rest.length > 0) {
-    const view: BucketView = noisyView ?? {
-      tatUs: model.tatUs,
-      frozenUs: model.frozenUs,
-      levelTailsUs: model.levelTails,
-      flowTailsUs: model.flowTails,
-      cutMetersUs: model.meters,
-    };
+    const view = noisyView ?? trueView(model);
     const placement = place(
       view,
       model.nowUs,
@@ -171,7 +194,9 @@ function admit(
     const standing =
       placement.kind === 'cut-in' &&
       model.frozenUs < placement.requires.frozenBelowUs &&
-      (model.tatUs ?? 0) >= placement.requires.tatAtLeastUs;
+      (model.tatUs ?? 0) >= placement.requires.tatAtLeastUs &&
+      view.anchorUs === model.anchorUs &&
+      !model.multiCost;
     if (placement.kind === 'cut-in' && standing) {
       const seq = model.log.length + 1;
       const entry: ShiftEntry = {
@@ -205,11 +230,15 @@ function admit(
       rest = rest.slice(placement.count);
       continue;
     }
-    const plan = planAdmission(model.tatUs, model.nowUs, params, rest, HORIZON_US, {
-      reservableCost: reservableCost(params),
-      dueUs: FREEZE_US,
-    });
+    const plan = planAdmission(model.tatUs, model.nowUs, params, rest, HORIZON_US);
     if (plan.kind !== 'admitted') return;
+    const idle = model.tatUs === undefined || model.tatUs < model.nowUs;
+    const multi = rest.slice(0, plan.count).some((c) => c > 1);
+    if (idle) {
+      model.anchorUs = model.nowUs;
+      model.gridStartUs = model.nowUs;
+      model.multiCost = multi;
+    } else if (multi) model.multiCost = true;
     plan.slotsUs.forEach((slotUs, i) => {
       model.cells.push({
         slotUs,
@@ -222,7 +251,6 @@ function admit(
     const last = plan.slotsUs[plan.count - 1] as number;
     model.levelTails.set(level, last);
     model.flowTails.set(flowKey(level, flow), last);
-    rest = rest.slice(plan.count);
     return;
   }
 }
@@ -244,36 +272,61 @@ function checkBound(
   const tokens = cells.flatMap((c) => Array.from({ length: c.cost }, () => c.slotUs));
   for (const windowUs of [0, params.intervalUs, US_PER_S, 7 * US_PER_S, 30 * US_PER_S]) {
     const bound = params.burst + windowUs / params.intervalUs;
+    if (process.env.DEBUG_TL && windowStats(tokens, windowUs, bound).violations > 0)
+      process.stderr.write(
+        `VIOL W=${windowUs / 1e6} bound=${bound} T=${params.intervalUs / 1e6} ${JSON.stringify(cells.map((c) => [(c.slotUs - 1_700_000_000 * US_PER_S) / 1e6, c.cost]))} LOG ${JSON.stringify(model.log)}\n`,
+      );
     expect(windowStats(tokens, windowUs, bound).violations).toBe(0);
   }
 }
 
 /**
- * The learned rate changes to `fraction` of the configured one at the first uncommitted point:
- * every later slot is re-spaced about it. Scaling time by k about a point maps a sequence
- * conformant at (T, τ) onto one conformant at (kT, kτ): the burst in tokens stays.
+ * The learned rate changes to `fraction` of the configured one, as the store writes it
+ * (shared/admission/rate-changes.ts `planChange`), with a pause of `pauseUs`.
  */
-function changeRate(model: Model, fraction: number): void {
-  const fromUs = model.params.intervalUs;
+function changeRate(model: Model, fraction: number, pauseUs: number): void {
   const toUs = Math.ceil(model.configuredIntervalUs / fraction);
-  if (toUs === fromUs) return;
-  const atUs = Math.max(model.frozenUs + 1, model.nowUs);
-  const entry: TimelineEntry = { seq: model.log.length + 1, kind: 'rate', atUs, fromUs, toUs };
-  model.log.push(entry);
-  for (const cell of model.cells) cell.slotUs = applyEntry(cell.slotUs, entry);
   const { burst } = model.params;
-  const toleranceUs = Math.floor(burst * toUs);
-  if (model.tatUs !== undefined) model.tatUs = applyToTat(model.tatUs, entry);
-  for (const tails of [model.levelTails, model.flowTails, model.meters] as Map<unknown, number>[]) {
-    for (const [k, v] of tails) tails.set(k, applyEntry(v, entry));
+  const to: GcraParams = { intervalUs: toUs, toleranceUs: Math.floor(burst * toUs), burst };
+  const change = planChange(
+    {
+      ...EMPTY_BUCKET,
+      tatUs: model.tatUs,
+      frozenUs: model.frozenUs,
+      anchorUs: model.anchorUs,
+      gridStartUs: model.gridStartUs,
+    },
+    model.params,
+    to,
+    model.nowUs,
+    FREEZE_US,
+    pauseUs,
+  );
+  expect(change.atUs).toBeGreaterThan(model.frozenUs);
+  for (const entry of change.entries) {
+    const logged = { ...entry, seq: model.log.length + 1 };
+    model.log.push(logged);
+    for (const cell of model.cells) {
+      const moved = applyEntry(cell.slotUs, logged);
+      if (cell.slotUs <= model.frozenUs) expect(moved).toBe(cell.slotUs);
+      // A slowed rate never brings a slot forward.
+      if (toUs > model.params.intervalUs) expect(moved).toBeGreaterThanOrEqual(cell.slotUs);
+      cell.slotUs = moved;
+    }
+    for (const tails of [model.levelTails, model.flowTails] as Map<unknown, number>[]) {
+      for (const [k, v] of tails) tails.set(k, applyEntry(v, logged));
+    }
   }
-  model.params = { intervalUs: toUs, toleranceUs, burst };
+  model.tatUs = change.tatUs;
+  model.anchorUs = change.anchorUs;
+  model.gridStartUs = change.gridStartUs;
+  model.params = to;
   // The whole history is held to the fastest rate it ran at; what follows the change to the new one.
-  if (toUs < model.boundParams.intervalUs) model.boundParams = model.params;
+  if (toUs < model.boundParams.intervalUs) model.boundParams = to;
   checkBound(
     model,
-    model.cells.filter((c) => c.slotUs > atUs),
-    model.params,
+    model.cells.filter((c) => c.slotUs > change.atUs),
+    to,
   );
 }
 
@@ -334,6 +387,7 @@ const opArb = fc.oneof(
     arbitrary: fc.record({
       kind: fc.constant('rate' as const),
       fraction: fc.constantFrom(1, 0.7, 0.49, 0.95, 0.2),
+      pauseUs: fc.constantFrom(0, 0, 1_000_000, 5_000_000),
     }),
   },
 );
@@ -347,6 +401,9 @@ function freshModel(limit: { rate: number; burst: number }): Model {
     nowUs: 1_700_000_000 * US_PER_S,
     tatUs: undefined,
     frozenUs: 0,
+    anchorUs: 0,
+    gridStartUs: 0,
+    multiCost: false,
     log: [],
     cells: [],
     levelTails: new Map(),
@@ -388,16 +445,41 @@ describe('cut-ins on a timeline', () => {
     checkReplay(model);
   });
 
-  it('never cuts in on a bucket whose burst cannot absorb a straddled cell', () => {
+  it('cuts in on a bucket of any burst: one-token cells on the grid never straddle', () => {
     for (const burst of [1, 1.5, 1.99]) {
       const model = freshModel({ rate: 2, burst });
       for (let i = 0; i < 3; i++) admit(model, 2, 'a', Array(10).fill(1), undefined);
       model.nowUs += 1_234_567;
       commit(model);
       admit(model, 0, 'c', [1], undefined);
+      expect(model.log).toHaveLength(1);
       checkBound(model);
-      expect(model.log).toHaveLength(0);
+      checkReplay(model);
     }
+  });
+
+  it('keeps the bound when the rate drops and comes back over reserved cells', () => {
+    const model = freshModel({ rate: 0.5, burst: 1.9607843233333324 });
+    admit(model, 0, 'a', [1, 1], undefined);
+    admit(model, 1, 'a', [1, 1], undefined);
+    changeRate(model, 0.49, 0);
+    checkBound(model);
+    changeRate(model, 1, 0);
+    checkBound(model);
+    admit(model, 1, 'a', [1, 1], undefined);
+    checkBound(model);
+    checkReplay(model);
+  });
+
+  it('never cuts in on a bucket with a cell of several tokens', () => {
+    const model = freshModel({ rate: 2, burst: 5 });
+    admit(model, 2, 'a', [1, 3, 1, 1, 1, 1, 1, 1, 1], undefined);
+    for (let i = 0; i < 3; i++) admit(model, 2, 'a', Array(10).fill(1), undefined);
+    model.nowUs += 1_234_567;
+    commit(model);
+    admit(model, 0, 'c', [1], undefined);
+    expect(model.log).toHaveLength(0);
+    checkBound(model);
   });
 
   it('keep every window within burst + rate·W, and replay agrees with the explicit timeline', () => {
@@ -419,7 +501,7 @@ describe('cut-ins on a timeline', () => {
               continue;
             }
             if (op.kind === 'rate') {
-              changeRate(model, op.fraction);
+              changeRate(model, op.fraction, op.pauseUs);
               checkBound(model);
               continue;
             }
@@ -431,6 +513,9 @@ describe('cut-ins on a timeline', () => {
               ? {
                   tatUs: model.tatUs,
                   frozenUs: model.frozenUs,
+                  anchorUs: model.anchorUs,
+                  gridStartUs: model.gridStartUs,
+                  multiCost: model.multiCost,
                   levelTailsUs: new Map([
                     [0, model.nowUs + op.noisy.tail / 3],
                     [1, model.nowUs + op.noisy.tail / 2],
