@@ -11,10 +11,12 @@ import { Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib'
 import type { Dashboard } from 'aws-cdk-lib/aws-cloudwatch';
 import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { Grant, type IGrantable, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Key } from 'aws-cdk-lib/aws-kms';
 import { Architecture, LoggingFormat, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
+import { Topic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../shared/config/environment.js';
@@ -198,7 +200,7 @@ export class ThrottleCoordinator extends Construct {
     this.dlq.grantSendMessages(this.dispatcher);
     this.bucketsTable.grantReadWriteData(this.dispatcher);
     this.requestsTable.grantReadWriteData(this.dispatcher);
-    this.grantReplyQueues(settings);
+    this.grantReplyDestinations(settings);
     this.grantTargets(settings);
 
     // No oldest-message alarm on the scheduled queue: its messages wait for their slots by
@@ -252,13 +254,32 @@ export class ThrottleCoordinator extends Construct {
     });
   }
 
-  /** Results may go to the configured reply queues, and only those. */
-  private grantReplyQueues(settings: ResolvedCoordinatorProps): void {
-    settings.replyQueues.forEach((ref, i) => {
-      Queue.fromQueueAttributes(this, `ReplyQueue${i}`, {
-        queueArn: ref.arn,
-        queueUrl: ref.url,
-      }).grantSendMessages(this.dispatcher);
+  /**
+   * Results may go to the configured reply queues and topics, and only those; a destination
+   * encrypted with a customer-managed key needs that key to encrypt (SQS and SNS both ask for
+   * `kms:GenerateDataKey` and `kms:Decrypt` from the sender), and nothing more of it.
+   * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html
+   * https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html
+   */
+  private grantReplyDestinations(settings: ResolvedCoordinatorProps): void {
+    const keys = new Set<string>();
+    settings.replyDestinations.forEach((ref, i) => {
+      if (ref.kind === 'queue') {
+        Queue.fromQueueAttributes(this, `ReplyQueue${i}`, {
+          queueArn: ref.queue.arn,
+          queueUrl: ref.queue.url,
+        }).grantSendMessages(this.dispatcher);
+      } else {
+        Topic.fromTopicArn(this, `ReplyTopic${i}`, ref.topic.arn).grantPublish(this.dispatcher);
+      }
+      if (ref.kmsKeyArn !== undefined) keys.add(ref.kmsKeyArn);
+    });
+    [...keys].forEach((keyArn, i) => {
+      Key.fromKeyArn(this, `ReplyKey${i}`, keyArn).grant(
+        this.dispatcher,
+        'kms:GenerateDataKey',
+        'kms:Decrypt',
+      );
     });
   }
 
