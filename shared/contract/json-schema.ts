@@ -40,12 +40,12 @@ const BEYOND_THE_SCHEMA =
   'rejected, and the rejection names each field and rule.';
 
 /**
- * JSON Schema of a zod schema. A custom check (z.custom) has no JSON Schema of its own: it must
+ * JSON Schema (draft 2020-12) of a zod schema. A custom check (z.custom) has no JSON Schema of its own: it must
  * carry one in its `.meta()` (with at least a `type`), which zod merges in. zod asks about the
  * custom schema before its metadata is merged, so every custom schema is let through here and the
  * result is then checked: a property left as `{}` (anything goes) is an error, not a silent hole.
  */
-function toJsonSchema(schema: z.ZodType): Record<string, unknown> {
+export function toJsonSchema(schema: z.ZodType): Record<string, unknown> {
   const json = z.toJSONSchema(schema, {
     target: 'draft-2020-12',
     unrepresentable: ({ zodSchema, path, message }) => {

@@ -244,7 +244,10 @@ export const replyDestinationSchema = z
   .meta({
     description:
       'Where the result is sent: an SQS queue URL or an SNS topic ARN that the deployment allows.',
-    anyOf: [{ format: 'uri', pattern: '^https?://' }, { pattern: SNS_TOPIC_ARN_PATTERN.source }],
+    anyOf: [
+      { type: 'string', format: 'uri', pattern: '^https?://' },
+      { type: 'string', pattern: SNS_TOPIC_ARN_PATTERN.source },
+    ],
   });
 
 /** The producer's idempotency key: 1–128 of `A–Z a–z 0–9 _ . : -`. Shared with the result. */
