@@ -65,6 +65,12 @@ export interface LocalStackOptions {
   readonly config?: Omit<DeploymentConfigInput, 'targets'> & {
     targets?: DeploymentConfigInput['targets'];
   };
+  /**
+   * More reply destinations, made once the emulators run (their URLs name the emulator's port):
+   * given the SQS (and SNS) endpoint, creates queues or topics and returns their URLs or ARNs,
+   * which the deployment then allows as `replyTo`.
+   */
+  readonly replyDestinations?: (sqsEndpoint: string) => Promise<readonly string[]>;
   /** Provider simulator settings. Ignored when both `endpoints` are given. */
   readonly simulator?: ProviderSimulatorOptions;
   /** Target endpoints instead of the built-in simulator (else AWS_ENDPOINT_URL_<SERVICE>). */
@@ -129,22 +135,24 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
   const sqsc = sqsClient(sqs.endpoint);
   const sns = snsClient(sqs.endpoint);
   const prefix = `sluice-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
-  const [bucketsTableName, requestsTableName, queues, replies, replyTopicArn] = await Promise.all([
-    createTableAndWait(ddb, BUCKETS_TABLE, `${prefix}-buckets`),
-    createTableAndWait(ddb, REQUESTS_TABLE, `${prefix}-requests`),
-    createQueues(sqsc, {
-      prefix,
-      maxReceiveCount: options.maxReceiveCount ?? 5,
-      visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 10,
-    }),
-    createQueues(sqsc, {
-      prefix: `${prefix}-replies`,
-      maxReceiveCount: 5,
-      visibilityTimeoutSeconds: 30,
-    }),
-    // Results pushed to subscribers: queues (or anything SNS delivers to) subscribe to it.
-    createTopic(sns, `${prefix}-results`),
-  ]);
+  const [bucketsTableName, requestsTableName, queues, replies, replyTopicArn, extraReplyTo] =
+    await Promise.all([
+      createTableAndWait(ddb, BUCKETS_TABLE, `${prefix}-buckets`),
+      createTableAndWait(ddb, REQUESTS_TABLE, `${prefix}-requests`),
+      createQueues(sqsc, {
+        prefix,
+        maxReceiveCount: options.maxReceiveCount ?? 5,
+        visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 10,
+      }),
+      createQueues(sqsc, {
+        prefix: `${prefix}-replies`,
+        maxReceiveCount: 5,
+        visibilityTimeoutSeconds: 30,
+      }),
+      // Results pushed to subscribers: queues (or anything SNS delivers to) subscribe to it.
+      createTopic(sns, `${prefix}-results`),
+      options.replyDestinations?.(sqs.endpoint) ?? [],
+    ]);
   const replyQueueUrl = replies.queueUrls.normal;
   const accounts = options.accounts ?? [LOCAL_ACCOUNT];
   const { targets, replyTo, ...rest } = options.config ?? {};
@@ -156,7 +164,7 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
     dlqUrl: queues.dlqUrl,
     deployment: parseDeploymentConfig({
       targets: targets ?? accounts.map((account) => ({ account, allow: LOCAL_ALLOW })),
-      replyTo: [replyQueueUrl, replyTopicArn, ...(replyTo ?? [])],
+      replyTo: [replyQueueUrl, replyTopicArn, ...extraReplyTo, ...(replyTo ?? [])],
       lateAllowanceMs: LOCAL_LATE_ALLOWANCE_MS,
       ...rest,
     }),
