@@ -50,6 +50,14 @@ const request: SluiceRequest = {
 };
 const result = succeededResult('run-7', 1, { Instances: [] }, { receivedAt: 1, finishedAt: 2 });
 
+/** The reply's attributes as SQS and SNS are given them. */
+const SENT_ATTRIBUTES = {
+  status: { DataType: 'String', StringValue: 'succeeded' },
+  producer: { DataType: 'String', StringValue: 'default' },
+  operation: { DataType: 'String', StringValue: 'RunInstances' },
+  service: { DataType: 'String', StringValue: 'ec2' },
+};
+
 function reply(destination: string, key = destination): Reply {
   return { key, ...replyMessage(destination, request, result, 'default') };
 }
@@ -96,12 +104,7 @@ describe('ReplySender', () => {
         {
           Id: '0',
           MessageBody: JSON.stringify(result),
-          MessageAttributes: {
-            status: { DataType: 'String', StringValue: 'succeeded' },
-            producer: { DataType: 'String', StringValue: 'default' },
-            operation: { DataType: 'String', StringValue: 'RunInstances' },
-            service: { DataType: 'String', StringValue: 'ec2' },
-          },
+          MessageAttributes: SENT_ATTRIBUTES,
         },
       ],
     });
@@ -140,12 +143,7 @@ describe('ReplySender', () => {
     expect(inputOf<PublishCommand>(t.sent[0])).toEqual({
       TopicArn: topic,
       Message: JSON.stringify(result),
-      MessageAttributes: {
-        status: { DataType: 'String', StringValue: 'succeeded' },
-        producer: { DataType: 'String', StringValue: 'default' },
-        operation: { DataType: 'String', StringValue: 'RunInstances' },
-        service: { DataType: 'String', StringValue: 'ec2' },
-      },
+      MessageAttributes: SENT_ATTRIBUTES,
     });
   });
 
