@@ -128,10 +128,14 @@ describe.skipIf(node === undefined)('the deployed dispatcher bundle, on Node 24'
         METRICS.Results,
       ]),
     );
-    expect(metrics.find((m) => m.names.includes(METRICS.Results))?.doc).toMatchObject({
-      service: 'sluice-dispatcher',
-      Service: 'ec2',
-    });
+    expect(metrics.map((m) => m.doc)).toContainEqual(
+      expect.objectContaining({
+        service: 'sluice-dispatcher',
+        Service: 'ec2',
+        Status: 'succeeded',
+        [METRICS.Results]: 1,
+      }),
+    );
     const logs = documents.filter((d) => 'level' in d);
     expect(logs.length).toBeGreaterThan(0);
     for (const line of logs) {

@@ -4,7 +4,8 @@
 // JSON to the file named by the second argument. The first argument is a JSON file holding
 // `{ event, context }`, the context without its method and with `deadlineMs` (epoch ms) instead.
 // Everything the handler prints goes to this process's stdout and stderr: the log stream.
-// Plain JavaScript, run by the Node under test (the runtime's) with nothing else loaded.
+// Plain JavaScript, run by the Node under test (the runtime's), nothing loaded before it but
+// ./localhost-dns.mjs (see there why).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
