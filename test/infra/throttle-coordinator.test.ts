@@ -132,10 +132,10 @@ describe('ThrottleCoordinator event sources', () => {
 });
 
 describe('ThrottleCoordinator dispatcher function', () => {
-  it('runs nodejs22.x on arm64 with explicit memory and timeout', () => {
+  it('runs nodejs24.x on arm64 with explicit memory and timeout', () => {
     template.resourceCountIs('AWS::Lambda::Function', 1);
     template.hasResourceProperties('AWS::Lambda::Function', {
-      Runtime: 'nodejs22.x',
+      Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
       MemorySize: 512,
       Timeout: 60,
