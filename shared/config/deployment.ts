@@ -13,6 +13,8 @@ import type { LearnedRatePolicy } from '../admission/learned-rate.js';
 import {
   ACCOUNT_PATTERN,
   ACCOUNT_RULE,
+  KMS_KEY_ARN_PATTERN,
+  KMS_KEY_ARN_RULE,
   OPERATION_GLOB_PATTERN,
   OPERATION_GLOB_RULE,
   operationMatches,
@@ -22,6 +24,7 @@ import {
   SERVICE_RULE,
 } from '../contract/patterns.js';
 import { type Problem, problem, problemsFromIssues } from '../contract/problems.js';
+import { replyDestinationSchema } from '../contract/request.js';
 import { type LimitsConfig, validateLimitsConfig } from '../limits/limits-config.js';
 import {
   assuredTotal,
@@ -51,11 +54,38 @@ const targetSchema = z.strictObject({
   allow: z.array(allowSchema).min(1),
 });
 
+/** A destination results may be sent to, with the KMS key it is encrypted with, if any. */
+const replyToEntrySchema = z.strictObject({
+  /** An SQS queue URL or an SNS topic ARN; requests must name it exactly. */
+  destination: replyDestinationSchema,
+  /**
+   * The customer-managed KMS key the queue or topic is encrypted with: the dispatcher is granted
+   * `kms:GenerateDataKey` and `kms:Decrypt` on it (the key policy must allow the account's IAM).
+   * Leave it out for unencrypted, SSE-SQS and AWS managed keys.
+   */
+  kmsKeyArn: z.string().regex(KMS_KEY_ARN_PATTERN, KMS_KEY_ARN_RULE).optional(),
+});
+
+/** One allowed reply destination: where results may go, and its KMS key if it has one. */
+export type ReplyToConfig = z.infer<typeof replyToEntrySchema>;
+
 /** The deployment configuration, as written by the operator (JSON). */
 export const deploymentConfigSchema = z.strictObject({
   targets: z.array(targetSchema).min(1),
-  /** Queue URLs results may be sent to (exact match). @default [] */
-  replyTo: z.array(z.url({ protocol: /^https?$/ })).optional(),
+  /**
+   * Where results may be sent (exact match): SQS queue URLs and SNS topic ARNs, each a string or
+   * `{ "destination": …, "kmsKeyArn": … }` when it is encrypted with a customer-managed key.
+   * @default []
+   */
+  replyTo: z
+    .array(
+      // A bare string is the common case: read it as an entry without a key.
+      z.preprocess(
+        (entry) => (typeof entry === 'string' ? { destination: entry } : entry),
+        replyToEntrySchema,
+      ),
+    )
+    .optional(),
   /** Limits catalog configuration: overrides, extra services, safety factor. @default {} */
   limits: z.custom<LimitsConfig>((value) => typeof value === 'object' && value !== null).optional(),
   /** How far ahead slots may be reserved (ms, ≤ 900 000: SQS's longest delay). @default 60 000 */
@@ -80,12 +110,15 @@ export const deploymentConfigSchema = z.strictObject({
 });
 
 /** The deployment configuration as written. */
-export type DeploymentConfigInput = z.infer<typeof deploymentConfigSchema>;
+export type DeploymentConfigInput = Omit<z.infer<typeof deploymentConfigSchema>, 'replyTo'> & {
+  readonly replyTo?: readonly (string | ReplyToConfig)[];
+};
 
 /** The deployment configuration with every default applied; frozen. */
 export interface DeploymentConfig {
   readonly targets: readonly TargetConfig[];
-  readonly replyTo: readonly string[];
+  /** Where results may be sent, one entry per destination. */
+  readonly replyTo: readonly ReplyToConfig[];
   readonly limits: LimitsConfig;
   readonly horizonMs: number;
   readonly lateAllowanceMs: number;
@@ -144,6 +177,14 @@ export function parseDeploymentConfig(value: unknown): DeploymentConfig {
         );
       }
     });
+    const destinations = new Set<string>();
+    (parsed.data.replyTo ?? []).forEach((entry, i) => {
+      if (destinations.has(entry.destination)) {
+        const text = `${entry.destination} is listed twice`;
+        problems.push(problem(['replyTo', i, 'destination'], 'unique', text));
+      }
+      destinations.add(entry.destination);
+    });
   }
   if (!parsed.success || problems.length > 0) throw new DeploymentConfigError(problems);
   const data = parsed.data;
@@ -188,9 +229,9 @@ export function disallowedReason(
   return undefined;
 }
 
-/** Whether `replyTo` is one of the deployment's reply queues. */
+/** Whether `replyTo` is one of the deployment's reply destinations (queues and topics). */
 export function replyToAllowed(config: DeploymentConfig, replyTo: string): boolean {
-  return config.replyTo.includes(replyTo);
+  return config.replyTo.some((entry) => entry.destination === replyTo);
 }
 
 function deepFreeze<T>(value: T): T {

@@ -10,6 +10,8 @@ import { idSchema, type SluiceRequest } from '../contract/request.js';
 import { failedResult, rejectedResult, type SluiceResult } from '../contract/result.js';
 import type { BatchContext, Work } from './context.js';
 import { deadLetterAttributes, type IncomingMessage } from './envelope.js';
+import { producerOf } from './producer.js';
+import { replyMessage } from './replies.js';
 
 /** A dead letter could not be sent: the message is left for SQS to deliver again. */
 export class DeadLetterSendError extends Error {
@@ -88,7 +90,7 @@ export async function reject(
   }
 }
 
-/** Sends a stored result to the request's reply queue (a duplicate of a finished request). */
+/** Sends a stored result to the request's `replyTo` (a duplicate of a finished request). */
 export function reply(ctx: BatchContext, work: Work, result: SluiceResult): void {
   replyTo(ctx, work.message, work.request, result);
 }
@@ -102,16 +104,17 @@ function announce(ctx: BatchContext, work: Work, result: SluiceResult): void {
   reply(ctx, work, result);
 }
 
-/** Sends `result` to the request's `replyTo`, if it has one the deployment allows. */
+/** Sends `result` to the request's `replyTo` (queue or topic), if the deployment allows it. */
 function replyTo(
   ctx: BatchContext,
   message: IncomingMessage,
   request: SluiceRequest | undefined,
   result: SluiceResult,
 ): void {
-  const queueUrl = request?.replyTo;
-  if (queueUrl !== undefined && replyToAllowed(ctx.deployment, queueUrl)) {
-    ctx.send(message, { queueUrl, body: JSON.stringify(result) });
+  const destination = request?.replyTo;
+  if (request === undefined || destination === undefined) return;
+  if (replyToAllowed(ctx.deployment, destination)) {
+    ctx.reply(message, replyMessage(destination, request, result, producerOf(message)));
   }
 }
 
