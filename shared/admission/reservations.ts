@@ -15,12 +15,14 @@ import type { GroupBucket } from './admit-group.js';
 import { type BucketContext, type RequestCounter, settle } from './bucket-context.js';
 import type { BucketState } from './bucket-state.js';
 import { US_PER_MS } from './gcra.js';
+import { epochOfSlot } from './learned-rate.js';
 import { FIXED, replay, type TimelinePosition } from './timeline.js';
 
-/** A reservation: its buckets, and where it stands on each. */
+/** A reservation: its buckets, where it stands on each, and each one's learned-rate epoch. */
 export interface Reservation {
   readonly buckets: readonly GroupBucket[];
   readonly positions: readonly TimelinePosition[];
+  readonly epochs: readonly number[];
 }
 
 /** Where a reservation stands after checking in. */
@@ -30,6 +32,8 @@ export type CheckIn =
       readonly kind: 'unchanged';
       readonly runAtMs: number;
       readonly positions: readonly TimelinePosition[];
+      /** Each bucket's epoch now (`epochOfSlot`): the one a throttle of the call reports. */
+      readonly epochs: readonly number[];
       /** Some bucket runs below its configured rate (check in again before a long wait). */
       readonly slowed: boolean;
     }
@@ -38,6 +42,7 @@ export type CheckIn =
       readonly kind: 'moved';
       readonly runAtMs: number;
       readonly positions: readonly TimelinePosition[];
+      readonly epochs: readonly number[];
       readonly slowed: boolean;
     }
   | { readonly kind: 'lost' };
@@ -79,13 +84,16 @@ export async function checkIn(
   );
   return reservations.map((r) => {
     const positions: TimelinePosition[] = [];
+    const epochs: number[] = [];
     let moved = false;
     let slowed = false;
     for (let b = 0; b < r.buckets.length; b++) {
       const before = r.positions[b] as TimelinePosition;
+      const granted = r.epochs[b] ?? 0;
       const state = states.get(bucketKey((r.buckets[b] as GroupBucket).ref));
       if (before.seq === FIXED || state === undefined) {
         positions.push(before);
+        epochs.push(granted);
         continue;
       }
       const now = replay(before, state.log, state.headSeq);
@@ -93,8 +101,10 @@ export async function checkIn(
       if (now.slotUs !== before.slotUs) moved = true;
       if (state.rate.fraction < 1) slowed = true;
       positions.push(now);
+      // Replayed to the present: spaced at the rate in force, unless committed before it came.
+      epochs.push(epochOfSlot(state.rate, now.slotUs, granted));
     }
     const runAtMs = Math.ceil(Math.max(...positions.map((p) => p.slotUs)) / US_PER_MS);
-    return { kind: moved ? 'moved' : 'unchanged', runAtMs, positions, slowed };
+    return { kind: moved ? 'moved' : 'unchanged', runAtMs, positions, epochs, slowed };
   });
 }

@@ -26,8 +26,8 @@ export const COMMIT_WINDOW_MS = 200;
 
 /** What a reservation does after checking in. */
 export type Settled =
-  /** Run at `runAtMs` (committed). */
-  | { readonly kind: 'run'; readonly runAtMs: number }
+  /** Run at `runAtMs` (committed); a throttle reports `epochs`. */
+  | { readonly kind: 'run'; readonly runAtMs: number; readonly epochs: readonly number[] }
   /** Wait on the scheduled queue: the slot moved far, or it is still far off. */
   | { readonly kind: 'wait'; readonly reservation: ReservationEnvelope; readonly slowed: boolean }
   /** The log no longer explains it: admit it again. */
@@ -55,7 +55,8 @@ export class CheckIns {
   /** Checks `due` in (it must carry a reservation); resolves when it knows what to do. */
   settle(due: Due): Promise<Settled> {
     const reservation = due.reservation;
-    if (reservation === undefined) return Promise.resolve({ kind: 'run', runAtMs: due.runAtMs });
+    if (reservation === undefined)
+      return Promise.resolve({ kind: 'run', runAtMs: due.runAtMs, epochs: due.epochs });
     const buckets = due.work.draws.map((d) => ({ ref: d.ref, limit: d.limit }));
     return new Promise<Settled>((settle, fail) => {
       this.#pending.add({ due, buckets, reservation, settle, fail });
@@ -93,6 +94,7 @@ export class CheckIns {
     const reservations: Reservation[] = group.map((p) => ({
       buckets: p.buckets,
       positions: p.reservation.positions,
+      epochs: p.reservation.epochs,
     }));
     let results: Awaited<ReturnType<BatchContext['buckets']['checkIn']>>['results'];
     try {
@@ -110,10 +112,14 @@ export class CheckIns {
         this.#done(p, { kind: 'readmit' });
         return;
       }
-      p.reservation = { ...p.reservation, runAtMs: result.runAtMs, positions: result.positions };
+      p.reservation = {
+        runAtMs: result.runAtMs,
+        positions: result.positions,
+        epochs: result.epochs,
+      };
       const farOff = result.runAtMs - ctx.clock() > RUN_IN_PROCESS_MS;
       if (commit && result.kind === 'unchanged') {
-        this.#done(p, { kind: 'run', runAtMs: result.runAtMs });
+        this.#done(p, { kind: 'run', runAtMs: result.runAtMs, epochs: result.epochs });
       } else if (farOff) {
         this.#done(p, { kind: 'wait', reservation: p.reservation, slowed: result.slowed });
       }

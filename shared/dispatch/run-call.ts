@@ -110,7 +110,7 @@ export async function runCall(ctx: BatchContext, due: Due, owner: string): Promi
         // The bucket slows down for every dispatcher (once per epoch) and pauses.
         await ctx.buckets.reportThrottle(
           { ref: bucket.ref, limit: bucket.limit },
-          due.epochs[0] ?? 0,
+          settled.epochs[0] ?? 0,
           Math.max(0, decision.penalizeUntilMs - finishedAt),
         );
       }

@@ -38,6 +38,7 @@ const { values } = parseArgs({
     'safety-factor': { type: 'string', default: '1' },
     concurrency: { type: 'string', default: '2' },
     'late-allowance-ms': { type: 'string', default: String(LOCAL_LATE_ALLOWANCE_MS) },
+    'log-every': { type: 'string', default: '5' },
   },
 });
 const scenario: Scenario | undefined = (SCENARIOS as Record<string, Scenario>)[values.scenario];
@@ -59,12 +60,17 @@ const workload = buildWorkload({
 });
 let lastLog = 0;
 const onTick = (view: LiveView) => {
-  if (view.elapsedS - lastLog < 5) return;
+  if (view.elapsedS - lastLog < Number(values['log-every'])) return;
   lastLog = view.elapsedS;
   let throttled = 0;
-  for (const b of view.buckets.values()) throttled += b.throttled;
+  const rates: string[] = [];
+  for (const b of view.buckets.values()) {
+    throttled += b.throttled;
+    if (b.learnedRate !== undefined) rates.push(b.learnedRate.toFixed(2));
+  }
+  const learned = rates.length === 0 ? '' : `, learned rate ${rates.join(' ')}/s`;
   process.stderr.write(
-    `[${view.elapsedS.toFixed(0)} s] ${view.name}: ${view.finished}/${view.total} finished, ${throttled} throttles\n`,
+    `[${view.elapsedS.toFixed(0)} s] ${view.name}: ${view.finished}/${view.total} finished, ${throttled} throttles${learned}\n`,
   );
 };
 

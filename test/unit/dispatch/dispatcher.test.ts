@@ -92,6 +92,7 @@ function setup(
             kind: 'unchanged' as const,
             runAtMs: Math.ceil(Math.max(...r.positions.map((p) => p.slotUs)) / 1_000),
             positions: r.positions,
+            epochs: r.epochs,
             slowed: false,
           })),
           requests: { writes: commit ? 1 : 0, reads: commit ? 0 : 1 },
