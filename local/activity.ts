@@ -80,7 +80,19 @@ export class DispatchActivity {
           }
           return outcome;
         },
-        checkIn: (reservations, commit) => buckets.checkIn(reservations, commit),
+        checkIn: async (reservations, commit) => {
+          const outcome = await buckets.checkIn(reservations, commit);
+          // A slowed bucket's backlog runs on check-ins: its rate changes show there too.
+          reservations.forEach((r, i) => {
+            const result = outcome.results[i];
+            const ref = r.buckets[0]?.ref;
+            const limit = r.buckets[0]?.limit;
+            if (result === undefined || result.kind === 'lost' || !ref || !limit) return;
+            const key = activityKey(ref.account, ref.region, ref.bucket);
+            this.#learnedRate.set(key, limit.rate * (result.fractions[0] ?? 1));
+          });
+          return outcome;
+        },
         reportThrottle: (bucket, epoch, retryAfterMs) =>
           buckets.reportThrottle(bucket, epoch, retryAfterMs),
       },

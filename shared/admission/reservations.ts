@@ -16,6 +16,7 @@ import { type BucketContext, type RequestCounter, settle } from './bucket-contex
 import type { BucketState } from './bucket-state.js';
 import { US_PER_MS } from './gcra.js';
 import { epochOfSlot } from './learned-rate.js';
+import { recoverIfDue } from './rate-changes.js';
 import { FIXED, replay, type TimelinePosition } from './timeline.js';
 
 /** A reservation: its buckets, where it stands on each, and each one's learned-rate epoch. */
@@ -34,6 +35,8 @@ export type CheckIn =
       readonly positions: readonly TimelinePosition[];
       /** Each bucket's epoch now (`epochOfSlot`): the one a throttle of the call reports. */
       readonly epochs: readonly number[];
+      /** Each bucket's learned rate as the check-in found it (1: not slowed). */
+      readonly fractions: readonly number[];
       /** Some bucket runs below its configured rate (check in again before a long wait). */
       readonly slowed: boolean;
     }
@@ -43,6 +46,7 @@ export type CheckIn =
       readonly runAtMs: number;
       readonly positions: readonly TimelinePosition[];
       readonly epochs: readonly number[];
+      readonly fractions: readonly number[];
       readonly slowed: boolean;
     }
   | { readonly kind: 'lost' };
@@ -82,9 +86,23 @@ export async function checkIn(
       states.set(key, state);
     }),
   );
+  if (commit) {
+    // A slowed bucket recovers as its calls run, not only when new calls arrive: a backlog
+    // admitted long ago must speed up too. After the commit, the change lands after every slot
+    // of this batch (they are frozen), so it moves none of them; later ones see it when they
+    // check in.
+    const slowed = new Map<string, GroupBucket>();
+    for (const r of reservations)
+      for (const bucket of r.buckets) {
+        const key = bucketKey(bucket.ref);
+        if ((states.get(key)?.rate.fraction ?? 1) < 1) slowed.set(key, bucket);
+      }
+    await Promise.all([...slowed.values()].map((bucket) => recoverIfDue(context, bucket, counter)));
+  }
   return reservations.map((r) => {
     const positions: TimelinePosition[] = [];
     const epochs: number[] = [];
+    const fractions: number[] = [];
     let moved = false;
     let slowed = false;
     for (let b = 0; b < r.buckets.length; b++) {
@@ -94,6 +112,7 @@ export async function checkIn(
       if (before.seq === FIXED || state === undefined) {
         positions.push(before);
         epochs.push(granted);
+        fractions.push(state?.rate.fraction ?? 1);
         continue;
       }
       const now = replay(before, state.log, state.headSeq);
@@ -103,8 +122,9 @@ export async function checkIn(
       positions.push(now);
       // Replayed to the present: spaced at the rate in force, unless committed before it came.
       epochs.push(epochOfSlot(state.rate, now.slotUs, granted));
+      fractions.push(state.rate.fraction);
     }
     const runAtMs = Math.ceil(Math.max(...positions.map((p) => p.slotUs)) / US_PER_MS);
-    return { kind: moved ? 'moved' : 'unchanged', runAtMs, positions, epochs, slowed };
+    return { kind: moved ? 'moved' : 'unchanged', runAtMs, positions, epochs, fractions, slowed };
   });
 }

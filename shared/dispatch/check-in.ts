@@ -14,7 +14,9 @@
  */
 
 import type { GroupBucket } from '../admission/admit-group.js';
-import type { Reservation } from '../admission/bucket-store.js';
+import type { CheckIn, Reservation } from '../admission/bucket-store.js';
+import { METRICS } from '../contract/metrics.js';
+import { bucketKey } from '../storage/tables.js';
 import type { BatchContext, Due } from './context.js';
 import type { ReservationEnvelope } from './envelope.js';
 import { RUN_IN_PROCESS_MS } from './requeue.js';
@@ -106,6 +108,7 @@ export class CheckIns {
       }
       return;
     }
+    if (commit) reportRates(ctx, group, results);
     group.forEach((p, i) => {
       const result = results[i];
       if (result === undefined || result.kind === 'lost') {
@@ -131,4 +134,29 @@ export class CheckIns {
     this.#pending.delete(pending);
     pending.settle(settled);
   }
+}
+
+/**
+ * The learned rate of each request bucket the commit found, once per bucket: the dashboard's
+ * effective rate follows a slowed bucket as its backlog runs, not only when new calls arrive.
+ */
+function reportRates(
+  ctx: BatchContext,
+  group: readonly Pending[],
+  results: readonly CheckIn[],
+): void {
+  const seen = new Set<string>();
+  group.forEach((p, i) => {
+    const result = results[i];
+    const draw = p.due.work.draws[0];
+    if (result === undefined || result.kind === 'lost' || draw === undefined) return;
+    const key = bucketKey(draw.ref);
+    if (seen.has(key)) return;
+    seen.add(key);
+    ctx.telemetry.count(
+      METRICS.EffectiveRatePercent,
+      Math.round((result.fractions[0] ?? 1) * 100),
+      { Service: draw.ref.service, Bucket: draw.ref.bucket, Region: draw.ref.region },
+    );
+  });
 }

@@ -258,6 +258,29 @@ describe.each(enginesUnderTest())('scheduling on $name', (engine) => {
     expect(admitted((await store.admit([bucket], ones(1))).decisions)[0]?.slowed).toBe(false);
   });
 
+  it('recovers as a backlog admitted long ago checks in, with no new admissions', async () => {
+    nowMs = T0;
+    const bucket: GroupBucket = { ref: ref('backlog'), limit: { rate: 2, burst: 5 } };
+    const store = dispatcher();
+    const granted = admitted((await store.admit([bucket], ones(120))).decisions);
+    nowMs = T0 + 1_000;
+    expect(await dispatcher().reportThrottle(bucket, granted[0]?.epochs[0] as number)).toBe(true);
+    const reservation = (d: Admitted) => ({
+      buckets: [bucket],
+      positions: d.positions,
+      epochs: d.epochs,
+    });
+    // Well after the plateau, one reservation commits: the bucket's rate steps back up.
+    nowMs = T0 + 1_000 + (DEFAULT_LEARNED_RATE.plateauSeconds + 2) * 1_000;
+    const checking = dispatcher();
+    const first = await checking.checkIn([reservation(granted[30] as Admitted)], true);
+    expect(first.results[0]).toMatchObject({ fractions: [DEFAULT_LEARNED_RATE.decrease] });
+    expect(first.requests.writes).toBe(2); // the commit, then the recovery step
+    const later = await checking.checkIn([reservation(granted[100] as Admitted)], false);
+    const fraction = later.results[0]?.kind === 'lost' ? 0 : later.results[0]?.fractions[0];
+    expect(fraction).toBeGreaterThan(DEFAULT_LEARNED_RATE.decrease);
+  });
+
   it('says a reservation is lost when the log no longer explains it', async () => {
     nowMs = T0;
     const bucket: GroupBucket = { ref: ref('pruned'), limit: { rate: 5, burst: 10 } };

@@ -16,6 +16,7 @@ import { Dispatcher, type IncomingMessage } from '../../../shared/dispatch/dispa
 import { ENVELOPE } from '../../../shared/dispatch/envelope.js';
 import type { OutgoingMessage } from '../../../shared/dispatch/queue-sender.js';
 import type { Reply } from '../../../shared/dispatch/replies.js';
+import { SLOWED_HOP_MS } from '../../../shared/dispatch/requeue.js';
 import { createCatalog } from '../../../shared/limits/index.js';
 
 const T0 = 1_800_000_000_000;
@@ -93,6 +94,7 @@ function setup(
             runAtMs: Math.ceil(Math.max(...r.positions.map((p) => p.slotUs)) / 1_000),
             positions: r.positions,
             epochs: r.epochs,
+            fractions: r.buckets.map(() => 1),
             slowed: false,
           })),
           requests: { writes: commit ? 1 : 0, reads: commit ? 0 : 1 },
@@ -245,7 +247,9 @@ describe('Dispatcher.processBatch', () => {
   });
 
   it('chains waits longer than SQS allows: 900 s delays carrying the time to wait for', async () => {
-    const t = setup({ decide: () => ({ kind: 'not-yet', retryAtMs: T0 + 2_000_000 }) });
+    const t = setup({
+      decide: () => ({ kind: 'not-yet', retryAtMs: T0 + 2_000_000, slowed: false }),
+    });
     await t.dispatcher.processBatch([message({ id: 'long' })], 'owner');
     const first = t.sent[0] as OutgoingMessage;
     expect(first).toMatchObject({
@@ -263,6 +267,12 @@ describe('Dispatcher.processBatch', () => {
       delaySeconds: 900,
       attributes: { [ENVELOPE.notBefore]: String(T0 + 2_000_000) },
     });
+  });
+
+  it('looks again within a hop when a slowed bucket said not yet: its horizon widens as it recovers', async () => {
+    const t = setup({ decide: () => ({ kind: 'not-yet', retryAtMs: T0 + 120_000, slowed: true }) });
+    await t.dispatcher.processBatch([message({ id: 'slow' })], 'owner');
+    expect(t.sent[0]).toMatchObject({ delaySeconds: SLOWED_HOP_MS / 1_000 });
   });
 
   it('fails a request whose deadline has passed, dead-letters it, and never admits it', async () => {
@@ -336,7 +346,7 @@ describe('Dispatcher.processBatch', () => {
   });
 
   it('leaves a message for redelivery when its re-send cannot be sent', async () => {
-    const t = setup({ decide: () => ({ kind: 'not-yet', retryAtMs: T0 + 5_000 }) });
+    const t = setup({ decide: () => ({ kind: 'not-yet', retryAtMs: T0 + 5_000, slowed: false }) });
     t.failSends();
     const outcome = await t.dispatcher.processBatch([message({ id: 'x' })], 'owner');
     expect(outcome.failedMessageIds).toEqual(['m-x']);
