@@ -11,7 +11,9 @@ import {
   type CommandContext,
   dynamoClientFor,
   ENV_HELP,
+  PRODUCER_ENV,
   parseSeconds,
+  resolveProducer,
   resolveRequestsTable,
 } from './settings.js';
 
@@ -19,6 +21,7 @@ interface ResultOptions extends AwsFlags {
   wait?: boolean;
   timeout: number;
   requestsTable?: string;
+  producer?: string;
 }
 
 /** Adds `result` to the program. */
@@ -34,6 +37,10 @@ export function addResultCommand(program: Command, context: CommandContext): voi
     .option('--wait', 'poll until the request finishes')
     .option('--timeout <seconds>', 'with --wait: give up after this long', parseSeconds, 60)
     .option('--requests-table <name>', `the requests table (default: $${ENV.requestsTable})`)
+    .option(
+      '--producer <name>',
+      `the producer whose request it is (default: $${PRODUCER_ENV}, else default)`,
+    )
     .option('--aws-region <region>', 'region of the table (default: $AWS_REGION)')
     .option(
       '--endpoint-url <url>',
@@ -51,9 +58,10 @@ async function result(
   context: CommandContext,
 ): Promise<number> {
   const requestsTableName = resolveRequestsTable(options.requestsTable, context.env);
+  const producer = resolveProducer(options.producer, context.env);
   const dynamodb = await dynamoClientFor(options, context.env);
   try {
-    const reader = new SluiceResultReader({ dynamodb, requestsTableName });
+    const reader = new SluiceResultReader({ dynamodb, requestsTableName, producer });
     let found: SluiceResult;
     if (options.wait) {
       found = await reader.waitForResult(id, { timeoutMs: options.timeout * 1000 });

@@ -5,7 +5,8 @@
  * dispatcher at cold start, the local runtime at start: the same schema and the same messages.
  *
  * Security: a queue message can only ever make the coordinator call an operation listed here for
- * the message's target account; everything else is rejected before any client is built.
+ * the message's target account and its producer (./producers.ts); everything else is rejected
+ * before any client is built.
  */
 import { z } from 'zod';
 import {
@@ -13,7 +14,6 @@ import {
   ACCOUNT_RULE,
   OPERATION_GLOB_PATTERN,
   OPERATION_GLOB_RULE,
-  operationMatches,
   REGION_PATTERN,
   REGION_RULE,
   SERVICE_PATTERN,
@@ -21,6 +21,25 @@ import {
 } from '../contract/patterns.js';
 import { type Problem, problem, problemsFromIssues } from '../contract/problems.js';
 import { type LimitsConfig, validateLimitsConfig } from '../limits/limits-config.js';
+import {
+  implicitProducer,
+  type ProducerConfig,
+  type ProducerDeployment,
+  producerProblems,
+  producerSchema,
+  regionProblems,
+  resolveProducer,
+} from './producers.js';
+
+export {
+  DEFAULT_PRODUCER,
+  disallowedReason,
+  isRegionKnown,
+  type ProducerConfig,
+  type ProducerGrant,
+  producerNamed,
+  replyToAllowed,
+} from './producers.js';
 
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::[0-9]{12}:role\/[\w+=,.@/-]{1,512}$/;
 
@@ -33,7 +52,7 @@ const allowSchema = z.strictObject({
 /** An account the coordinator acts in. */
 const targetSchema = z.strictObject({
   account: z.string().regex(ACCOUNT_PATTERN, ACCOUNT_RULE),
-  /** Regions calls may run in; any region when absent. */
+  /** Regions calls may run in; any known region (and `extraRegions`) when absent. */
   regions: z.array(z.string().regex(REGION_PATTERN, REGION_RULE)).min(1).optional(),
   /** Role assumed in the target account; absent: the coordinator's own credentials. */
   roleArn: z.string().regex(ROLE_ARN, 'must be an IAM role ARN').optional(),
@@ -45,6 +64,13 @@ const targetSchema = z.strictObject({
 /** The deployment configuration, as written by the operator (JSON). */
 export const deploymentConfigSchema = z.strictObject({
   targets: z.array(targetSchema).min(1),
+  /**
+   * The teams that send calls, each with its own queue, id namespace and allowlist (within the
+   * targets'). @default one producer, `default`, allowed everything the targets allow
+   */
+  producers: z.array(producerSchema).min(1).optional(),
+  /** Regions newer than Sluice's list of known regions (shared/aws/regions.ts). @default [] */
+  extraRegions: z.array(z.string().regex(REGION_PATTERN, REGION_RULE)).optional(),
   /** Queue URLs results may be sent to (exact match). @default [] */
   replyTo: z.array(z.url({ protocol: /^https?$/ })).optional(),
   /** Limits catalog configuration: overrides, extra services, safety factor. @default {} */
@@ -70,8 +96,11 @@ export const deploymentConfigSchema = z.strictObject({
 export type DeploymentConfigInput = z.infer<typeof deploymentConfigSchema>;
 
 /** The deployment configuration with every default applied; frozen. */
-export interface DeploymentConfig {
+export interface DeploymentConfig extends ProducerDeployment {
   readonly targets: readonly TargetConfig[];
+  /** At least one: {@link DEFAULT_PRODUCER} when the configuration names none. */
+  readonly producers: readonly ProducerConfig[];
+  readonly extraRegions: readonly string[];
   readonly replyTo: readonly string[];
   readonly limits: LimitsConfig;
   readonly horizonMs: number;
@@ -100,7 +129,14 @@ export function parseDeploymentConfig(value: unknown): DeploymentConfig {
   const parsed = deploymentConfigSchema.safeParse(value);
   const problems: Problem[] = parsed.success ? [] : problemsFromIssues(parsed.error.issues);
   if (parsed.success) {
-    problems.push(...validateLimitsConfig(parsed.data.limits ?? {}, ['limits']));
+    const { data } = parsed;
+    problems.push(...validateLimitsConfig(data.limits ?? {}, ['limits']));
+    const context = {
+      targets: data.targets,
+      replyTo: data.replyTo ?? [],
+      extraRegions: data.extraRegions ?? [],
+    };
+    problems.push(...producerProblems(data.producers ?? [], context));
     const seen = new Set<string>();
     parsed.data.targets.forEach((target, i) => {
       if (seen.has(target.account)) {
@@ -109,6 +145,7 @@ export function parseDeploymentConfig(value: unknown): DeploymentConfig {
         );
       }
       seen.add(target.account);
+      problems.push(...regionProblems(target.regions ?? [], ['targets', i, 'regions'], context));
       if (target.externalId !== undefined && target.roleArn === undefined) {
         problems.push(
           problem(
@@ -122,9 +159,13 @@ export function parseDeploymentConfig(value: unknown): DeploymentConfig {
   }
   if (!parsed.success || problems.length > 0) throw new DeploymentConfigError(problems);
   const data = parsed.data;
+  const replyTo = data.replyTo ?? [];
   return deepFreeze({
     targets: data.targets,
-    replyTo: data.replyTo ?? [],
+    producers: data.producers?.map(resolveProducer) ?? [implicitProducer(data.targets, replyTo)],
+    implicitProducer: data.producers === undefined,
+    extraRegions: data.extraRegions ?? [],
+    replyTo,
     limits: data.limits ?? {},
     horizonMs: data.horizonMs ?? 60_000,
     lateAllowanceMs: data.lateAllowanceMs ?? 250,
@@ -133,37 +174,6 @@ export function parseDeploymentConfig(value: unknown): DeploymentConfig {
     resultTtlDays: data.resultTtlDays ?? 7,
     maxWaitMs: data.maxWaitMs ?? 86_400_000,
   });
-}
-
-/** Why a call may not run, or `undefined` when the deployment allows it. */
-export function disallowedReason(
-  config: DeploymentConfig,
-  target: { account: string; region: string },
-  call: { service: string; operation: string },
-): Problem | undefined {
-  const entry = config.targets.find((t) => t.account === target.account);
-  if (entry === undefined) {
-    const text = `${target.account} is not a target of this deployment`;
-    return problem(['target', 'account'], 'not-allowed', text);
-  }
-  if (entry.regions !== undefined && !entry.regions.includes(target.region)) {
-    const text = `${target.region} is not allowed for account ${target.account}`;
-    return problem(['target', 'region'], 'not-allowed', text);
-  }
-  const allowed = entry.allow.some(
-    (a) =>
-      a.service === call.service && a.operations.some((op) => operationMatches(op, call.operation)),
-  );
-  if (!allowed) {
-    const text = `${call.service}:${call.operation} is not allowed for account ${target.account}`;
-    return problem(['call', 'operation'], 'not-allowed', text);
-  }
-  return undefined;
-}
-
-/** Whether `replyTo` is one of the deployment's reply queues. */
-export function replyToAllowed(config: DeploymentConfig, replyTo: string): boolean {
-  return config.replyTo.includes(replyTo);
 }
 
 function deepFreeze<T>(value: T): T {

@@ -1,8 +1,11 @@
 /**
  * The messages the dispatcher reads, and the envelope it puts on those it re-sends: `sluice-*`
  * string message attributes, named and read here only. They steer the dispatcher, so they are
- * trusted only where only the dispatcher writes (DESIGN.md, "Producers and trust"): the
- * reservation only on the scheduled queue; first-seen and not-before only ever delay a request.
+ * trusted only where only the dispatcher writes (DESIGN.md, "Producers and trust"): on the
+ * scheduled queue, which a queue policy closes to everyone else. On a producer's request queue
+ * every `sluice-*` attribute is ignored: the producer is the queue's, the first receipt is when SQS
+ * says the message was sent, and nothing waits or skips admission on a producer's word. Even on
+ * the scheduled queue the first receipt is bounded by SQS's own `SentTimestamp`.
  */
 
 /** A message as received from a request queue (Lambda's SQS record, or the local poller's). */
@@ -28,12 +31,15 @@ export const ENVELOPE = {
   notBefore: 'sluice-not-before',
   /** When the request was first received (epoch ms): the start of its longest wait. */
   firstSeen: 'sluice-first-seen',
+  /** The producer whose request this is (its queue named it on first receipt). */
+  producer: 'sluice-producer',
   /** On dead letters and replies: why. */
   reason: 'sluice-reason',
 } as const;
 
 /** The envelope a re-sent request carries. */
 export interface Envelope {
+  readonly producer: string;
   readonly firstSeenMs: number;
   /** The reservation's slot, for a message to the scheduled queue. */
   readonly runAtMs?: number;
@@ -44,34 +50,66 @@ export interface Envelope {
 /** The longest a dead letter's reason may be (an SQS attribute value is at most 256 KiB). */
 const MAX_REASON_CHARS = 1_000;
 
+/** What the dispatcher may believe about a message: whose it is, and how long it has waited. */
+export interface TrustedEnvelope {
+  readonly producer: string;
+  /** When the request was first received, epoch ms: never later than SQS says it was sent. */
+  readonly firstSeenMs: number;
+  /** The reservation's slot (scheduled queue only). */
+  readonly runAtMs?: number;
+  /** The end of a chained wait (scheduled queue only). */
+  readonly notBeforeMs?: number;
+}
+
+/** Where the queues belong: the scheduled queue's name, and each request queue's producer. */
+export interface QueueOwnership {
+  readonly scheduledQueueName: string;
+  readonly producerQueues: ReadonlyMap<string, string>;
+}
+
 /**
- * When the request was first received: the envelope's time, else when SQS got the message
- * (a fresh request), else `nowMs`.
+ * The envelope of a message, by the queue it came from: on a request queue its producer is the
+ * queue's and its first receipt SQS's `SentTimestamp` (`sluice-*` attributes ignored); on the
+ * scheduled queue, the envelope the dispatcher wrote, its first receipt bounded by the message's
+ * `SentTimestamp`. `undefined` for a message from any other queue, or one on the scheduled queue
+ * without a producer: no producer can be named for it.
  */
-export function firstSeenOf(message: IncomingMessage, nowMs: number): number {
-  return Number(message.attributes[ENVELOPE.firstSeen]) || message.sentAtMs || nowMs;
-}
-
-/** Whether the message claims to be a reservation (whether to honour it is the caller's call). */
-export function claimsReservation(message: IncomingMessage): boolean {
-  return message.attributes[ENVELOPE.runAt] !== undefined;
-}
-
-/** The reservation's slot, epoch ms, if the message carries a usable one. */
-export function runAtOf(message: IncomingMessage): number | undefined {
+export function trustedEnvelope(
+  message: IncomingMessage,
+  queues: QueueOwnership,
+  nowMs: number,
+): TrustedEnvelope | undefined {
+  const sentAtMs = message.sentAtMs > 0 ? Math.min(message.sentAtMs, nowMs) : nowMs;
+  const queue = message.queueName;
+  if (queue === undefined) return undefined;
+  const owner = queues.producerQueues.get(queue);
+  if (owner !== undefined) return { producer: owner, firstSeenMs: sentAtMs };
+  if (queue !== queues.scheduledQueueName) return undefined;
+  const producer = message.attributes[ENVELOPE.producer];
+  if (producer === undefined || producer === '') return undefined;
+  const firstSeen = Number(message.attributes[ENVELOPE.firstSeen]);
   const runAtMs = Number(message.attributes[ENVELOPE.runAt]);
-  return Number.isFinite(runAtMs) && runAtMs > 0 ? runAtMs : undefined;
+  const notBeforeMs = Number(message.attributes[ENVELOPE.notBefore]);
+  return {
+    producer,
+    firstSeenMs:
+      Number.isFinite(firstSeen) && firstSeen > 0 ? Math.min(firstSeen, sentAtMs) : sentAtMs,
+    ...(Number.isFinite(runAtMs) && runAtMs > 0 ? { runAtMs } : {}),
+    ...(Number.isFinite(notBeforeMs) && notBeforeMs > 0 ? { notBeforeMs } : {}),
+  };
 }
 
-/** The end of a chained wait, epoch ms, if the message carries one. */
-export function notBeforeOf(message: IncomingMessage): number | undefined {
-  const notBeforeMs = Number(message.attributes[ENVELOPE.notBefore]);
-  return Number.isFinite(notBeforeMs) ? notBeforeMs : undefined;
+const ENVELOPE_NAMES: ReadonlySet<string> = new Set(Object.values(ENVELOPE));
+
+/** The envelope attributes a message carries (on a request queue: a producer's attempt). */
+export function envelopeAttributeNames(message: IncomingMessage): string[] {
+  return Object.keys(message.attributes).filter((name) => ENVELOPE_NAMES.has(name));
 }
 
 /** The attributes of a re-sent request. */
 export function envelopeAttributes(envelope: Envelope): Record<string, string> {
   const attributes: Record<string, string> = {
+    [ENVELOPE.producer]: envelope.producer,
     [ENVELOPE.firstSeen]: String(envelope.firstSeenMs),
   };
   if (envelope.runAtMs !== undefined) attributes[ENVELOPE.runAt] = String(envelope.runAtMs);
@@ -80,10 +118,22 @@ export function envelopeAttributes(envelope: Envelope): Record<string, string> {
   return attributes;
 }
 
-/** A dead letter's attributes: the message's own, and why it is dead. */
+/**
+ * A dead letter's attributes: the message's `sluice-*` envelope, whose it is when known, and why
+ * it is dead. A producer's own attributes are left out: SQS takes at most 10, and a message that
+ * already carries 10 could otherwise never be dead-lettered with its reason.
+ */
 export function deadLetterAttributes(
   message: IncomingMessage,
   reason: string,
+  producer?: string,
 ): Record<string, string> {
-  return { ...message.attributes, [ENVELOPE.reason]: reason.slice(0, MAX_REASON_CHARS) };
+  const envelope = Object.fromEntries(
+    envelopeAttributeNames(message).map((name) => [name, message.attributes[name] as string]),
+  );
+  return {
+    ...envelope,
+    ...(producer === undefined ? {} : { [ENVELOPE.producer]: producer }),
+    [ENVELOPE.reason]: reason.slice(0, MAX_REASON_CHARS),
+  };
 }

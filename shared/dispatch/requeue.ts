@@ -1,11 +1,11 @@
 /**
- * Re-sending a request with an SQS delay: to its priority's queue for admission (not admitted
- * yet, throttled, failed for now), or to the scheduled queue as a reservation for its slot.
- * SQS delays are whole seconds up to 900 s; longer waits are chained through the envelope's
- * not-before time.
+ * Re-sending a request with an SQS delay, always to the scheduled queue, the one queue only the
+ * dispatcher can write: as a reservation for its slot (`sluice-run-at`), or to come back for
+ * admission (not admitted yet, throttled, failed for now). Its envelope carries its producer and
+ * first receipt, which the dispatcher can believe there and nowhere else. SQS delays are whole
+ * seconds up to 900 s; longer waits are chained through the envelope's not-before time.
  */
 import { METRICS } from '../contract/metrics.js';
-import { effectivePriority } from '../contract/request.js';
 import type { BatchContext, Work } from './context.js';
 import { envelopeAttributes } from './envelope.js';
 
@@ -36,13 +36,14 @@ export function delaySecondsFor(waitMs: number, reservation: boolean): number {
 }
 
 /**
- * Re-sends the request, delayed until `atMs` (waits past 900 s are chained): a reservation for
- * slot `runAtMs` to the scheduled queue, anything else to its priority's queue for admission.
+ * Re-sends the request to the scheduled queue, delayed until `atMs` (waits past 900 s are
+ * chained): a reservation for slot `runAtMs`, or, without one, to go through admission again.
  */
 export function requeue(ctx: BatchContext, work: Work, atMs: number, runAtMs?: number): void {
   const waitMs = Math.max(0, atMs - ctx.clock());
   const delaySeconds = delaySecondsFor(waitMs, runAtMs !== undefined);
   const attributes = envelopeAttributes({
+    producer: work.producer,
     firstSeenMs: work.firstSeenMs,
     ...(runAtMs === undefined ? {} : { runAtMs }),
     ...(waitMs > MAX_DELAY_SECONDS * 1_000 ? { notBeforeMs: atMs } : {}),
@@ -51,10 +52,7 @@ export function requeue(ctx: BatchContext, work: Work, atMs: number, runAtMs?: n
   ctx.telemetry.count(METRICS.Requeued, 1, service);
   ctx.telemetry.count(METRICS.RequeueDelaySeconds, delaySeconds, service);
   ctx.send(work.message, {
-    queueUrl:
-      runAtMs === undefined
-        ? ctx.queueUrls[effectivePriority(work.request)]
-        : ctx.scheduledQueueUrl,
+    queueUrl: ctx.scheduledQueueUrl,
     body: work.message.body,
     delaySeconds,
     attributes,

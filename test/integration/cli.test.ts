@@ -21,7 +21,11 @@ import {
   startSqs,
 } from '../../local/emulators/sqs.js';
 import { failedResult, type SluiceResult, succeededResult } from '../../shared/contract/result.js';
-import { REQUEST_ATTRIBUTES as A, REQUESTS_TABLE } from '../../shared/storage/tables.js';
+import {
+  REQUEST_ATTRIBUTES as A,
+  REQUESTS_TABLE,
+  requestKey,
+} from '../../shared/storage/tables.js';
 import { createTable, dynamoClient, uniqueTableName } from '../support/engines.js';
 import { receiveAll } from '../support/queues.js';
 
@@ -86,7 +90,7 @@ async function putResult(id: string, result: SluiceResult): Promise<void> {
     new PutItemCommand({
       TableName: tableName,
       Item: {
-        [A.id]: { S: id },
+        [A.id]: { S: requestKey('default', id) },
         [A.status]: { S: result.status },
         [A.attempts]: { N: String(result.attempts) },
         [A.result]: { S: JSON.stringify(result) },
@@ -99,7 +103,11 @@ async function putWaiting(id: string): Promise<void> {
   await dynamodb.send(
     new PutItemCommand({
       TableName: tableName,
-      Item: { [A.id]: { S: id }, [A.status]: { S: 'waiting' }, [A.attempts]: { N: '0' } },
+      Item: {
+        [A.id]: { S: requestKey('default', id) },
+        [A.status]: { S: 'waiting' },
+        [A.attempts]: { N: '0' },
+      },
     }),
   );
 }

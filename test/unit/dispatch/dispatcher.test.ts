@@ -16,9 +16,14 @@ import { Dispatcher, type IncomingMessage } from '../../../shared/dispatch/dispa
 import { ENVELOPE } from '../../../shared/dispatch/envelope.js';
 import type { OutgoingMessage } from '../../../shared/dispatch/queue-sender.js';
 import { createCatalog } from '../../../shared/limits/index.js';
+import { idOfRequestKey } from '../../../shared/storage/tables.js';
 
 const T0 = 1_800_000_000_000;
-const queueUrls = { high: 'q-high', normal: 'q-normal', low: 'q-low' };
+const producerQueues = new Map([
+  ['q-high', 'default'],
+  ['q-normal', 'default'],
+  ['q-low', 'default'],
+]);
 const SCHEDULED = 'https://sqs.us-east-1.amazonaws.com/000000000000/q-scheduled';
 
 function setup(
@@ -47,7 +52,7 @@ function setup(
         },
       ],
     }),
-    queueUrls,
+    producerQueues,
     scheduledQueueUrl: SCHEDULED,
     dlqUrl: 'q-dlq',
     telemetry: { count: () => {}, info: () => {}, warn: (m) => warnings.push(m) },
@@ -75,18 +80,22 @@ function setup(
     },
     requests: {
       claim: async () => ({
-        claimed: true,
+        kind: 'claimed',
         attempts: 1,
         receivedAt: T0,
         tookOverLapsedLease: false,
       }),
       release: async () => true,
-      finishClaimed: async (id, _owner, result) => {
-        finished.set(id, result);
+      finishClaimed: async (key, _owner, result) => {
+        finished.set(idOfRequestKey(key), result);
         return true;
       },
-      finishOpen: async (id, result) => {
-        finished.set(id, result);
+      finishOpen: async (key, _fingerprint, result) => {
+        finished.set(idOfRequestKey(key), result);
+        return true;
+      },
+      recordRejection: async (key, result) => {
+        finished.set(idOfRequestKey(key), result);
         return true;
       },
     },
@@ -138,7 +147,13 @@ function message(
     call: { service: 'ec2', operation: 'DescribeInstances', input: {} },
     ...request,
   };
-  return { messageId: `m-${request.id}`, body: JSON.stringify(body), attributes, sentAtMs: T0 };
+  return {
+    messageId: `m-${request.id}`,
+    body: JSON.stringify(body),
+    attributes,
+    sentAtMs: T0,
+    queueName: 'q-normal',
+  };
 }
 
 describe('Dispatcher.processBatch', () => {
@@ -159,7 +174,11 @@ describe('Dispatcher.processBatch', () => {
       expect.objectContaining({
         queueUrl: SCHEDULED,
         delaySeconds: 29,
-        attributes: { [ENVELOPE.firstSeen]: String(T0), [ENVELOPE.runAt]: String(T0 + 30_000) },
+        attributes: {
+          [ENVELOPE.producer]: 'default',
+          [ENVELOPE.firstSeen]: String(T0),
+          [ENVELOPE.runAt]: String(T0 + 30_000),
+        },
       }),
     ]);
     t.advance(29_000);
@@ -170,7 +189,7 @@ describe('Dispatcher.processBatch', () => {
           messageId: 'm2',
           body: arrived.body,
           attributes: arrived.attributes ?? {},
-          sentAtMs: T0,
+          sentAtMs: T0 + 1_000,
           queueName: 'q-scheduled',
         },
       ],
@@ -198,7 +217,7 @@ describe('Dispatcher.processBatch', () => {
     await t.dispatcher.processBatch([{ ...forged, queueName: 'q-normal' }], 'owner');
     expect(t.admits).toEqual([1]);
     expect(t.runs()).toBe(1);
-    expect(t.warnings).toEqual([expect.stringContaining('reservation ignored')]);
+    expect(t.warnings).toEqual(['envelope attributes ignored on a request queue']);
   });
 
   it('chains waits longer than SQS allows: 900 s delays carrying the time to wait for', async () => {
@@ -211,7 +230,15 @@ describe('Dispatcher.processBatch', () => {
     });
     t.advance(900_000);
     await t.dispatcher.processBatch(
-      [{ messageId: 'm2', body: first.body, attributes: first.attributes ?? {}, sentAtMs: T0 }],
+      [
+        {
+          messageId: 'm2',
+          body: first.body,
+          attributes: first.attributes ?? {},
+          sentAtMs: T0 + 900_000,
+          queueName: 'q-scheduled',
+        },
+      ],
       'o',
     );
     // Still 1,100 s to go: re-sent again without touching the buckets.
@@ -236,7 +263,7 @@ describe('Dispatcher.processBatch', () => {
     expect(t.sent).toEqual([
       expect.objectContaining({
         queueUrl: 'q-dlq',
-        attributes: { [ENVELOPE.reason]: 'DeadlineExceeded' },
+        attributes: { [ENVELOPE.producer]: 'default', [ENVELOPE.reason]: 'DeadlineExceeded' },
       }),
     ]);
     expect(t.admits).toEqual([]);
@@ -258,7 +285,7 @@ describe('Dispatcher.processBatch', () => {
     expect(t.sent.map((m) => m.queueUrl)).toEqual(['q-dlq']);
   });
 
-  it('re-queues a throttled call through admission again when attempts remain', async () => {
+  it('re-queues a throttled call, through the scheduled queue, to admission again when attempts remain', async () => {
     const throttle = Object.assign(new Error('slow down'), {
       name: 'Throttling',
       $metadata: { httpStatusCode: 400 },
@@ -267,9 +294,9 @@ describe('Dispatcher.processBatch', () => {
     await t.dispatcher.processBatch([message({ id: 'again' })], 'owner');
     expect(t.sent).toEqual([
       expect.objectContaining({
-        queueUrl: 'q-normal',
+        queueUrl: SCHEDULED,
         delaySeconds: 1,
-        attributes: { [ENVELOPE.firstSeen]: String(T0) },
+        attributes: { [ENVELOPE.producer]: 'default', [ENVELOPE.firstSeen]: String(T0) },
       }),
     ]);
     expect(t.finished.has('again')).toBe(false);
