@@ -5,7 +5,7 @@
  * nothing in the message can. `SLUICE_PRODUCER_QUEUES` holds a JSON object of queue names by
  * producer, `{"web":["sluice-web"],"batch":["sluice-batch"]}`, read once here.
  */
-import { isRecord } from '../util/objects.js';
+import { parseJsonObject } from './json-variable.js';
 
 /** Name of the environment variable holding the request queues' names by producer (JSON). */
 export const PRODUCER_QUEUES_VARIABLE = 'SLUICE_PRODUCER_QUEUES';
@@ -27,18 +27,11 @@ export function parseProducerQueues(
   producers: readonly string[],
   source = PRODUCER_QUEUES_VARIABLE,
 ): ProducerQueuesReading {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(json);
-  } catch (error) {
-    return { ok: false, problems: [`${source} is not JSON: ${(error as Error).message}`] };
-  }
-  if (!isRecord(parsed)) {
-    return { ok: false, problems: [`${source} must be a JSON object of queue names by producer`] };
-  }
+  const reading = parseJsonObject(json, source, 'a JSON object of queue names by producer');
+  if (!reading.ok) return reading;
   const problems: string[] = [];
   const queues = new Map<string, string>();
-  for (const [producer, names] of Object.entries(parsed)) {
+  for (const [producer, names] of Object.entries(reading.value)) {
     if (!producers.includes(producer)) {
       problems.push(`${source} names ${producer}, not a producer of the deployment`);
     }

@@ -162,25 +162,15 @@ export class RequestsStore {
     result: SluiceResult,
     nowMs: number,
   ): Promise<boolean> {
+    const finished = this.#finished(result, nowMs);
     return this.#conditional(key, {
       ConditionExpression: '#leaseOwner = :owner AND #status = :running',
-      UpdateExpression:
-        'SET #status = :status, #result = :result, #updatedAt = :now, #expiresAt = :exp REMOVE #leaseOwner, #leaseUntil',
-      ExpressionAttributeNames: names(
-        'leaseOwner',
-        'status',
-        'result',
-        'updatedAt',
-        'expiresAt',
-        'leaseUntil',
-      ),
+      UpdateExpression: `SET ${finished.set} REMOVE #leaseOwner, #leaseUntil`,
+      ExpressionAttributeNames: { ...finished.names, ...names('leaseOwner', 'leaseUntil') },
       ExpressionAttributeValues: {
+        ...finished.values,
         ':owner': { S: owner },
         ':running': { S: STATUS_RUNNING },
-        ':status': { S: result.status },
-        ':result': { S: JSON.stringify(result) },
-        ':now': num(nowMs),
-        ':exp': num(this.#expiry(nowMs)),
       },
     });
   }
@@ -196,31 +186,22 @@ export class RequestsStore {
     nowMs: number,
     firstSeenMs: number,
   ): Promise<boolean> {
+    const finished = this.#finished(result, nowMs);
     return this.#conditional(key, {
       ConditionExpression: `${OPEN_CONDITION} AND ${SAME_CALL_CONDITION}`,
       UpdateExpression:
-        'SET #status = :status, #result = :result, #updatedAt = :now, #expiresAt = :exp, ' +
-        '#receivedAt = if_not_exists(#receivedAt, :firstSeen), #attempts = if_not_exists(#attempts, :zero), ' +
+        `SET ${finished.set}, #receivedAt = if_not_exists(#receivedAt, :firstSeen), ` +
+        '#attempts = if_not_exists(#attempts, :zero), ' +
         '#fingerprint = if_not_exists(#fingerprint, :fingerprint) ' +
         'REMOVE #leaseOwner, #leaseUntil',
-      ExpressionAttributeNames: names(
-        'fingerprint',
-        'status',
-        'result',
-        'updatedAt',
-        'expiresAt',
-        'receivedAt',
-        'attempts',
-        'leaseOwner',
-        'leaseUntil',
-      ),
+      ExpressionAttributeNames: {
+        ...finished.names,
+        ...names('fingerprint', 'receivedAt', 'attempts', 'leaseOwner', 'leaseUntil'),
+      },
       ExpressionAttributeValues: {
+        ...finished.values,
         ':waiting': { S: STATUS_WAITING },
         ':running': { S: STATUS_RUNNING },
-        ':status': { S: result.status },
-        ':result': { S: JSON.stringify(result) },
-        ':now': num(nowMs),
-        ':exp': num(this.#expiry(nowMs)),
         ':firstSeen': num(firstSeenMs),
         ':zero': num(0),
         ':fingerprint': { S: fingerprint },
@@ -234,29 +215,31 @@ export class RequestsStore {
    * its state. False when the id holds a request.
    */
   async recordRejection(key: string, result: SluiceResult, nowMs: number): Promise<boolean> {
+    const finished = this.#finished(result, nowMs);
     return this.#conditional(key, {
       ConditionExpression: 'attribute_not_exists(#id) OR #status = :rejected',
-      UpdateExpression:
-        'SET #status = :status, #result = :result, #updatedAt = :now, #expiresAt = :exp, ' +
-        '#receivedAt = :now, #attempts = :zero',
-      ExpressionAttributeNames: names(
-        'id',
-        'status',
-        'result',
-        'updatedAt',
-        'expiresAt',
-        'receivedAt',
-        'attempts',
-      ),
+      UpdateExpression: `SET ${finished.set}, #receivedAt = :now, #attempts = :zero`,
+      ExpressionAttributeNames: { ...finished.names, ...names('id', 'receivedAt', 'attempts') },
       ExpressionAttributeValues: {
+        ...finished.values,
         ':rejected': { S: 'rejected' },
+        ':zero': num(0),
+      },
+    });
+  }
+
+  /** What every way of finishing sets: the status, the result, the update time and the expiry. */
+  #finished(result: SluiceResult, nowMs: number) {
+    return {
+      set: '#status = :status, #result = :result, #updatedAt = :now, #expiresAt = :exp',
+      names: names('status', 'result', 'updatedAt', 'expiresAt'),
+      values: {
         ':status': { S: result.status },
         ':result': { S: JSON.stringify(result) },
         ':now': num(nowMs),
         ':exp': num(this.#expiry(nowMs)),
-        ':zero': num(0),
-      },
-    });
+      } satisfies Record<string, AttributeValue>,
+    };
   }
 
   /**

@@ -287,28 +287,24 @@ describe('ThrottleCoordinator IAM', () => {
     ).toEqual([]);
     const own = defaults.coordinator.ownAccountRole?.node.defaultChild as CfnRole;
     const ownRole = template.toJSON().Resources[defaults.stack.getLogicalId(own)];
+    const defaultProducerInEuWest1 = {
+      StringEquals: {
+        'aws:PrincipalTag/sluice-producer': 'default',
+        'aws:RequestedRegion': ['eu-west-1'],
+      },
+    };
     expect(ownRole.Properties.Policies[0].PolicyDocument.Statement).toEqual([
       {
         Sid: 'Producerdefault0',
         Action: ['ec2:DescribeInstances', 'ec2:RunInstances'],
-        Condition: {
-          StringEquals: {
-            'aws:PrincipalTag/sluice-producer': 'default',
-            'aws:RequestedRegion': ['eu-west-1'],
-          },
-        },
+        Condition: defaultProducerInEuWest1,
         Effect: 'Allow',
         Resource: '*',
       },
       {
         Sid: 'Producerdefault1',
         Action: 'servicequotas:ListServiceQuotas',
-        Condition: {
-          StringEquals: {
-            'aws:PrincipalTag/sluice-producer': 'default',
-            'aws:RequestedRegion': ['eu-west-1'],
-          },
-        },
+        Condition: defaultProducerInEuWest1,
         Effect: 'Allow',
         Resource: '*',
       },

@@ -201,39 +201,14 @@ describe('producers', () => {
     expect(disallowedReason(extended, 'quota-bot', target, call)).toBeUndefined();
   });
 
-  it('lists every problem of the producers at once, each with its field and rule', () => {
-    expect(
-      problemsOf({
-        targets: [{ ...twoTargets[0], regions: ['eu-west-1', 'zz-fake-99'] }, twoTargets[1]],
-        producers: [
-          {
-            name: 'Web Team',
-            allow: [{ accounts: ['111111111111'], service: 'ec2', operations: ['Describe*'] }],
-          },
-          {
-            name: 'ops',
-            allow: [
-              {
-                accounts: ['111111111111', '333333333333'],
-                regions: ['ap-south-1'],
-                service: 'ec2',
-                operations: ['Create*', 'DescribeInstances'],
-                conditions: { 'ec2:ResourceTag/team': 'ops', 's3:prefix': 'x' },
-              },
-            ],
-            replyTo: ['https://sqs.eu-west-1.amazonaws.com/111111111111/elsewhere'],
-          },
-          {
-            name: 'ops',
-            allow: [
-              { accounts: ['222222222222'], service: 'service-quotas', operations: ['List*'] },
-            ],
-          },
-        ],
-      }),
-    ).toEqual([
+  it('names a malformed producer name by its field and rule', () => {
+    const allow = [{ accounts: ['111111111111'], service: 'ec2', operations: ['Describe*'] }];
+    expect(problemsOf({ targets, producers: [{ name: 'Web Team', allow }] })).toEqual([
       'producers[0].name: must be 1 to 32 lowercase letters, digits or -, starting with a letter (e.g. web-team) (pattern)',
     ]);
+  });
+
+  it('lists every problem of the producers at once, each with its field and rule', () => {
     expect(
       problemsOf({
         targets: [{ ...twoTargets[0], regions: ['eu-west-1', 'zz-fake-99'] }, twoTargets[1]],
