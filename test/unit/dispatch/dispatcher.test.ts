@@ -220,6 +220,43 @@ describe('Dispatcher.processBatch', () => {
     expect(t.warnings).toEqual(['envelope attributes ignored on a request queue']);
   });
 
+  it('refuses a message from a queue of no producer: dead-lettered with the reason, never admitted', async () => {
+    const t = setup();
+    await t.dispatcher.processBatch([{ ...message({ id: 'stray' }), queueName: 'q-other' }], 'o');
+    expect(t.sent).toEqual([
+      expect.objectContaining({
+        queueUrl: 'q-dlq',
+        attributes: { [ENVELOPE.reason]: expect.stringMatching(/^NoProducer/) },
+      }),
+    ]);
+    expect(t.admits).toEqual([]);
+    expect(t.finished.size).toBe(0);
+  });
+
+  it("bounds a scheduled message's first receipt by its SentTimestamp, and refuses one naming no producer", async () => {
+    const t = setup({ decide: () => ({ kind: 'not-yet', retryAtMs: T0 + 5_000 }) });
+    const scheduled = (id: string, attributes: Record<string, string>) => ({
+      ...message({ id }, attributes),
+      queueName: 'q-scheduled',
+    });
+    await t.dispatcher.processBatch(
+      [
+        scheduled('later', {
+          [ENVELOPE.producer]: 'default',
+          [ENVELOPE.firstSeen]: String(T0 + 86_400_000),
+        }),
+        scheduled('nobody', { [ENVELOPE.firstSeen]: String(T0) }),
+      ],
+      'o',
+    );
+    expect(t.sent.map((m) => [m.queueUrl, m.attributes?.[ENVELOPE.reason]?.slice(0, 10)])).toEqual([
+      ['q-dlq', 'NoProducer'],
+      [SCHEDULED, undefined],
+    ]);
+    // Re-sent with the first receipt SQS vouches for (its SentTimestamp), not the envelope's.
+    expect(t.sent[1]?.attributes?.[ENVELOPE.firstSeen]).toBe(String(T0));
+  });
+
   it('chains waits longer than SQS allows: 900 s delays carrying the time to wait for', async () => {
     const t = setup({ decide: () => ({ kind: 'not-yet', retryAtMs: T0 + 2_000_000 }) });
     await t.dispatcher.processBatch([message({ id: 'long' })], 'owner');
