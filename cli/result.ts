@@ -24,6 +24,17 @@ interface ResultOptions extends AwsFlags {
   producer?: string;
 }
 
+/** How to read a result without this CLI or the producer client, for `--help`. */
+export const RESULT_WITHOUT_CLIENT_HELP = `
+Without this CLI (any language, any AWS SDK): a finished request's item in the requests table
+(key {"id": {"S": "<producer>#<id>"}}, read with ConsistentRead; the producer is "default"
+unless the deployment names producers) holds the result document as a JSON string in its
+attribute "result"; before that, "status" says waiting or running. With the AWS CLI:
+  aws dynamodb get-item --table-name "$${ENV.requestsTable}" --consistent-read \\
+    --key '{"id": {"S": "default#hello-1"}}' --query Item.result.S --output text
+Or have results pushed: name an SQS queue or SNS topic the deployment allows in the request's
+replyTo (sluice submit --reply-to). The result's JSON Schema: schema/result.v1.json.`;
+
 /** Adds `result` to the program. */
 export function addResultCommand(program: Command, context: CommandContext): void {
   program
@@ -46,7 +57,7 @@ export function addResultCommand(program: Command, context: CommandContext): voi
       '--endpoint-url <url>',
       'DynamoDB endpoint (default: $AWS_ENDPOINT_URL_DYNAMODB or $AWS_ENDPOINT_URL)',
     )
-    .addHelpText('after', `${EXIT_HELP}\n${ENV_HELP}`)
+    .addHelpText('after', `${EXIT_HELP}\n${ENV_HELP}\n${RESULT_WITHOUT_CLIENT_HELP}`)
     .action(async (id: string, options: ResultOptions) => {
       context.exit(await result(id, options, context));
     });

@@ -92,7 +92,7 @@ export function addSubmitCommand(program: Command, context: CommandContext): voi
     .option('--priority <priority>', `one of ${PRIORITIES.join(', ')} (default: normal)`)
     .option('--max-attempts <n>', 'attempts allowed, 1-100 (default: 10)')
     .option('--deadline <date-time>', 'ISO 8601 with Z or offset, e.g. 2030-01-31T12:00:00Z')
-    .option('--reply-to <url>', 'SQS queue URL to send the result to')
+    .option('--reply-to <url-or-arn>', 'SQS queue URL or SNS topic ARN to send the result to')
     .option('--tag <key=value>', 'a tag; repeat for more', collect, [] as string[])
     .option('--file <path>', 'read requests from a file, or - for stdin')
     .option('--json', 'print one JSON object per request')

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { Duration } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import { parseSnsTopicArn, type SnsTopicRef } from '../shared/aws/sns-arn.js';
 import { parseSqsQueueUrl, type SqsQueueRef } from '../shared/aws/sqs-url.js';
 import {
   type DeploymentConfig,
@@ -48,7 +49,8 @@ export const VISIBILITY_TIMEOUT_FACTOR = 6;
 export interface ThrottleCoordinatorProps {
   /**
    * The deployment configuration: targets (account, regions, role, `ExternalId`, allowlist of
-   * (service, operation)), allowed `replyTo` queues, limits and overrides, dispatcher tuning.
+   * (service, operation)), allowed `replyTo` queues and topics (with their KMS keys), limits and
+   * overrides, dispatcher tuning.
    * Validated at synth time by the same parser the dispatcher uses at cold start, and shipped
    * inside the function bundle as `sluice-config.json`.
    */
@@ -156,9 +158,14 @@ export interface ResolvedCoordinatorProps {
   readonly oldestMessageAgeThreshold: Duration;
   readonly providerThrottlesThreshold: number;
   readonly entry: string;
-  /** The reply queues of `config.replyTo`, parsed. */
-  readonly replyQueues: readonly SqsQueueRef[];
+  /** The reply queues and topics of `config.replyTo`, parsed. */
+  readonly replyDestinations: readonly ReplyDestinationRef[];
 }
+
+/** A reply destination of the configuration: a queue or a topic, and its KMS key if any. */
+export type ReplyDestinationRef =
+  | { readonly kind: 'queue'; readonly queue: SqsQueueRef; readonly kmsKeyArn?: string }
+  | { readonly kind: 'topic'; readonly topic: SnsTopicRef; readonly kmsKeyArn?: string };
 
 /** The defaults, in one place. */
 export const COORDINATOR_DEFAULTS = {
@@ -290,17 +297,19 @@ export function resolveCoordinatorProps(
     problems.push(`entry: the dispatcher handler ${entry} does not exist`);
   }
 
-  const replyQueues: SqsQueueRef[] = [];
+  const replyDestinations: ReplyDestinationRef[] = [];
   if (config !== undefined) {
     problems.push(...targetProblems(config, stackAccount));
-    config.replyTo.forEach((url, i) => {
-      const ref = parseSqsQueueUrl(url);
-      if (ref === undefined) {
+    config.replyTo.forEach(({ destination, kmsKeyArn }, i) => {
+      const key = kmsKeyArn === undefined ? {} : { kmsKeyArn };
+      const topic = parseSnsTopicArn(destination);
+      const queue = parseSqsQueueUrl(destination);
+      if (topic !== undefined) replyDestinations.push({ kind: 'topic', topic, ...key });
+      else if (queue !== undefined) replyDestinations.push({ kind: 'queue', queue, ...key });
+      else {
         problems.push(
-          `config.replyTo[${i}]: ${url} is not an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<queue>)`,
+          `config.replyTo[${i}]: ${destination} is neither an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<queue>) nor an SNS topic ARN`,
         );
-      } else {
-        replyQueues.push(ref);
       }
     });
     // A claim must outlive the longest invocation, or a second dispatcher may take over a call
@@ -335,7 +344,7 @@ export function resolveCoordinatorProps(
     oldestMessageAgeThreshold,
     providerThrottlesThreshold,
     entry,
-    replyQueues,
+    replyDestinations,
   };
 }
 

@@ -21,10 +21,12 @@ import {
   Role,
   ServicePrincipal,
 } from 'aws-cdk-lib/aws-iam';
+import { Key } from 'aws-cdk-lib/aws-kms';
 import { Architecture, LoggingFormat, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
+import { Topic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../shared/config/environment.js';
@@ -208,7 +210,7 @@ export class ThrottleCoordinator extends Construct {
       handler: 'handler',
       depsLockFilePath: `${REPO_ROOT}/package-lock.json`,
       projectRoot: REPO_ROOT,
-      runtime: Runtime.NODEJS_22_X,
+      runtime: Runtime.NODEJS_24_X,
       architecture: Architecture.ARM_64,
       memorySize: settings.memorySize,
       timeout: settings.functionTimeout,
@@ -269,7 +271,7 @@ export class ThrottleCoordinator extends Construct {
       actions: [...DISPATCHER_TABLE_ACTIONS],
       resourceArns: [this.bucketsTable.tableArn, this.requestsTable.tableArn],
     });
-    this.grantReplyQueues(settings);
+    this.grantReplyDestinations(settings);
     this.grantTargets(settings);
 
     // No oldest-message alarm on the scheduled queue: its messages wait for their slots by
@@ -387,13 +389,32 @@ export class ThrottleCoordinator extends Construct {
     });
   }
 
-  /** Results may go to the configured reply queues, and only those. */
-  private grantReplyQueues(settings: ResolvedCoordinatorProps): void {
-    settings.replyQueues.forEach((ref, i) => {
-      Queue.fromQueueAttributes(this, `ReplyQueue${i}`, {
-        queueArn: ref.arn,
-        queueUrl: ref.url,
-      }).grantSendMessages(this.dispatcher);
+  /**
+   * Results may go to the configured reply queues and topics, and only those; a destination
+   * encrypted with a customer-managed key needs that key to encrypt (SQS and SNS both ask for
+   * `kms:GenerateDataKey` and `kms:Decrypt` from the sender), and nothing more of it.
+   * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html
+   * https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html
+   */
+  private grantReplyDestinations(settings: ResolvedCoordinatorProps): void {
+    const keys = new Set<string>();
+    settings.replyDestinations.forEach((ref, i) => {
+      if (ref.kind === 'queue') {
+        Queue.fromQueueAttributes(this, `ReplyQueue${i}`, {
+          queueArn: ref.queue.arn,
+          queueUrl: ref.queue.url,
+        }).grantSendMessages(this.dispatcher);
+      } else {
+        Topic.fromTopicArn(this, `ReplyTopic${i}`, ref.topic.arn).grantPublish(this.dispatcher);
+      }
+      if (ref.kmsKeyArn !== undefined) keys.add(ref.kmsKeyArn);
+    });
+    [...keys].forEach((keyArn, i) => {
+      Key.fromKeyArn(this, `ReplyKey${i}`, keyArn).grant(
+        this.dispatcher,
+        'kms:GenerateDataKey',
+        'kms:Decrypt',
+      );
     });
   }
 
@@ -421,8 +442,10 @@ export class ThrottleCoordinator extends Construct {
       fn.acknowledge({
         id,
         reason:
-          'Pinned to nodejs22.x on purpose: the dispatcher and its dependencies are built and ' +
-          'tested for Node 22 (esbuild target node22); move to a newer runtime deliberately.',
+          'Pinned to nodejs24.x on purpose: the bundle is built for Node 24 (esbuild target ' +
+          'node24) and the test suite runs that very bundle on Node 24 ' +
+          '(test/e2e/deployed-bundle.test.ts); when aws-cdk-lib knows a newer Node runtime, ' +
+          'move to it deliberately, with the bundle test on that Node.',
       });
     }
     fn.acknowledge({
@@ -459,7 +482,7 @@ export class ThrottleCoordinator extends Construct {
 }
 
 /**
- * esbuild settings of the dispatcher. Everything is bundled, the AWS SDK included: the nodejs22.x
+ * esbuild settings of the dispatcher. Everything is bundled, the AWS SDK included: the nodejs24.x
  * runtime ships an SDK v3 of its own choosing and updates it without notice, while the bundled
  * clients are the versions the tests ran (and `@aws-sdk/client-ec2`,
  * `@aws-sdk/client-service-quotas` are loaded lazily, so a cold start only evaluates the
@@ -469,7 +492,7 @@ function dispatcherBundling(settings: ResolvedCoordinatorProps) {
   const configBase64 = Buffer.from(JSON.stringify(settings.configInput)).toString('base64');
   return {
     format: OutputFormat.ESM,
-    target: 'node22',
+    target: 'node24',
     minify: true,
     sourceMap: true,
     sourcesContent: false,

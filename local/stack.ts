@@ -31,8 +31,9 @@ import { powertoolsTelemetry } from '../shared/dispatch/telemetry.js';
 import { BUCKETS_TABLE, REQUESTS_TABLE } from '../shared/storage/tables.js';
 import { DispatchActivity } from './activity.js';
 import { createTableAndWait } from './emulators/create-table.js';
-import { accountCredentials } from './emulators/credentials.js';
+import { accountCredentials, LOCAL_CREDENTIALS, LOCAL_REGION } from './emulators/credentials.js';
 import { localDynamoClient } from './emulators/dynalite.js';
+import { createTopic, snsClient } from './emulators/sns.js';
 import { createQueues, sqsClient } from './emulators/sqs.js';
 import { startEmulatorsThread } from './emulators/thread.js';
 import { LocalEventSource } from './event-source.js';
@@ -66,12 +67,18 @@ export interface LocalStackOptions {
   /** Target accounts (each gets {@link LOCAL_ALLOW}) unless `config.targets` is given. @default [LOCAL_ACCOUNT] */
   readonly accounts?: readonly string[];
   /**
-   * Deployment configuration; `targets` defaults from `accounts`; `replyTo` and each producer's
-   * `replyTo` get the producer's local reply queue.
+   * Deployment configuration; `targets` defaults from `accounts`; `replyTo` adds the reply
+   * queues and the reply topic; each producer's `replyTo`, its own reply queue and the topic.
    */
   readonly config?: Omit<DeploymentConfigInput, 'targets'> & {
     targets?: DeploymentConfigInput['targets'];
   };
+  /**
+   * More reply destinations, made once the emulators run (their URLs name the emulator's port):
+   * given the SQS (and SNS) endpoint, creates queues or topics and returns their URLs or ARNs,
+   * which the deployment then allows as `replyTo`.
+   */
+  readonly replyDestinations?: (sqsEndpoint: string) => Promise<readonly string[]>;
   /** Provider simulator settings. Ignored when both `endpoints` are given. */
   readonly simulator?: ProviderSimulatorOptions;
   /** Target endpoints instead of the built-in simulator (else AWS_ENDPOINT_URL_<SERVICE>). */
@@ -134,25 +141,30 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
   );
   const producerDdb = localDynamoClient(dynamo.endpoint);
   const sqsc = sqsClient(sqs.endpoint);
+  const sns = snsClient(sqs.endpoint);
   const prefix = `sluice-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
   const { targets, replyTo, producers, ...rest } = options.config ?? {};
   const named = producers?.map((p) => p.name);
-  const [bucketsTableName, requestsTableName, queues, replies] = await Promise.all([
-    createTableAndWait(ddb, BUCKETS_TABLE, `${prefix}-buckets`),
-    createTableAndWait(ddb, REQUESTS_TABLE, `${prefix}-requests`),
-    createQueues(sqsc, {
-      prefix,
-      maxReceiveCount: options.maxReceiveCount ?? 5,
-      visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 10,
-      ...(named === undefined ? {} : { producers: named }),
-    }),
-    createQueues(sqsc, {
-      prefix: `${prefix}-replies`,
-      maxReceiveCount: 5,
-      visibilityTimeoutSeconds: 30,
-      ...(named === undefined ? {} : { producers: named }),
-    }),
-  ]);
+  const [bucketsTableName, requestsTableName, queues, replies, replyTopicArn, extraReplyTo] =
+    await Promise.all([
+      createTableAndWait(ddb, BUCKETS_TABLE, `${prefix}-buckets`),
+      createTableAndWait(ddb, REQUESTS_TABLE, `${prefix}-requests`),
+      createQueues(sqsc, {
+        prefix,
+        maxReceiveCount: options.maxReceiveCount ?? 5,
+        visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 10,
+        ...(named === undefined ? {} : { producers: named }),
+      }),
+      createQueues(sqsc, {
+        prefix: `${prefix}-replies`,
+        maxReceiveCount: 5,
+        visibilityTimeoutSeconds: 30,
+        ...(named === undefined ? {} : { producers: named }),
+      }),
+      // Results pushed to subscribers: queues (or anything SNS delivers to) subscribe to it.
+      createTopic(sns, `${prefix}-results`),
+      options.replyDestinations?.(sqs.endpoint) ?? [],
+    ]);
   /** Each producer's reply queue. */
   const replyQueueUrls: Record<string, string> = Object.fromEntries(
     Object.entries(replies.producerQueueUrls).map(([producer, urls]) => [producer, urls.normal]),
@@ -175,12 +187,23 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
       ...(producers === undefined
         ? {}
         : {
+            // The topic is shared: its messages carry the producer, for subscriptions to filter.
             producers: producers.map((p) => ({
               ...p,
-              replyTo: [replyQueueUrls[p.name] as string, ...(p.replyTo ?? [])],
+              replyTo: [
+                replyQueueUrls[p.name] as string,
+                replyTopicArn,
+                ...extraReplyTo,
+                ...(p.replyTo ?? []),
+              ],
             })),
           }),
-      replyTo: [...Object.values(replyQueueUrls), ...(replyTo ?? [])],
+      replyTo: [
+        ...Object.values(replyQueueUrls),
+        replyTopicArn,
+        ...extraReplyTo,
+        ...(replyTo ?? []),
+      ],
       lateAllowanceMs: LOCAL_LATE_ALLOWANCE_MS,
       ...rest,
     }),
@@ -190,6 +213,11 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
     sqs: sqsc,
     // Access key = account id: the simulator's caller account (distinct buckets per account).
     callCredentialsFor: accountCredentials,
+    // fauxqs serves every region (and SNS) on one endpoint; the clients still sign per region.
+    replyClients: {
+      sqs: (region) => sqsClient(sqs.endpoint, region === undefined ? {} : { region }),
+      sns: (region) => snsClient(sqs.endpoint, region),
+    },
   };
   const built = createDispatcher(env, clients);
   // A first call should not wait for its SDK client module to load (Lambda would load it in
@@ -199,7 +227,12 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
   );
   // The live view's counts wrap the built parts; a test's overrides wrap them again.
   const activity = new DispatchActivity(env.deployment);
-  const overrides = { ...activity.wrap(built), ...(options.overrides?.(built) ?? {}) };
+  // Every execution environment replies through the one sender (and its clients).
+  const overrides = {
+    replies: built.replies,
+    ...activity.wrap(built),
+    ...(options.overrides?.(built) ?? {}),
+  };
   const errors: Error[] = [];
   const log = openLog(options.logFile, (error) => errors.push(error));
   /**
@@ -302,19 +335,33 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
     replyQueueUrl,
     /** Each producer's reply queue. */
     replyQueueUrls,
+    /** An SNS topic results may be sent to (`replyTo`); subscribe queues to it to receive them. */
+    replyTopicArn,
+    /** The sender of every reply, with its clients per region. */
+    replies: built.replies,
     sqs: sqsc,
+    sns,
     sqsEndpoint: sqs.endpoint,
     dynamoEndpoint: dynamo.endpoint,
-    /** What the CLI and the producer client read to reach this stack (`--serve` prints it). */
+    /**
+     * What the CLI, the producer client and any other AWS client (boto3, the AWS CLI, the SDKs
+     * of other languages) read to reach this stack (`--serve` prints it): the SDKs' standard
+     * variables — both region variables, as boto3 and the AWS CLI read only
+     * `AWS_DEFAULT_REGION` — and Sluice's.
+     */
     cliEnvironment: {
       SLUICE_QUEUE_URLS: JSON.stringify(queues.queueUrls),
       SLUICE_REQUESTS_TABLE: env.requestsTableName,
       ...(named === undefined ? {} : { SLUICE_PRODUCER: firstProducer }),
-      AWS_REGION: 'us-east-1',
+      SLUICE_REPLY_QUEUE_URL: replyQueueUrl,
+      SLUICE_REPLY_TOPIC_ARN: replyTopicArn,
+      AWS_REGION: LOCAL_REGION,
+      AWS_DEFAULT_REGION: LOCAL_REGION,
       AWS_ENDPOINT_URL_SQS: sqs.endpoint,
+      AWS_ENDPOINT_URL_SNS: sqs.endpoint,
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-      AWS_ACCESS_KEY_ID: 'local',
-      AWS_SECRET_ACCESS_KEY: 'local',
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
     } as Readonly<Record<string, string>>,
     /** DynamoDB requests the dispatcher sent so far. */
     dynamoRequests: () => dynamoRequests.count,
@@ -325,10 +372,12 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
         await source.stop();
         await log.close();
         built.runner.destroy();
+        built.replies.destroy();
         await Promise.all([simulator?.close(), sqs.stop(), dynamo.stop()]);
         ddb.destroy();
         producerDdb.destroy();
         sqsc.destroy();
+        sns.destroy();
       })();
       return stopped;
     },

@@ -124,6 +124,15 @@ async function serve(): Promise<void> {
   console.log(
     `# try: npx sluice submit --id hello-1 --account ${accounts[0]} --region us-east-1 --service ec2 --operation DescribeInstances && npx sluice result hello-1 --wait`,
   );
+  console.log(
+    '# any AWS client works too (boto3, the AWS CLI: they read AWS_DEFAULT_REGION): see examples/python/sluice_producer.py and examples/shell/sluice-producer.sh;',
+  );
+  console.log(
+    '#   a result is the JSON string in the attribute "result" of the requests table item {"id": {"S": "default#<id>"}},',
+  );
+  console.log(
+    `#   or pushed to --reply-to ${stack.replyQueueUrl} (a queue) or ${stack.replyTopicArn} (a topic: subscribe queues to it)`,
+  );
   console.log(`# the dispatcher's logs and EMF metrics: ${logFile}`);
   console.log('# Ctrl-C stops everything.');
   await new Promise<void>((done) => {

@@ -5,6 +5,7 @@
  * `http://sqs.<region>.localhost:<port>/<account>/<name>`), whose last path part is still the
  * queue's name.
  */
+import { REGION_PATTERN_BODY } from '../contract/patterns.js';
 
 /** An SQS queue named by its URL. */
 export interface SqsQueueRef {
@@ -36,6 +37,18 @@ export function parseSqsQueueUrl(url: string): SqsQueueRef | undefined {
       ? 'aws-us-gov'
       : 'aws';
   return { url, arn: `arn:${partition}:sqs:${region}:${account}:${name}`, region, account, name };
+}
+
+// An emulator's or endpoint's host that still starts with `sqs.<region>.` (fauxqs:
+// `sqs.us-east-1.localhost`).
+const REGIONAL_HOST = new RegExp(`^https?://sqs\\.(${REGION_PATTERN_BODY})\\.`);
+
+/**
+ * The region a queue lives in, from its URL: an AWS queue URL's, else the `sqs.<region>.` of an
+ * emulator's host; `undefined` when the URL does not say (then the caller's own region applies).
+ */
+export function sqsQueueRegionOf(url: string): string | undefined {
+  return parseSqsQueueUrl(url)?.region ?? REGIONAL_HOST.exec(url)?.[1];
 }
 
 /** A queue's name: the last part of its URL (any host) or of its ARN. */

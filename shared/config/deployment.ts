@@ -12,6 +12,8 @@ import { z } from 'zod';
 import {
   ACCOUNT_PATTERN,
   ACCOUNT_RULE,
+  KMS_KEY_ARN_PATTERN,
+  KMS_KEY_ARN_RULE,
   OPERATION_GLOB_PATTERN,
   OPERATION_GLOB_RULE,
   REGION_PATTERN,
@@ -20,6 +22,7 @@ import {
   SERVICE_RULE,
 } from '../contract/patterns.js';
 import { type Problem, problem, problemsFromIssues } from '../contract/problems.js';
+import { replyDestinationSchema } from '../contract/request.js';
 import { type LimitsConfig, validateLimitsConfig } from '../limits/limits-config.js';
 import {
   implicitProducer,
@@ -61,6 +64,21 @@ const targetSchema = z.strictObject({
   allow: z.array(allowSchema).min(1),
 });
 
+/** A destination results may be sent to, with the KMS key it is encrypted with, if any. */
+const replyToEntrySchema = z.strictObject({
+  /** An SQS queue URL or an SNS topic ARN; requests must name it exactly. */
+  destination: replyDestinationSchema,
+  /**
+   * The customer-managed KMS key the queue or topic is encrypted with: the dispatcher is granted
+   * `kms:GenerateDataKey` and `kms:Decrypt` on it (the key policy must allow the account's IAM).
+   * Leave it out for unencrypted, SSE-SQS and AWS managed keys.
+   */
+  kmsKeyArn: z.string().regex(KMS_KEY_ARN_PATTERN, KMS_KEY_ARN_RULE).optional(),
+});
+
+/** One allowed reply destination: where results may go, and its KMS key if it has one. */
+export type ReplyToConfig = z.infer<typeof replyToEntrySchema>;
+
 /** The deployment configuration, as written by the operator (JSON). */
 export const deploymentConfigSchema = z.strictObject({
   targets: z.array(targetSchema).min(1),
@@ -71,8 +89,21 @@ export const deploymentConfigSchema = z.strictObject({
   producers: z.array(producerSchema).min(1).optional(),
   /** Regions newer than Sluice's list of known regions (shared/aws/regions.ts). @default [] */
   extraRegions: z.array(z.string().regex(REGION_PATTERN, REGION_RULE)).optional(),
-  /** Queue URLs results may be sent to (exact match). @default [] */
-  replyTo: z.array(z.url({ protocol: /^https?$/ })).optional(),
+  /**
+   * Where results may be sent (exact match): SQS queue URLs and SNS topic ARNs, each a string or
+   * `{ "destination": …, "kmsKeyArn": … }` when it is encrypted with a customer-managed key.
+   * Each producer may use those of its own `replyTo` (the implicit producer: all of them).
+   * @default []
+   */
+  replyTo: z
+    .array(
+      // A bare string is the common case: read it as an entry without a key.
+      z.preprocess(
+        (entry) => (typeof entry === 'string' ? { destination: entry } : entry),
+        replyToEntrySchema,
+      ),
+    )
+    .optional(),
   /** Limits catalog configuration: overrides, extra services, safety factor. @default {} */
   limits: z.custom<LimitsConfig>((value) => typeof value === 'object' && value !== null).optional(),
   /** How far ahead slots may be reserved (ms, ≤ 900 000: SQS's longest delay). @default 60 000 */
@@ -93,7 +124,9 @@ export const deploymentConfigSchema = z.strictObject({
 });
 
 /** The deployment configuration as written. */
-export type DeploymentConfigInput = z.infer<typeof deploymentConfigSchema>;
+export type DeploymentConfigInput = Omit<z.infer<typeof deploymentConfigSchema>, 'replyTo'> & {
+  readonly replyTo?: readonly (string | ReplyToConfig)[];
+};
 
 /** The deployment configuration with every default applied; frozen. */
 export interface DeploymentConfig extends ProducerDeployment {
@@ -101,7 +134,8 @@ export interface DeploymentConfig extends ProducerDeployment {
   /** At least one: {@link DEFAULT_PRODUCER} when the configuration names none. */
   readonly producers: readonly ProducerConfig[];
   readonly extraRegions: readonly string[];
-  readonly replyTo: readonly string[];
+  /** Where results may be sent, one entry per destination. */
+  readonly replyTo: readonly ReplyToConfig[];
   readonly limits: LimitsConfig;
   readonly horizonMs: number;
   readonly lateAllowanceMs: number;
@@ -133,12 +167,12 @@ export function parseDeploymentConfig(value: unknown): DeploymentConfig {
     problems.push(...validateLimitsConfig(data.limits ?? {}, ['limits']));
     const context = {
       targets: data.targets,
-      replyTo: data.replyTo ?? [],
+      replyDestinations: (data.replyTo ?? []).map((entry) => entry.destination),
       extraRegions: data.extraRegions ?? [],
     };
     problems.push(...producerProblems(data.producers ?? [], context));
     const seen = new Set<string>();
-    parsed.data.targets.forEach((target, i) => {
+    data.targets.forEach((target, i) => {
       if (seen.has(target.account)) {
         problems.push(
           problem(['targets', i, 'account'], 'unique', `${target.account} is listed twice`),
@@ -156,13 +190,26 @@ export function parseDeploymentConfig(value: unknown): DeploymentConfig {
         );
       }
     });
+    const destinations = new Set<string>();
+    (data.replyTo ?? []).forEach((entry, i) => {
+      if (destinations.has(entry.destination)) {
+        const text = `${entry.destination} is listed twice`;
+        problems.push(problem(['replyTo', i, 'destination'], 'unique', text));
+      }
+      destinations.add(entry.destination);
+    });
   }
   if (!parsed.success || problems.length > 0) throw new DeploymentConfigError(problems);
   const data = parsed.data;
   const replyTo = data.replyTo ?? [];
   return deepFreeze({
     targets: data.targets,
-    producers: data.producers?.map(resolveProducer) ?? [implicitProducer(data.targets, replyTo)],
+    producers: data.producers?.map(resolveProducer) ?? [
+      implicitProducer(
+        data.targets,
+        replyTo.map((entry) => entry.destination),
+      ),
+    ],
     implicitProducer: data.producers === undefined,
     extraRegions: data.extraRegions ?? [],
     replyTo,

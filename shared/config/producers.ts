@@ -26,6 +26,7 @@ import {
   SERVICE_RULE,
 } from '../contract/patterns.js';
 import { type Problem, problem } from '../contract/problems.js';
+import { replyDestinationSchema } from '../contract/request.js';
 import { SERVICES } from '../services/registry.js';
 
 export { DEFAULT_PRODUCER };
@@ -59,8 +60,11 @@ export const producerSchema = z.strictObject({
   /** Its share when producers compete for one bucket (fair scheduling). @default 1 */
   weight: z.int().min(1).max(1_000).optional(),
   allow: z.array(grantSchema).min(1),
-  /** Reply queues its requests may name, each one of the deployment's `replyTo`. @default [] */
-  replyTo: z.array(z.url({ protocol: /^https?$/ })).optional(),
+  /**
+   * Reply destinations (queue URLs, topic ARNs) its requests may name, each one of the
+   * deployment's `replyTo`. @default []
+   */
+  replyTo: z.array(replyDestinationSchema).optional(),
 });
 
 /** One entry of a producer's allowlist. */
@@ -84,7 +88,6 @@ export interface TargetAllowance {
 /** What the producer rules need of the deployment. */
 export interface ProducerDeployment {
   readonly targets: readonly TargetAllowance[];
-  readonly replyTo: readonly string[];
   readonly extraRegions: readonly string[];
   readonly producers: readonly ProducerConfig[];
   /** True when the configuration names no producers: only {@link DEFAULT_PRODUCER}. */
@@ -94,7 +97,7 @@ export interface ProducerDeployment {
 /** The one producer of a deployment that names none: everything its targets allow. */
 export function implicitProducer(
   targets: readonly TargetAllowance[],
-  replyTo: readonly string[],
+  replyDestinations: readonly string[],
 ): ProducerConfig {
   return {
     name: DEFAULT_PRODUCER,
@@ -107,7 +110,7 @@ export function implicitProducer(
         operations: [...entry.operations],
       })),
     ),
-    replyTo,
+    replyTo: replyDestinations,
   };
 }
 
@@ -128,7 +131,10 @@ export function resolveProducer(input: z.infer<typeof producerSchema>): Producer
  */
 export function producerProblems(
   producers: readonly z.infer<typeof producerSchema>[],
-  deployment: Pick<ProducerDeployment, 'targets' | 'replyTo' | 'extraRegions'>,
+  deployment: Pick<ProducerDeployment, 'targets' | 'extraRegions'> & {
+    /** The deployment's reply destinations. */
+    readonly replyDestinations: readonly string[];
+  },
 ): Problem[] {
   const problems: Problem[] = [];
   const names = new Set<string>();
@@ -141,8 +147,8 @@ export function producerProblems(
     producer.allow.forEach((grant, j) => {
       problems.push(...grantProblems(grant, [...at, 'allow', j], deployment));
     });
-    (producer.replyTo ?? []).forEach((url, k) => {
-      if (!deployment.replyTo.includes(url)) {
+    (producer.replyTo ?? []).forEach((destination, k) => {
+      if (!deployment.replyDestinations.includes(destination)) {
         const text = 'must also be listed in the deployment replyTo';
         problems.push(problem([...at, 'replyTo', k], 'outside-deployment', text));
       }
@@ -280,7 +286,7 @@ export function disallowedReason(
   return undefined;
 }
 
-/** Whether `producer`'s requests may name `replyTo` (one of its reply queues). */
+/** Whether `producer`'s requests may name `replyTo` (one of its reply queues and topics). */
 export function replyToAllowed(
   deployment: Pick<ProducerDeployment, 'producers'>,
   producer: string,

@@ -20,6 +20,31 @@ export const ACCOUNT_RULE = 'must be a 12-digit AWS account id';
 export const REGION_PATTERN = /^[a-z]{2,4}(?:-[a-z]{2,16}){1,2}-[1-9][0-9]?$/;
 export const REGION_RULE = 'must be an AWS region name such as us-east-1';
 
+/** {@link REGION_PATTERN} without its anchors, to build patterns that contain a region. */
+export const REGION_PATTERN_BODY = REGION_PATTERN.source.slice(1, -1);
+const REGION = REGION_PATTERN_BODY;
+
+/**
+ * An SNS topic ARN: `arn:<partition>:sns:<region>:<account>:<topic>`. Topic names are 1-256
+ * letters, digits, `-` and `_`; a FIFO topic's name ends in `.fifo` (counted in the 256).
+ * https://docs.aws.amazon.com/sns/latest/api/API_CreateTopic.html
+ */
+export const SNS_TOPIC_ARN_PATTERN = new RegExp(
+  `^arn:aws(?:-[a-z]+)*:sns:(${REGION}):([0-9]{12}):([A-Za-z0-9_-]{1,256}|[A-Za-z0-9_-]{1,251}\\.fifo)$`,
+);
+export const SNS_TOPIC_ARN_RULE =
+  'must be an SNS topic ARN such as arn:aws:sns:us-east-1:123456789012:results (topic names: letters, digits, - and _, optionally ending in .fifo)';
+
+/**
+ * A KMS key ARN (`…:key/<key id>`, multi-Region keys `mrk-…` too). Not an alias: IAM grants key
+ * use on the key's ARN, and a policy naming an alias ARN grants nothing.
+ */
+export const KMS_KEY_ARN_PATTERN = new RegExp(
+  `^arn:aws(?:-[a-z]+)*:kms:${REGION}:[0-9]{12}:key/[A-Za-z0-9-]{1,128}$`,
+);
+export const KMS_KEY_ARN_RULE =
+  'must be a KMS key ARN such as arn:aws:kms:us-east-1:123456789012:key/<key id>';
+
 /** An SDK service id as used in `call.service`: `ec2`, `service-quotas`. */
 export const SERVICE_PATTERN = /^[a-z][a-z0-9-]{1,62}$/;
 export const SERVICE_RULE = 'must be a lowercase SDK service id such as ec2 or service-quotas';

@@ -21,6 +21,8 @@ import {
   REGION_RULE,
   SERVICE_PATTERN,
   SERVICE_RULE,
+  SNS_TOPIC_ARN_PATTERN,
+  SNS_TOPIC_ARN_RULE,
 } from './patterns.js';
 import {
   decodeBody,
@@ -56,6 +58,9 @@ export const MAX_ATTEMPTS_LIMIT = 100;
 
 /** Most entries `tags` may have. */
 export const MAX_TAGS = 20;
+
+/** Longest `replyTo`, in characters. */
+export const MAX_REPLY_TO_CHARS = 2048;
 
 /**
  * Deepest nesting allowed in a JSON object carried by the contract (`call.input`, a result's
@@ -169,6 +174,11 @@ export const jsonObjectSchema = z
     else if (!isPlainObject(value))
       report([], 'type', `must be an object, not ${describeType(value)}`);
     else checkJson(value, [], 1, new Set(), new Set(), report);
+  })
+  // JSON Schema (schema/*.json) says what it can; the depth bound and `__proto__` it cannot.
+  .meta({
+    type: 'object',
+    description: `A JSON object. Also checked by Sluice, beyond this schema: at most ${MAX_JSON_DEPTH} levels of nesting, no "__proto__" keys (rules max-depth, reserved-key).`,
   });
 
 /**
@@ -198,6 +208,46 @@ const tagsSchema = z
         report([key], 'type', `must be a string, not ${describeType(value)}`);
       else if (value.length > 256) report([key], 'length', 'must be at most 256 characters long');
     }
+  })
+  // The same rules as JSON Schema, for producers that validate before sending.
+  .meta({
+    type: 'object',
+    maxProperties: MAX_TAGS,
+    propertyNames: { minLength: 1, maxLength: 128, not: { const: '__proto__' } },
+    additionalProperties: { type: 'string', maxLength: 256 },
+  });
+
+// zod's own URL check, reused so that `replyTo` accepts exactly what it did before topics.
+const httpUrl = z.url({ protocol: /^https?$/ });
+
+/**
+ * A result's destination: an SQS queue URL (http or https: emulators speak http) or an SNS
+ * topic ARN. Which destinations a request may name is deployment configuration, checked by the
+ * dispatcher; this checks the form only. Shared with the deployment configuration.
+ */
+export const replyDestinationSchema = z
+  .string()
+  .max(MAX_REPLY_TO_CHARS)
+  .check((payload) => {
+    const report = reporter(payload);
+    const value = payload.value;
+    if (value.startsWith('arn:')) {
+      if (!SNS_TOPIC_ARN_PATTERN.test(value)) report([], 'pattern', SNS_TOPIC_ARN_RULE);
+    } else if (!httpUrl.safeParse(value).success) {
+      report(
+        [],
+        'format',
+        'must be an http or https URL (an SQS queue URL) or an SNS topic ARN (arn:aws:sns:…)',
+      );
+    }
+  })
+  .meta({
+    description:
+      'Where the result is sent: an SQS queue URL or an SNS topic ARN that the deployment allows.',
+    anyOf: [
+      { type: 'string', format: 'uri', pattern: '^https?://' },
+      { type: 'string', pattern: SNS_TOPIC_ARN_PATTERN.source },
+    ],
   });
 
 /** The producer's idempotency key: 1–128 of `A–Z a–z 0–9 _ . : -`. Shared with the result. */
@@ -238,10 +288,7 @@ export const requestSchema = z.strictObject({
     })
     .optional(),
   maxAttempts: z.int().min(1).max(MAX_ATTEMPTS_LIMIT).optional(),
-  replyTo: z
-    .url({ protocol: /^https?$/, error: 'must be an http or https URL (an SQS queue URL)' })
-    .max(2048)
-    .optional(),
+  replyTo: replyDestinationSchema.optional(),
   tags: tagsSchema.optional(),
 });
 

@@ -13,6 +13,7 @@ import type { RequestsStore } from '../requests/requests-store.js';
 import type { CallRunner } from './call-runner.js';
 import type { IncomingMessage } from './envelope.js';
 import type { OutgoingMessage, QueueSender } from './queue-sender.js';
+import type { Reply, ReplySender } from './replies.js';
 import type { Telemetry } from './telemetry.js';
 
 /** Everything the dispatcher works with. */
@@ -39,6 +40,8 @@ export interface DispatcherDeps {
   >;
   readonly runner: Pick<CallRunner, 'check' | 'run' | 'isSafeToRepeat'>;
   readonly queue: Pick<QueueSender, 'sendAll'>;
+  /** Sends results to `replyTo` queues and topics, in any region. */
+  readonly replies: Pick<ReplySender, 'sendAll'>;
   readonly telemetry?: Telemetry;
   /** Epoch ms. @default Date.now */
   readonly clock?: () => number;
@@ -50,6 +53,9 @@ export interface DispatcherDeps {
 
 /** A message to send once the batch's steps are done: its `key` is the batch's to give. */
 export type Outgoing = Omit<OutgoingMessage, 'key'>;
+
+/** A reply to send once the batch's steps are done: its `key` is the batch's to give. */
+export type OutgoingReply = Omit<Reply, 'key'>;
 
 /**
  * What the steps of one batch work with: the dispatcher's collaborators with every default filled
@@ -68,6 +74,8 @@ export interface BatchContext
    * if everything queued for it is sent.
    */
   readonly send: (message: IncomingMessage, out: Outgoing) => void;
+  /** Queues a result to send to a `replyTo`; like {@link send}, it holds back `message`'s ack. */
+  readonly reply: (message: IncomingMessage, reply: OutgoingReply) => void;
   /**
    * Runs a step for `message`. If it throws (the coordinator's own storage or queues failed), the
    * message is left for SQS to deliver again; nothing else in the batch is affected.

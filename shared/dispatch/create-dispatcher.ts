@@ -2,6 +2,8 @@
  * Wires a {@link Dispatcher} from its environment and the clients it talks to. Used by the
  * Lambda handler and by the local runtime, so both run exactly the same composition.
  */
+import { SNSClient } from '@aws-sdk/client-sns';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { BucketStore, type DynamoSender } from '../admission/bucket-store.js';
 import type { DispatcherEnvironment } from '../config/environment.js';
 import { createCatalog } from '../limits/index.js';
@@ -9,12 +11,18 @@ import { RequestsStore } from '../requests/requests-store.js';
 import { CallRunner, DEFAULT_MAX_CLIENTS } from './call-runner.js';
 import { Dispatcher, type DispatcherDeps } from './dispatcher.js';
 import { QueueSender, type SqsSender } from './queue-sender.js';
+import { type ReplyClients, ReplySender } from './replies.js';
 import type { Telemetry } from './telemetry.js';
 
 /** Clients and seams for {@link createDispatcher}. */
 export interface DispatcherClients {
   readonly dynamodb: DynamoSender;
   readonly sqs: SqsSender;
+  /**
+   * How replies get a client for the region of their queue or topic.
+   * @default the SDK's clients, configured by the environment (`AWS_ENDPOINT_URL_SQS` …)
+   */
+  readonly replyClients?: ReplyClients;
   readonly telemetry?: Telemetry;
   /** Extra settings for the clients that run calls (local: credentials). @default {} */
   readonly callClientDefaults?: Record<string, unknown>;
@@ -22,8 +30,16 @@ export interface DispatcherClients {
   readonly callCredentialsFor?: (account: string) => unknown;
   readonly clock?: () => number;
   /** Replace parts (tests inject faults here). */
-  readonly overrides?: Partial<Pick<DispatcherDeps, 'buckets' | 'requests' | 'runner' | 'queue'>>;
+  readonly overrides?: Partial<
+    Pick<DispatcherDeps, 'buckets' | 'requests' | 'runner' | 'queue' | 'replies'>
+  >;
 }
+
+/** Reply clients from the SDK's configuration chain, one per region. */
+export const SDK_REPLY_CLIENTS: ReplyClients = {
+  sqs: (region) => new SQSClient(region === undefined ? {} : { region }),
+  sns: (region) => new SNSClient(region === undefined ? {} : { region }),
+};
 
 /** Builds the dispatcher and the parts it owns. */
 export function createDispatcher(env: DispatcherEnvironment, clients: DispatcherClients) {
@@ -50,6 +66,7 @@ export function createDispatcher(env: DispatcherEnvironment, clients: Dispatcher
     // the calls that run at once.
     maxClients: Math.max(DEFAULT_MAX_CLIENTS, 2 * deployment.maxConcurrentCalls),
   });
+  const replies = new ReplySender(clients.replyClients ?? SDK_REPLY_CLIENTS);
   const dispatcher = new Dispatcher({
     deployment,
     producerQueues: env.producerQueues,
@@ -60,9 +77,10 @@ export function createDispatcher(env: DispatcherEnvironment, clients: Dispatcher
     requests,
     runner,
     queue: new QueueSender(clients.sqs),
+    replies,
     clock,
     ...(clients.telemetry ? { telemetry: clients.telemetry } : {}),
     ...clients.overrides,
   });
-  return { dispatcher, runner, buckets, requests };
+  return { dispatcher, runner, buckets, requests, replies };
 }

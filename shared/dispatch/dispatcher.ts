@@ -18,6 +18,7 @@ import { admitBatch } from './admit-batch.js';
 import type { BatchContext, DispatcherDeps, Due, Work } from './context.js';
 import type { IncomingMessage } from './envelope.js';
 import type { OutgoingMessage } from './queue-sender.js';
+import type { Reply } from './replies.js';
 import { runCall } from './run-call.js';
 import { SILENT_TELEMETRY } from './telemetry.js';
 
@@ -37,7 +38,7 @@ export interface BatchOutcome {
  * const { failedMessageIds } = await dispatcher.processBatch(messages, context.awsRequestId);
  */
 export class Dispatcher {
-  readonly #deps: Omit<BatchContext, 'send' | 'safely' | 'redeliver'>;
+  readonly #deps: Omit<BatchContext, 'send' | 'reply' | 'safely' | 'redeliver'>;
 
   constructor(deps: DispatcherDeps) {
     this.#deps = {
@@ -53,14 +54,17 @@ export class Dispatcher {
   /** Processes one batch. `owner` names the lease holder (e.g. the Lambda request id). */
   async processBatch(messages: readonly IncomingMessage[], owner: string): Promise<BatchOutcome> {
     const failed = new Set<string>();
-    const outgoing: OutgoingMessage[] = [];
+    const outbox: Outbox = { messages: [], replies: [] };
     let sequence = 0;
     const { telemetry } = this.#deps;
     const ctx: BatchContext = {
       ...this.#deps,
       // Keyed by the message they are for: it is acknowledged only if they are all sent.
       send: (message, out) => {
-        outgoing.push({ ...out, key: `${message.messageId}#${sequence++}` });
+        outbox.messages.push({ ...out, key: `${message.messageId}#${sequence++}` });
+      },
+      reply: (message, reply) => {
+        outbox.replies.push({ ...reply, key: `${message.messageId}#${sequence++}` });
       },
       safely: async (message, step) => {
         try {
@@ -97,7 +101,7 @@ export class Dispatcher {
 
     // Re-queued messages leave now, alongside the due calls, not after them: their delays
     // count from now.
-    const requeued = this.#flush(outgoing, failed);
+    const requeued = this.#flush(outbox, failed);
     const limit = pLimit(this.#deps.deployment.maxConcurrentCalls);
     await Promise.all([
       requeued,
@@ -105,15 +109,26 @@ export class Dispatcher {
         limit(() => ctx.safely(due.work.message, () => runCall(ctx, due, owner))),
       ),
     ]);
-    await this.#flush(outgoing, failed);
+    await this.#flush(outbox, failed);
     return { failedMessageIds: [...failed] };
   }
 
   /** Sends what is pending; a message whose outgoing messages did not all go is failed. */
-  async #flush(outgoing: OutgoingMessage[], failed: Set<string>): Promise<void> {
-    const pending = outgoing.splice(0, outgoing.length);
-    if (pending.length === 0) return;
-    const unsent = await this.#deps.queue.sendAll(pending);
-    for (const key of unsent.keys()) failed.add(key.slice(0, key.lastIndexOf('#')));
+  async #flush(outbox: Outbox, failed: Set<string>): Promise<void> {
+    const messages = outbox.messages.splice(0, outbox.messages.length);
+    const replies = outbox.replies.splice(0, outbox.replies.length);
+    const unsent = await Promise.all([
+      messages.length > 0 ? this.#deps.queue.sendAll(messages) : new Map<string, string>(),
+      replies.length > 0 ? this.#deps.replies.sendAll(replies) : new Map<string, string>(),
+    ]);
+    for (const keys of unsent) {
+      for (const key of keys.keys()) failed.add(key.slice(0, key.lastIndexOf('#')));
+    }
   }
+}
+
+/** What a batch has to send: re-sent requests and dead letters, and replies. */
+interface Outbox {
+  readonly messages: OutgoingMessage[];
+  readonly replies: Reply[];
 }

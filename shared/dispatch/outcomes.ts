@@ -18,6 +18,7 @@ import { callFingerprint } from '../requests/fingerprint.js';
 import { requestKey } from '../storage/tables.js';
 import type { BatchContext, Work } from './context.js';
 import { deadLetterAttributes, type IncomingMessage } from './envelope.js';
+import { replyMessage } from './replies.js';
 
 /** A dead letter could not be sent: the message is left for SQS to deliver again. */
 export class DeadLetterSendError extends Error {
@@ -143,7 +144,7 @@ export async function answerConflict(ctx: BatchContext, work: Work): Promise<voi
   replyTo(ctx, message, producer, request, result);
 }
 
-/** Sends a stored result to the request's reply queue (a duplicate of a finished request). */
+/** Sends a stored result to the request's `replyTo` (a duplicate of a finished request). */
 export function reply(ctx: BatchContext, work: Work, result: SluiceResult): void {
   replyTo(ctx, work.message, work.producer, work.request, result);
 }
@@ -157,7 +158,7 @@ function announce(ctx: BatchContext, work: Work, result: SluiceResult): void {
   reply(ctx, work, result);
 }
 
-/** Sends `result` to the request's `replyTo`, if it has one its producer may use. */
+/** Sends `result` to the request's `replyTo` (queue or topic), if its producer may use it. */
 function replyTo(
   ctx: BatchContext,
   message: IncomingMessage,
@@ -165,9 +166,10 @@ function replyTo(
   request: SluiceRequest | undefined,
   result: SluiceResult,
 ): void {
-  const queueUrl = request?.replyTo;
-  if (queueUrl !== undefined && replyToAllowed(ctx.deployment, producer, queueUrl)) {
-    ctx.send(message, { queueUrl, body: JSON.stringify(result) });
+  const destination = request?.replyTo;
+  if (request === undefined || destination === undefined) return;
+  if (replyToAllowed(ctx.deployment, producer, destination)) {
+    ctx.reply(message, replyMessage(destination, request, result, producer));
   }
 }
 

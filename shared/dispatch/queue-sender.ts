@@ -1,6 +1,7 @@
 /**
- * Sends the dispatcher's outgoing messages — re-queued requests, replies, dead letters — in
- * SendMessageBatch calls of at most 10 entries and 1 MiB, and says which ones SQS refused.
+ * Sends the dispatcher's outgoing messages — re-queued requests, dead letters, and (through
+ * replies.ts, one sender per region) replies — in SendMessageBatch calls of at most 10 entries
+ * and 1 MiB, and says which ones SQS refused.
  */
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { messageBytes, stringAttributes, toSqsBatches } from '../aws/sqs-batches.js';
@@ -17,6 +18,8 @@ export interface OutgoingMessage {
   readonly delaySeconds?: number;
   /** String message attributes (Sluice's envelope: reservation, first receipt, reason). */
   readonly attributes?: Readonly<Record<string, string>>;
+  /** For a FIFO queue, which requires both: the message group and the deduplication id. */
+  readonly fifo?: { readonly groupId: string; readonly deduplicationId: string };
 }
 
 /** Sends messages in batches. */
@@ -45,6 +48,12 @@ export class QueueSender {
                 MessageBody: m.body,
                 ...(m.delaySeconds ? { DelaySeconds: m.delaySeconds } : {}),
                 ...(attributes ? { MessageAttributes: attributes } : {}),
+                ...(m.fifo
+                  ? {
+                      MessageGroupId: m.fifo.groupId,
+                      MessageDeduplicationId: m.fifo.deduplicationId,
+                    }
+                  : {}),
               })),
             }),
           );

@@ -63,6 +63,25 @@ describe('cdk-nag (AwsSolutions and Serverless packs)', () => {
     ['the test config', testConfig],
     ['two named producers with resource conditions', testProducersConfig],
     [
+      'reply topics and queues with customer-managed keys',
+      () => ({
+        ...testConfig(),
+        replyTo: [
+          'arn:aws:sns:eu-west-1:111111111111:results',
+          {
+            destination: 'https://sqs.us-west-2.amazonaws.com/111111111111/results.fifo',
+            kmsKeyArn:
+              'arn:aws:kms:us-west-2:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+          },
+          {
+            destination: 'arn:aws:sns:eu-west-1:111111111111:encrypted-results',
+            kmsKeyArn:
+              'arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ac',
+          },
+        ],
+      }),
+    ],
+    [
       'wildcard operations in the own account',
       () => ({
         targets: [

@@ -135,10 +135,10 @@ describe('ThrottleCoordinator event sources', () => {
 });
 
 describe('ThrottleCoordinator dispatcher function', () => {
-  it('runs nodejs22.x on arm64 with explicit memory and timeout', () => {
+  it('runs nodejs24.x on arm64 with explicit memory and timeout', () => {
     template.resourceCountIs('AWS::Lambda::Function', 1);
     template.hasResourceProperties('AWS::Lambda::Function', {
-      Runtime: 'nodejs22.x',
+      Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
       MemorySize: 512,
       Timeout: 60,
@@ -380,6 +380,57 @@ describe('ThrottleCoordinator IAM', () => {
   });
 });
 
+describe('ThrottleCoordinator reply destinations', () => {
+  const TOPIC = 'arn:aws:sns:eu-west-1:111111111111:provisioner-results';
+  const FIFO_QUEUE = 'https://sqs.us-west-2.amazonaws.com/111111111111/results.fifo';
+  const QUEUE_KEY = 'arn:aws:kms:us-west-2:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+  const TOPIC_KEY = 'arn:aws:kms:eu-west-1:111111111111:key/mrk-1234abcd12ab34cd56ef1234567890ab';
+  const ENCRYPTED_TOPIC = 'arn:aws:sns:eu-west-1:111111111111:encrypted-results';
+  const { template: withReplies } = coordinatorTemplate({
+    config: {
+      ...testConfig(),
+      replyTo: [
+        TOPIC,
+        { destination: FIFO_QUEUE, kmsKeyArn: QUEUE_KEY },
+        { destination: ENCRYPTED_TOPIC, kmsKeyArn: TOPIC_KEY },
+      ],
+    },
+  });
+  const allows = policyStatements(withReplies).filter((s) => s.Effect === 'Allow');
+  /** Every resource an action of `prefix` is allowed on, and those actions. */
+  const grantsOf = (prefix: string) => {
+    const matching = allows.filter((s) => actionsOf(s).some((a) => a.startsWith(prefix)));
+    return {
+      actions: [...new Set(matching.flatMap(actionsOf))].sort(),
+      resources: matching.flatMap((s) => (Array.isArray(s.Resource) ? s.Resource : [s.Resource])),
+    };
+  };
+
+  it('grants sns:Publish on exactly the allowlisted topics', () => {
+    const sns = grantsOf('sns:');
+    expect(sns.actions).toEqual(['sns:Publish']);
+    expect(sns.resources.sort()).toEqual([ENCRYPTED_TOPIC, TOPIC]);
+  });
+
+  it('grants sending to a reply queue in another region by its ARN', () => {
+    const sqs = allows.filter((s) =>
+      JSON.stringify(s.Resource).includes('arn:aws:sqs:us-west-2:111111111111:results.fifo'),
+    );
+    expect(sqs.flatMap(actionsOf)).toContain('sqs:SendMessage');
+  });
+
+  it('grants kms:GenerateDataKey and kms:Decrypt on each configured key, and nothing else of KMS', () => {
+    const kms = grantsOf('kms:');
+    expect(kms.actions).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
+    expect(kms.resources.sort()).toEqual([TOPIC_KEY, QUEUE_KEY]);
+  });
+
+  it('grants no KMS and no SNS when the destinations have neither', () => {
+    const actions = policyStatements(template).flatMap(actionsOf);
+    expect(actions.filter((a) => a.startsWith('kms:') || a.startsWith('sns:'))).toEqual([]);
+  });
+});
+
 describe('ThrottleCoordinator alarms', () => {
   it('creates the DLQ, oldest-message (per queue), provider-throttle and error alarms', () => {
     const { coordinator } = defaults;
@@ -544,7 +595,7 @@ describe('ThrottleCoordinator props validation', () => {
       'config.targets[0].allow[0].service: lambda has no SDK client in the dispatcher (known: ec2, service-quotas)',
       'config.targets[0]: account 111111111111 has no roleArn, so the dispatcher would call it with its own credentials, which belong to 333333333333; add a roleArn',
       'config.targets[1].roleArn: must be a role in the target account 222222222222; got one in 999999999999',
-      'config.replyTo[0]: http://localhost:4566/000000000000/results is not an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<queue>)',
+      'config.replyTo[0]: http://localhost:4566/000000000000/results is neither an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<queue>) nor an SNS topic ARN',
       "config.leaseMs: must be at least the function timeout (60000 ms), so a running call's claim does not lapse; got 30000",
     ]);
   });

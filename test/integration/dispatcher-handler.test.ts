@@ -22,14 +22,13 @@ import { LOCAL_ALLOW } from '../../local/stack.js';
 import { ENV } from '../../shared/config/environment.js';
 import { formatProducerQueues } from '../../shared/config/producer-queues.js';
 import { METRIC_NAMESPACE, METRICS } from '../../shared/contract/metrics.js';
-import type { SluiceRequest } from '../../shared/contract/request.js';
 import {
   createDispatcher,
   type DispatcherClients,
 } from '../../shared/dispatch/create-dispatcher.js';
 import { ENVELOPE } from '../../shared/dispatch/envelope.js';
 import { powertoolsTelemetry } from '../../shared/dispatch/telemetry.js';
-import { ACCOUNT, startDispatchStack } from '../support/dispatch-stack.js';
+import { ACCOUNT, describeInstances, startDispatchStack } from '../support/dispatch-stack.js';
 import { emfDocuments, jsonLines } from '../support/emf.js';
 import { printedDuring } from '../support/printed.js';
 import { lambdaContext, sqsEvent, sqsRecord } from '../support/sqs-events.js';
@@ -51,16 +50,6 @@ afterAll(async () => {
 afterEach(() => {
   vi.unstubAllEnvs();
 });
-
-function request(id: string, extra: Partial<SluiceRequest> = {}): SluiceRequest {
-  return {
-    v: 1,
-    id,
-    target: { account: ACCOUNT, region: 'us-east-1' },
-    call: { service: 'ec2', operation: 'DescribeInstances', input: {} },
-    ...extra,
-  };
-}
 
 /** A record from the normal request queue. */
 function record(body: string, messageId?: string) {
@@ -99,7 +88,7 @@ describe('dispatcher handler factory', () => {
     const handler = handlerWith();
     const { response, documents, context } = await invoke(
       handler,
-      record(JSON.stringify(request('handler-ok-1'))),
+      record(JSON.stringify(describeInstances('handler-ok-1'))),
     );
     expect(response).toEqual({ batchItemFailures: [] });
     expect((await stack.client.getResult('handler-ok-1')).result).toMatchObject({
@@ -135,7 +124,7 @@ describe('dispatcher handler factory', () => {
     const { response, documents } = await invoke(
       handler,
       record(JSON.stringify({ v: 1, id: 'handler-poison-1', call: 'nonsense' }), 'poison'),
-      record(JSON.stringify(request('handler-ok-2')), 'fine'),
+      record(JSON.stringify(describeInstances('handler-ok-2')), 'fine'),
     );
     expect(response).toEqual({ batchItemFailures: [] });
     expect((await stack.client.getResult('handler-poison-1')).result).toMatchObject({
@@ -167,8 +156,8 @@ describe('dispatcher handler factory', () => {
     });
     const { response, documents } = await invoke(
       handler,
-      record(JSON.stringify(request('handler-doomed-1')), 'doomed'),
-      record(JSON.stringify(request('handler-ok-3')), 'spared'),
+      record(JSON.stringify(describeInstances('handler-doomed-1')), 'doomed'),
+      record(JSON.stringify(describeInstances('handler-ok-3')), 'spared'),
     );
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: 'doomed' }] });
     expect((await stack.client.getResult('handler-ok-3')).result).toMatchObject({
@@ -190,7 +179,7 @@ describe('dispatcher handler factory', () => {
     });
     const slot = Date.now() + 60_000;
     const reserved = sqsRecord({
-      body: JSON.stringify(request('handler-reserved-1')),
+      body: JSON.stringify(describeInstances('handler-reserved-1')),
       queueUrl: stack.env.scheduledQueueUrl,
       messageId: 'reserved',
       attributes: { [ENVELOPE.runAt]: String(slot), [ENVELOPE.firstSeen]: String(Date.now()) },
@@ -202,7 +191,7 @@ describe('dispatcher handler factory', () => {
 
 describe('SQS event factory', () => {
   it('builds the record SQS and Lambda give for the same message, digests included', async () => {
-    const body = JSON.stringify(request('factory-1'));
+    const body = JSON.stringify(describeInstances('factory-1'));
     const attributes = { [ENVELOPE.firstSeen]: '1700000000000', [ENVELOPE.runAt]: '1700000001000' };
     const queueUrl = stack.queueUrls.low;
     await stack.sqs.send(
@@ -274,7 +263,7 @@ describe('dispatcher handler module, as deployed', () => {
     try {
       invoked = await invoke(
         handler,
-        record(JSON.stringify(request('deployed-ok-1')), 'ok'),
+        record(JSON.stringify(describeInstances('deployed-ok-1')), 'ok'),
         record('not json', 'poison'),
       );
     } finally {

@@ -6,7 +6,7 @@
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Message } from '@aws-sdk/client-sqs';
-import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { sqsRecordOf } from '../../local/lambda-events.js';
 
 /** One message as a test describes it; everything but the body has a default. */
@@ -87,4 +87,22 @@ function attributesDigest(attributes: readonly (readonly [string, string])[]): s
       ]),
     ),
   );
+}
+
+/**
+ * An invocation as a runtime in another process reads it (test/support/lambda-runtime/
+ * invoke.mjs): the event, and the context's fields with `deadlineMs` (epoch ms) in place of
+ * `getRemainingTimeInMillis`, which JSON cannot carry.
+ */
+export function invocationDocument(
+  event: SQSEvent,
+  context: Context,
+): { event: SQSEvent; context: Record<string, unknown> } {
+  const fields = Object.fromEntries(
+    Object.entries(context).filter(([, value]) => typeof value !== 'function'),
+  );
+  return {
+    event,
+    context: { ...fields, deadlineMs: Date.now() + context.getRemainingTimeInMillis() },
+  };
 }

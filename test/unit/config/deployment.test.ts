@@ -48,6 +48,47 @@ describe('parseDeploymentConfig', () => {
   });
 });
 
+describe('parseDeploymentConfig: reply destinations', () => {
+  const topic = 'arn:aws:sns:eu-west-1:111111111111:results';
+  const queue = 'https://sqs.eu-west-1.amazonaws.com/111111111111/results.fifo';
+  const key = 'arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+
+  it('reads queues and topics, as strings or with their KMS key, and allows exactly those', () => {
+    const config = parseDeploymentConfig({
+      targets,
+      replyTo: [topic, { destination: queue, kmsKeyArn: key }],
+    });
+    expect(config.replyTo).toEqual([
+      { destination: topic },
+      { destination: queue, kmsKeyArn: key },
+    ]);
+    // The implicit producer may use every one of them.
+    expect(replyToAllowed(config, 'default', topic)).toBe(true);
+    expect(replyToAllowed(config, 'default', queue)).toBe(true);
+    expect(replyToAllowed(config, 'default', `${topic}-2`)).toBe(false);
+  });
+
+  it('names a malformed destination, a key that is not a key ARN, an unknown field and a repeat', () => {
+    expect(
+      problemsOf({
+        targets,
+        replyTo: [
+          'sqs-results',
+          { destination: topic, kmsKeyArn: 'arn:aws:kms:eu-west-1:111111111111:alias/results' },
+          { destination: queue, key },
+        ],
+      }),
+    ).toEqual([
+      'replyTo[0].destination: must be an http or https URL (an SQS queue URL) or an SNS topic ARN (arn:aws:sns:…) (format)',
+      'replyTo[1].kmsKeyArn: must be a KMS key ARN such as arn:aws:kms:us-east-1:123456789012:key/<key id> (pattern)',
+      'replyTo[2].key: is not a field of the contract (unknown-field)',
+    ]);
+    expect(problemsOf({ targets, replyTo: [topic, { destination: topic }] })).toEqual([
+      `replyTo[1].destination: ${topic} is listed twice (unique)`,
+    ]);
+  });
+});
+
 describe('parseDeploymentConfig: checks beyond the schema', () => {
   it('names a repeated account and an externalId without a role', () => {
     const allow = targets[0]?.allow;

@@ -113,6 +113,29 @@ describe('parseRequest accepts valid messages', () => {
     expect(validateRequest(message).ok).toBe(true);
   });
 
+  it('accepts an SNS topic ARN as replyTo, standard or FIFO, in any partition', () => {
+    for (const replyTo of [
+      'arn:aws:sns:eu-west-1:123456789012:results',
+      'arn:aws:sns:us-east-1:123456789012:results.fifo',
+      'arn:aws-us-gov:sns:us-gov-west-1:123456789012:results',
+    ]) {
+      expect(validateRequest({ ...minimal(), replyTo }).ok, replyTo).toBe(true);
+    }
+  });
+
+  it('says what an SNS topic ARN must look like when replyTo is a malformed ARN', () => {
+    const parsed = validateRequest({ ...minimal(), replyTo: 'arn:aws:sns:eu-west-1:1234:results' });
+
+    expect(parsed.ok ? [] : parsed.problems).toEqual([
+      {
+        field: 'replyTo',
+        rule: 'pattern',
+        message:
+          'replyTo: must be an SNS topic ARN such as arn:aws:sns:us-east-1:123456789012:results (topic names: letters, digits, - and _, optionally ending in .fifo) (pattern)',
+      },
+    ]);
+  });
+
   it('accepts a body of exactly MAX_MESSAGE_BYTES', () => {
     const body = bodyOfBytes(MAX_MESSAGE_BYTES);
 
@@ -275,6 +298,13 @@ describe('each field rule reports its field and rule', () => {
     ['maxAttempts a string', (m) => (m.maxAttempts = '3'), 'maxAttempts', 'type'],
     ['replyTo ftp', (m) => (m.replyTo = 'ftp://example.com/q'), 'replyTo', 'format'],
     ['replyTo not a URL', (m) => (m.replyTo = 'sluice-replies'), 'replyTo', 'format'],
+    [
+      'replyTo an SQS queue ARN (send the URL)',
+      (m) => (m.replyTo = 'arn:aws:sqs:us-east-1:123456789012:results'),
+      'replyTo',
+      'pattern',
+    ],
+    ['replyTo a number', (m) => (m.replyTo = 42), 'replyTo', 'type'],
     [
       'replyTo over 2048 chars',
       (m) => (m.replyTo = `https://example.com/${'q'.repeat(2030)}`),

@@ -15,6 +15,7 @@ import { UnsupportedCallError } from '../../../shared/dispatch/call-runner.js';
 import { Dispatcher, type IncomingMessage } from '../../../shared/dispatch/dispatcher.js';
 import { ENVELOPE } from '../../../shared/dispatch/envelope.js';
 import type { OutgoingMessage } from '../../../shared/dispatch/queue-sender.js';
+import type { Reply } from '../../../shared/dispatch/replies.js';
 import { createCatalog } from '../../../shared/limits/index.js';
 import { idOfRequestKey } from '../../../shared/storage/tables.js';
 
@@ -25,6 +26,7 @@ const producerQueues = new Map([
   ['q-low', 'default'],
 ]);
 const SCHEDULED = 'https://sqs.us-east-1.amazonaws.com/000000000000/q-scheduled';
+const REPLY_TOPIC = 'arn:aws:sns:eu-west-1:111111111111:results';
 
 function setup(
   options: {
@@ -35,6 +37,7 @@ function setup(
 ) {
   let now = T0;
   const sent: OutgoingMessage[] = [];
+  const replies: Reply[] = [];
   const finished = new Map<string, SluiceResult>();
   const admits: number[] = [];
   const penalties: number[] = [];
@@ -51,6 +54,7 @@ function setup(
           allow: [{ service: 'ec2', operations: ['Describe*', 'RunInstances'] }],
         },
       ],
+      replyTo: [REPLY_TOPIC],
     }),
     producerQueues,
     scheduledQueueUrl: SCHEDULED,
@@ -117,10 +121,19 @@ function setup(
         return new Map();
       },
     },
+    replies: {
+      sendAll: async (outgoing) => {
+        if (failSends) return new Map(outgoing.map((r) => [r.key, 'ServiceUnavailable']));
+        replies.push(...outgoing);
+        events.push(...outgoing.map((r) => `reply ${r.destination}`));
+        return new Map();
+      },
+    },
   });
   return {
     dispatcher,
     sent,
+    replies,
     finished,
     admits,
     penalties,
@@ -374,6 +387,52 @@ describe('Dispatcher.processBatch', () => {
       error: { problems: [{ field: 'replyTo', rule: 'not-allowed' }] },
     });
     expect(t.runs()).toBe(0);
+  });
+
+  it('replies to an allowed SNS topic with the result and the attributes subscribers filter on', async () => {
+    const t = setup();
+    await t.dispatcher.processBatch([message({ id: 'to-topic', replyTo: REPLY_TOPIC })], 'o');
+    expect(t.replies).toEqual([
+      {
+        key: expect.any(String),
+        destination: REPLY_TOPIC,
+        body: JSON.stringify(t.finished.get('to-topic')),
+        attributes: {
+          status: 'succeeded',
+          producer: 'default',
+          operation: 'DescribeInstances',
+          service: 'ec2',
+        },
+        fifo: { groupId: 'to-topic', deduplicationId: expect.stringMatching(/^[0-9a-f]{64}$/) },
+      },
+    ]);
+  });
+
+  it('replies to a rejected request that names an allowed topic, with status rejected', async () => {
+    const t = setup();
+    await t.dispatcher.processBatch(
+      [
+        message({
+          id: 'bad-op',
+          replyTo: REPLY_TOPIC,
+          call: { service: 'ec2', operation: 'TerminateInstances', input: {} },
+        }),
+      ],
+      'o',
+    );
+    expect(t.replies.map((r) => r.attributes)).toEqual([
+      { status: 'rejected', producer: 'default', operation: 'TerminateInstances', service: 'ec2' },
+    ]);
+  });
+
+  it('leaves a message for redelivery when its reply cannot be sent', async () => {
+    const t = setup();
+    t.failSends();
+    const outcome = await t.dispatcher.processBatch(
+      [message({ id: 'unreplied', replyTo: REPLY_TOPIC })],
+      'o',
+    );
+    expect(outcome.failedMessageIds).toEqual(['m-unreplied']);
   });
 
   it('rejects an operation the SDK does not know, naming the field and the rule', async () => {
