@@ -50,8 +50,8 @@ export class DispatchActivity {
     const { buckets, runner } = built;
     return {
       buckets: {
-        admit: async (groupBuckets, costs) => {
-          const outcome = await buckets.admit(groupBuckets, costs);
+        admit: async (groupBuckets, costs, tags) => {
+          const outcome = await buckets.admit(groupBuckets, costs, tags);
           const ref = groupBuckets[0]?.ref;
           if (ref !== undefined) {
             const key = activityKey(ref.account, ref.region, ref.bucket);
@@ -61,7 +61,9 @@ export class DispatchActivity {
           }
           return outcome;
         },
-        penalize: (bucket, untilMs) => buckets.penalize(bucket, untilMs),
+        checkIn: (reservations, commit) => buckets.checkIn(reservations, commit),
+        reportThrottle: (bucket, epoch, retryAfterMs) =>
+          buckets.reportThrottle(bucket, epoch, retryAfterMs),
       },
       runner: {
         check: (call) => runner.check(call),

@@ -24,6 +24,7 @@ import {
   admittedCallsOfBucket,
   callDuration,
   dispatcherMetrics,
+  effectiveRateByBucket,
   notAdmittedByBucket,
   oldestMessageAge,
   providerThrottlesByBucket,
@@ -32,6 +33,7 @@ import {
   requeuedByService,
   resultsByStatus,
   visibleMessages,
+  waitTimeByPriority,
 } from './metrics.js';
 
 /** Full dashboard width, in grid units. */
@@ -227,6 +229,24 @@ export class CoordinatorDashboard extends Construct {
           leftLabel: 'writes / min',
         }),
         graph('Rejected messages per minute', [rejected()], { width: THIRD }),
+      ],
+      [
+        graph(
+          'Learned rate vs configured, by bucket (%; 100 = not slowed)',
+          [effectiveRateByBucket()],
+          {
+            width: THIRD,
+            leftLabel: '% of configured rate',
+          },
+        ),
+        graph('Wait per priority level, average (ms)', [waitTimeByPriority('AVG')], {
+          width: THIRD,
+          leftLabel: 'ms',
+        }),
+        graph('Wait per priority level, maximum (ms)', [waitTimeByPriority('MAX')], {
+          width: THIRD,
+          leftLabel: 'ms',
+        }),
       ],
     ];
 

@@ -159,6 +159,23 @@ export function admissionWrites(): MathExpression {
   });
 }
 
+/**
+ * Each bucket's learned rate against its configured one (%, 100: not slowed): the lowest in the
+ * period, so a slow-down shows.
+ */
+export function effectiveRateByBucket(): MathExpression {
+  return sluiceMetric({
+    metric: METRICS.EffectiveRatePercent,
+    aggregate: 'MIN',
+    groupBy: ['Service', 'Bucket', 'Region'],
+  });
+}
+
+/** How long requests waited from first receipt to their call (ms), by priority level. */
+export function waitTimeByPriority(aggregate: 'AVG' | 'MAX'): MathExpression {
+  return sluiceMetric({ metric: METRICS.WaitTimeMs, aggregate, groupBy: ['Priority'] });
+}
+
 /** Wall time of provider calls, by service. */
 export function callDuration(aggregate: 'AVG' | 'MAX'): MathExpression {
   return sluiceMetric({

@@ -1,40 +1,105 @@
 /**
- * The storage adapter of the bucket store: one item per bucket in the buckets table, its state
- * one number (the GCRA's TAT, µs since the epoch), changed only by the named conditional writes
- * below. Each write answers with the TAT it left or, when its condition failed, the TAT it found:
- * `ReturnValuesOnConditionCheckFailure: ALL_OLD` on DynamoDB and DynamoDB Local, and where an
- * engine ignores it (dynalite) `'unknown'`, for the caller to settle with {@link BucketItems.readTat}
- * (a strongly consistent read) only when it needs the value.
+ * The storage adapter of the bucket store: one item per bucket (./bucket-state.ts), changed only
+ * by the named conditional writes below. Every write answers with the whole item it left
+ * (`ReturnValues: ALL_NEW`) or, when its condition failed, the item it found
+ * (`ReturnValuesOnConditionCheckFailure: ALL_OLD`, which costs no read) — or `'unknown'` where an
+ * engine ignores that (dynalite), for the caller to settle with {@link BucketItems.read} only when
+ * it needs the value.
  *
- * Failed conditions are recognised by class (`ConditionalCheckFailedException`); every other
- * error of the client propagates unchanged.
+ * The conditions, named once:
+ * - appends are range-guarded blind increments (`tat BETWEEN now AND hi`): concurrent admitters
+ *   never lose updates and never retry each other out;
+ * - every change that moves slots (cut-in, rate change, pause) requires its point to lie after
+ *   the frozen watermark (`frz < :at`): no committed slot ever moves;
+ * - every write that plans with the learned rate requires the rate it planned with (`rf`).
+ * Failed conditions are recognised by class (`ConditionalCheckFailedException`); every other error
+ * of the client propagates unchanged.
  */
 import {
+  type AttributeValue,
   ConditionalCheckFailedException,
   type DynamoDBClient,
   GetItemCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { BUCKETS_TABLE } from '../storage/tables.js';
-import { BucketStoreError } from './errors.js';
+import {
+  BUCKET_ATTRIBUTES as A,
+  type BucketItem,
+  type BucketState,
+  decodeBucket,
+  encodeEntry,
+} from './bucket-state.js';
 import { US_PER_S } from './gcra.js';
+import type { RateState } from './learned-rate.js';
+import type { TimelineEntry } from './timeline.js';
 
 /** The narrowest client the bucket store needs: anything that sends DynamoDB commands. */
 export type DynamoSender = Pick<DynamoDBClient, 'send'>;
 
-/**
- * What a conditional write did. Written: the TAT it left. Not written: the TAT the condition
- * found (`undefined`: no item), or `'unknown'` when the engine did not return the old item.
- */
-export type TatWrite =
-  | { readonly ok: true; readonly tatUs: number }
-  | { readonly ok: false; readonly item: number | undefined | 'unknown' };
+/** What a conditional write did: the item it left, or the item its condition found. */
+export type ItemWrite =
+  | { readonly ok: true; readonly state: BucketState }
+  | { readonly ok: false; readonly state: BucketState | 'unknown' };
 
-/** Parts of one conditional UpdateItem on a bucket's TAT. */
-interface TatUpdate {
-  readonly ConditionExpression: string;
-  readonly UpdateExpression: string;
-  readonly ExpressionAttributeValues: Record<string, { N: string }>;
+/** A placement hint to set: attribute name and value (µs). */
+export interface Hint {
+  readonly name: string;
+  readonly valueUs: number;
+}
+
+/** An append at the end of the timeline. */
+export type AppendWrite = {
+  /** The learned-rate fraction the plan used. */
+  readonly fraction: number;
+  readonly nowUs: number;
+  /** Some appended cell costs more than one token (the bucket leaves the grid: no cut-ins). */
+  readonly multiCost: boolean;
+  /** Hints to set to the slot of the last appended cell. */
+  readonly tails: readonly string[];
+} & (
+  | { readonly kind: 'idle'; readonly newTatUs: number; readonly lastSlotUs: number }
+  | {
+      readonly kind: 'busy';
+      readonly incrementUs: number;
+      readonly highestTatUs: number;
+      /** Last appended slot − old TAT. */
+      readonly lastOffsetUs: number;
+    }
+);
+
+/** A cut-in: the log entry, the shift of the TAT, and the hints it leaves. */
+export interface CutInWrite {
+  readonly fraction: number;
+  /** The grid the cut-in point was chosen on. */
+  readonly anchorUs: number;
+  readonly entry: TimelineEntry;
+  readonly shiftUs: number;
+  readonly atUs: number;
+  readonly tatAtLeastUs: number;
+  /** Absolute hints (the level's and the flow's tails, the meter). */
+  readonly hints: readonly Hint[];
+  /** Hints moved back by `shiftUs` (the tails of the levels passed). */
+  readonly shifted: readonly string[];
+  readonly expectedTatUs: number;
+}
+
+/** A change of the learned rate, re-spacing (and maybe pausing) the slots after `atUs`. */
+export interface RateWrite {
+  /** The TAT, epoch, fraction and grid the change was computed from. */
+  readonly expectedTatUs: number | undefined;
+  readonly expectedAnchorUs: number;
+  /** The grid after the change. */
+  readonly anchorUs: number;
+  readonly gridStartUs: number;
+  readonly expectedEpoch: number;
+  readonly expectedFraction: number;
+  readonly atUs: number;
+  readonly entries: readonly TimelineEntry[];
+  readonly newTatUs: number | undefined;
+  readonly rate: RateState;
+  /** Hints re-spaced with the slots. */
+  readonly hints: readonly Hint[];
 }
 
 /** The bucket items of one table, read and written by key (`bucketKey` of a bucket's ref). */
@@ -53,100 +118,164 @@ export class BucketItems {
     this.#expirySeconds = expirySeconds;
   }
 
-  /** `SET tat = :new` if the bucket is idle (no TAT, or a TAT in the past). */
-  writeIdle(key: string, nowUs: number, newTatUs: number): Promise<TatWrite> {
-    return this.#update(key, {
-      ConditionExpression: 'attribute_not_exists(#tat) OR #tat < :now',
-      UpdateExpression: 'SET #tat = :new, #exp = :exp',
-      ExpressionAttributeValues: {
-        ':now': num(nowUs),
-        ':new': num(newTatUs),
-        ':exp': num(this.#expiresAt(newTatUs)),
-      },
-    });
+  /**
+   * Idle: `SET tat = :new` if the bucket has no TAT or one in the past. Busy: `SET tat = tat + :inc`
+   * if the TAT lies between now and the highest the horizon allows. Both at the planned rate.
+   */
+  append(key: string, write: AppendWrite): Promise<ItemWrite> {
+    const u = new Update();
+    if (write.kind === 'idle') {
+      u.when(
+        `(attribute_not_exists(${u.name(A.tat)}) OR ${u.name(A.tat)} < ${u.value(write.nowUs)})`,
+      );
+      u.set(A.tat, u.value(write.newTatUs));
+      u.set(A.expiresAt, u.value(this.#expiresAt(write.newTatUs)));
+      // A new busy stretch: its grid starts now, and only its own cells decide `mc`.
+      u.set(A.anchor, u.value(write.nowUs));
+      u.set(A.gridStart, u.value(write.nowUs));
+      if (write.multiCost) u.set(A.multiCost, u.value(1));
+      else u.remove(A.multiCost);
+      for (const tail of write.tails) u.set(tail, u.value(write.lastSlotUs));
+    } else {
+      const tat = u.name(A.tat);
+      u.when(`${tat} BETWEEN ${u.value(write.nowUs)} AND ${u.value(write.highestTatUs)}`);
+      u.set(A.tat, `${tat} + ${u.value(write.incrementUs)}`);
+      u.set(A.expiresAt, u.value(this.#expiresAt(write.highestTatUs + write.incrementUs)));
+      if (write.multiCost) u.set(A.multiCost, u.value(1));
+      for (const tail of write.tails) u.set(tail, `${tat} + ${u.value(write.lastOffsetUs)}`);
+    }
+    u.when(rateGuard(u, write.fraction));
+    return this.#send(key, u);
   }
 
-  /** `SET tat = tat + :inc` if the TAT is between now and the latest TAT the horizon allows. */
-  writeBusy(
-    key: string,
-    nowUs: number,
-    incrementUs: number,
-    highestTatUs: number,
-  ): Promise<TatWrite> {
-    return this.#update(key, {
-      ConditionExpression: '#tat BETWEEN :now AND :hi',
-      UpdateExpression: 'SET #tat = #tat + :inc, #exp = :exp',
-      ExpressionAttributeValues: {
-        ':now': num(nowUs),
-        ':hi': num(highestTatUs),
-        ':inc': num(incrementUs),
-        ':exp': num(this.#expiresAt(highestTatUs + incrementUs)),
-      },
-    });
+  /**
+   * `SET tat = tat + :shift` and log the cut-in, if its point lies after the frozen watermark and
+   * before the end of the timeline (there are cells to pass), at the planned rate.
+   */
+  cutIn(key: string, write: CutInWrite): Promise<ItemWrite> {
+    const u = new Update();
+    const tat = u.name(A.tat);
+    u.when(frozenBefore(u, write.atUs));
+    u.when(`${tat} >= ${u.value(write.tatAtLeastUs)}`);
+    u.when(rateGuard(u, write.fraction));
+    // The point is on the grid only while the grid is the one it was chosen on, and every cell
+    // costs one token.
+    u.when(`${u.name(A.anchor)} = ${u.value(write.anchorUs)}`);
+    const gridStart = u.name(A.gridStart);
+    u.when(`(attribute_not_exists(${gridStart}) OR ${gridStart} <= ${u.value(write.atUs)})`);
+    u.when(`attribute_not_exists(${u.name(A.multiCost)})`);
+    u.set(A.tat, `${tat} + ${u.value(write.shiftUs)}`);
+    u.set(A.expiresAt, u.value(this.#expiresAt(write.expectedTatUs + write.shiftUs)));
+    appendToLog(u, [write.entry]);
+    for (const hint of write.hints) u.set(hint.name, u.value(hint.valueUs));
+    for (const name of write.shifted) {
+      u.set(name, `if_not_exists(${u.name(name)}, ${u.value(0)}) + ${u.value(write.shiftUs)}`);
+    }
+    return this.#send(key, u);
   }
 
-  /** `SET tat = :pushed` if the TAT is not already there or later (a penalty). */
-  pushTo(key: string, pushedUs: number): Promise<TatWrite> {
-    return this.#update(key, {
-      ConditionExpression: 'attribute_not_exists(#tat) OR #tat < :pushed',
-      UpdateExpression: 'SET #tat = :pushed, #exp = :exp',
-      ExpressionAttributeValues: {
-        ':pushed': num(pushedUs),
-        ':exp': num(this.#expiresAt(pushedUs)),
-      },
-    });
+  /**
+   * A reservation commits to its slot: `SET frz = :slot` if the watermark is below it. Either way
+   * the answer holds the log the reservation replays (on a failed condition the watermark is
+   * already past the slot, which protects it just as well).
+   */
+  commit(key: string, slotUs: number): Promise<ItemWrite> {
+    const u = new Update();
+    u.when(frozenBefore(u, slotUs));
+    u.set(A.frozen, u.value(slotUs));
+    return this.#send(key, u);
   }
 
-  /** `SET tat = :refunded` if nobody wrote since our write left the TAT at `oursUs`. */
-  refund(key: string, oursUs: number, refundedUs: number): Promise<TatWrite> {
-    return this.#update(key, {
-      ConditionExpression: '#tat = :ours',
-      UpdateExpression: 'SET #tat = :refunded',
-      ExpressionAttributeValues: { ':ours': num(oursUs), ':refunded': num(refundedUs) },
-    });
+  /** Changes the learned rate if the TAT, epoch and rate are still those it was computed from. */
+  changeRate(key: string, write: RateWrite): Promise<ItemWrite> {
+    const u = new Update();
+    const tat = u.name(A.tat);
+    u.when(
+      write.expectedTatUs === undefined
+        ? `attribute_not_exists(${tat})`
+        : `${tat} = ${u.value(write.expectedTatUs)}`,
+    );
+    u.when(frozenBefore(u, write.atUs));
+    const epoch = u.name(A.epoch);
+    u.when(
+      write.expectedEpoch === 0
+        ? `(attribute_not_exists(${epoch}) OR ${epoch} = ${u.value(0)})`
+        : `${epoch} = ${u.value(write.expectedEpoch)}`,
+    );
+    u.when(rateGuard(u, write.expectedFraction));
+    const anchor = u.name(A.anchor);
+    u.when(
+      write.expectedAnchorUs === 0
+        ? `(attribute_not_exists(${anchor}) OR ${anchor} = ${u.value(0)})`
+        : `${anchor} = ${u.value(write.expectedAnchorUs)}`,
+    );
+    u.set(A.anchor, u.value(write.anchorUs));
+    u.set(A.gridStart, u.value(write.gridStartUs));
+    if (write.newTatUs !== undefined) {
+      u.set(A.tat, u.value(write.newTatUs));
+      u.set(A.expiresAt, u.value(this.#expiresAt(write.newTatUs)));
+    }
+    if (write.entries.length > 0) appendToLog(u, write.entries);
+    if (write.rate.fraction >= 1) u.remove(A.fraction);
+    else u.set(A.fraction, u.value(write.rate.fraction));
+    u.set(A.ceiling, u.value(write.rate.ceiling));
+    u.set(A.decreasedTo, u.value(write.rate.decreasedTo));
+    u.set(A.decreasedAt, u.value(write.rate.decreasedAtUs));
+    u.set(A.epoch, u.value(write.rate.epoch));
+    for (const hint of write.hints) u.set(hint.name, u.value(hint.valueUs));
+    return this.#send(key, u);
   }
 
-  /** Strongly consistent read of the TAT: only after a failed write on engines without ALL_OLD. */
-  async readTat(key: string): Promise<number | undefined> {
+  /** `SET tat = :refunded` if nobody wrote since our append left the TAT at `oursUs`. */
+  refund(key: string, oursUs: number, refundedUs: number): Promise<ItemWrite> {
+    const u = new Update();
+    u.when(`${u.name(A.tat)} = ${u.value(oursUs)}`);
+    u.set(A.tat, u.value(refundedUs));
+    return this.#send(key, u);
+  }
+
+  /** Drops the `count` oldest log entries if the log is still the one seen (head and length). */
+  prune(key: string, count: number, headSeq: number, length: number): Promise<ItemWrite> {
+    const u = new Update();
+    const log = u.name(A.log);
+    u.when(`${u.name(A.headSeq)} = ${u.value(headSeq)} AND size(${log}) = ${u.value(length)}`);
+    for (let i = 0; i < count; i++) u.remove(`${A.log}[${i}]`);
+    return this.#send(key, u);
+  }
+
+  /** Strongly consistent read of the whole item. */
+  async read(key: string): Promise<BucketState> {
     const out = await this.#client.send(
       new GetItemCommand({
         TableName: this.#tableName,
         Key: { [BUCKETS_TABLE.partitionKey]: { S: key } },
         ConsistentRead: true,
-        ProjectionExpression: '#tat',
-        ExpressionAttributeNames: { '#tat': BUCKETS_TABLE.attributes.tat },
       }),
     );
-    return tatOf(key, out.Item);
+    return decodeBucket(key, out.Item as BucketItem | undefined);
   }
 
-  /** One conditional UpdateItem; see {@link TatWrite} for what it answers. */
-  async #update(key: string, expression: TatUpdate): Promise<TatWrite> {
-    const names: Record<string, string> = { '#tat': BUCKETS_TABLE.attributes.tat };
-    if (expression.UpdateExpression.includes('#exp'))
-      names['#exp'] = BUCKETS_TABLE.attributes.expiresAt;
+  /** One conditional UpdateItem; see {@link ItemWrite} for what it answers. */
+  async #send(key: string, update: Update): Promise<ItemWrite> {
     try {
       const out = await this.#client.send(
         new UpdateItemCommand({
           TableName: this.#tableName,
           Key: { [BUCKETS_TABLE.partitionKey]: { S: key } },
-          ...expression,
-          ExpressionAttributeNames: names,
-          ReturnValues: 'UPDATED_NEW',
+          ...update.build(),
+          ReturnValues: 'ALL_NEW',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
-      const tatUs = tatOf(key, out.Attributes);
-      if (tatUs === undefined) throw new BucketStoreError(key, 'the update returned no TAT');
-      return { ok: true, tatUs };
+      return { ok: true, state: decodeBucket(key, out.Attributes as BucketItem | undefined) };
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       const item = error.Item;
       // DynamoDB returns the old item when there was one; no item means either "no such
       // bucket" or "engine does not return items": only a read tells these apart.
       if (item === undefined || Object.keys(item).length === 0)
-        return { ok: false, item: 'unknown' };
-      return { ok: false, item: tatOf(key, item) };
+        return { ok: false, state: 'unknown' };
+      return { ok: false, state: decodeBucket(key, item as BucketItem) };
     }
   }
 
@@ -155,15 +284,86 @@ export class BucketItems {
   }
 }
 
-function num(value: number): { N: string } {
-  return { N: String(value) };
+/** The learned rate a plan used is still in force (absent `rf` means the configured rate). */
+function rateGuard(u: Update, fraction: number): string {
+  const rf = u.name(A.fraction);
+  return fraction >= 1 ? `attribute_not_exists(${rf})` : `${rf} = ${u.value(fraction)}`;
 }
 
-function tatOf(key: string, item: Record<string, { N?: string }> | undefined): number | undefined {
-  const raw = item?.[BUCKETS_TABLE.attributes.tat]?.N;
-  if (raw === undefined) return undefined;
-  const tatUs = Number(raw);
-  if (!Number.isSafeInteger(tatUs))
-    throw new BucketStoreError(key, `stored TAT is not an integer: ${raw}`);
-  return tatUs;
+/** The point lies after every committed slot. */
+function frozenBefore(u: Update, atUs: number): string {
+  const frz = u.name(A.frozen);
+  return `(attribute_not_exists(${frz}) OR ${frz} < ${u.value(atUs)})`;
+}
+
+function appendToLog(u: Update, entries: readonly TimelineEntry[]): void {
+  const log = u.name(A.log);
+  u.set(
+    A.log,
+    `list_append(if_not_exists(${log}, ${u.list([])}), ${u.list(entries.map(encodeEntry))})`,
+  );
+  u.set(
+    A.headSeq,
+    `if_not_exists(${u.name(A.headSeq)}, ${u.value(0)}) + ${u.value(entries.length)}`,
+  );
+}
+
+/** Builds one UpdateItem's expressions with placeholder names and values. */
+class Update {
+  readonly #names = new Map<string, string>();
+  readonly #values: Record<string, AttributeValue> = {};
+  readonly #conditions: string[] = [];
+  readonly #sets: string[] = [];
+  readonly #removes: string[] = [];
+
+  /** `#nN` for an attribute name; a path like `log[3]` keeps its index. */
+  name(attribute: string): string {
+    const index = /^(.*)(\[\d+\])$/.exec(attribute);
+    if (index) return `${this.name(index[1] as string)}${index[2]}`;
+    let placeholder = this.#names.get(attribute);
+    if (placeholder === undefined) {
+      placeholder = `#n${this.#names.size}`;
+      this.#names.set(attribute, placeholder);
+    }
+    return placeholder;
+  }
+
+  value(n: number): string {
+    const placeholder = `:v${Object.keys(this.#values).length}`;
+    this.#values[placeholder] = { N: String(n) };
+    return placeholder;
+  }
+
+  list(texts: readonly string[]): string {
+    const placeholder = `:v${Object.keys(this.#values).length}`;
+    this.#values[placeholder] = { L: texts.map((S) => ({ S })) };
+    return placeholder;
+  }
+
+  when(condition: string): void {
+    this.#conditions.push(condition);
+  }
+
+  set(attribute: string, expression: string): void {
+    this.#sets.push(`${this.name(attribute)} = ${expression}`);
+  }
+
+  remove(attribute: string): void {
+    this.#removes.push(this.name(attribute));
+  }
+
+  build() {
+    const clauses = [
+      this.#sets.length > 0 ? `SET ${this.#sets.join(', ')}` : '',
+      this.#removes.length > 0 ? `REMOVE ${this.#removes.join(', ')}` : '',
+    ].filter((c) => c !== '');
+    return {
+      ...(this.#conditions.length > 0
+        ? { ConditionExpression: this.#conditions.join(' AND ') }
+        : {}),
+      UpdateExpression: clauses.join(' '),
+      ExpressionAttributeNames: Object.fromEntries([...this.#names].map(([n, p]) => [p, n])),
+      ...(Object.keys(this.#values).length > 0 ? { ExpressionAttributeValues: this.#values } : {}),
+    };
+  }
 }

@@ -9,6 +9,8 @@
  * before any client is built.
  */
 import { z } from 'zod';
+import type { SchedulingPolicy } from '../admission/bucket-store.js';
+import type { LearnedRatePolicy } from '../admission/learned-rate.js';
 import {
   ACCOUNT_PATTERN,
   ACCOUNT_RULE,
@@ -25,6 +27,7 @@ import { type Problem, problem, problemsFromIssues } from '../contract/problems.
 import { replyDestinationSchema } from '../contract/request.js';
 import { type LimitsConfig, validateLimitsConfig } from '../limits/limits-config.js';
 import {
+  DEFAULT_PRODUCER,
   implicitProducer,
   type ProducerConfig,
   type ProducerDeployment,
@@ -33,6 +36,13 @@ import {
   regionProblems,
   resolveProducer,
 } from './producers.js';
+import {
+  assuredTotal,
+  learnedRatePolicyOf,
+  learnedRateSchema,
+  schedulingPolicyOf,
+  schedulingSchema,
+} from './scheduling.js';
 
 export {
   DEFAULT_PRODUCER,
@@ -121,6 +131,10 @@ export const deploymentConfigSchema = z.strictObject({
   /** A request without `deadline` fails after waiting this long since first received (ms).
    *  @default 86 400 000 (one day) */
   maxWaitMs: z.int().min(1_000).optional(),
+  /** Priority levels' assured shares, flows' weights, the freeze margin. @default {} */
+  scheduling: schedulingSchema.optional(),
+  /** How a throttled bucket slows down and recovers. @default {} */
+  learnedRate: learnedRateSchema.optional(),
 });
 
 /** The deployment configuration as written. */
@@ -143,6 +157,8 @@ export interface DeploymentConfig extends ProducerDeployment {
   readonly leaseMs: number;
   readonly resultTtlDays: number;
   readonly maxWaitMs: number;
+  readonly scheduling: SchedulingPolicy;
+  readonly learnedRate: LearnedRatePolicy;
 }
 
 /** One target account of the deployment. */
@@ -171,6 +187,24 @@ export function parseDeploymentConfig(value: unknown): DeploymentConfig {
       extraRegions: data.extraRegions ?? [],
     };
     problems.push(...producerProblems(data.producers ?? [], context));
+    // Flows are producers (shared/dispatch/admit-batch.ts): a weight for anything else is a typo.
+    const names = data.producers?.map((p) => p.name) ?? [DEFAULT_PRODUCER];
+    for (const flow of Object.keys(data.scheduling?.flowWeights ?? {})) {
+      if (!names.includes(flow)) {
+        const text = `${flow} is not a producer of this deployment (${names.join(', ')})`;
+        problems.push(problem(['scheduling', 'flowWeights', flow], 'not-a-producer', text));
+      }
+    }
+    const total = assuredTotal(schedulingPolicyOf(data.scheduling));
+    if (total > 1 + 1e-9) {
+      problems.push(
+        problem(
+          ['scheduling', 'levels'],
+          'range',
+          `assured shares add up to ${Number(total.toFixed(6))}; together they may be at most 1`,
+        ),
+      );
+    }
     const seen = new Set<string>();
     data.targets.forEach((target, i) => {
       if (seen.has(target.account)) {
@@ -220,6 +254,8 @@ export function parseDeploymentConfig(value: unknown): DeploymentConfig {
     leaseMs: data.leaseMs ?? 120_000,
     resultTtlDays: data.resultTtlDays ?? 7,
     maxWaitMs: data.maxWaitMs ?? 86_400_000,
+    scheduling: schedulingPolicyOf(data.scheduling),
+    learnedRate: learnedRatePolicyOf(data.learnedRate),
   });
 }
 

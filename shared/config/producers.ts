@@ -7,6 +7,9 @@
  *
  * A deployment that names no producers has one, {@link DEFAULT_PRODUCER}, allowed everything its
  * targets allow: the single-producer deployment of before.
+ *
+ * A producer is also a flow of fair scheduling (shared/dispatch/admit-batch.ts, `flowOf`): its
+ * weight there is `scheduling.flowWeights[<producer>]` (./scheduling.ts).
  */
 import { z } from 'zod';
 import { KNOWN_REGIONS } from '../aws/regions.js';
@@ -57,8 +60,6 @@ const grantSchema = z.strictObject({
 /** A producer, as the operator writes it. */
 export const producerSchema = z.strictObject({
   name: z.string().regex(PRODUCER_PATTERN, PRODUCER_RULE),
-  /** Its share when producers compete for one bucket (fair scheduling). @default 1 */
-  weight: z.int().min(1).max(1_000).optional(),
   allow: z.array(grantSchema).min(1),
   /**
    * Reply destinations (queue URLs, topic ARNs) its requests may name, each one of the
@@ -73,7 +74,6 @@ export type ProducerGrant = z.infer<typeof grantSchema>;
 /** A producer with its defaults applied. */
 export interface ProducerConfig {
   readonly name: string;
-  readonly weight: number;
   readonly allow: readonly ProducerGrant[];
   readonly replyTo: readonly string[];
 }
@@ -101,7 +101,6 @@ export function implicitProducer(
 ): ProducerConfig {
   return {
     name: DEFAULT_PRODUCER,
-    weight: 1,
     allow: targets.flatMap((target) =>
       target.allow.map((entry) => ({
         accounts: [target.account],
@@ -118,7 +117,6 @@ export function implicitProducer(
 export function resolveProducer(input: z.infer<typeof producerSchema>): ProducerConfig {
   return {
     name: input.name,
-    weight: input.weight ?? 1,
     allow: input.allow,
     replyTo: input.replyTo ?? [],
   };

@@ -32,6 +32,13 @@ export const METRICS = {
   CallDurationMs: 'CallDurationMs',
   /** Messages rejected for breaking the contract (no Service: it may be the invalid part). */
   Rejected: 'Rejected',
+  /**
+   * A bucket's learned rate as a percentage of its configured one (100: not slowed), one data
+   * point per admission write. Service, Bucket, Region.
+   */
+  EffectiveRatePercent: 'EffectiveRatePercent',
+  /** From first receipt to the call leaving, ms, per priority level. Service, Priority. */
+  WaitTimeMs: 'WaitTimeMs',
 } as const;
 
 /** A Sluice metric name. */
@@ -48,7 +55,9 @@ export const METRIC_UNITS = {
   Results: 'Count',
   CallDurationMs: 'Milliseconds',
   Rejected: 'Count',
-} as const satisfies Record<MetricName, 'Count' | 'Seconds' | 'Milliseconds'>;
+  EffectiveRatePercent: 'Percent',
+  WaitTimeMs: 'Milliseconds',
+} as const satisfies Record<MetricName, 'Count' | 'Seconds' | 'Milliseconds' | 'Percent'>;
 
 /**
  * Dimension names. All have bounded values: SDK service ids, bucket names from the limits
@@ -63,6 +72,8 @@ export const DIMENSIONS = {
   Status: 'Status',
   /** AWS region the call runs in, e.g. `us-east-1`. */
   Region: 'Region',
+  /** The request's priority level: `high`, `normal` or `low`. */
+  Priority: 'Priority',
 } as const;
 
 /** A Sluice dimension name. */

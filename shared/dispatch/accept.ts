@@ -13,7 +13,12 @@ import { InvalidCostError, LimitsError } from '../limits/index.js';
 import type { BucketDraw } from '../limits/types.js';
 import { UnsupportedCallError } from './call-runner.js';
 import type { BatchContext, Work } from './context.js';
-import { envelopeAttributeNames, type IncomingMessage, trustedEnvelope } from './envelope.js';
+import {
+  envelopeAttributeNames,
+  type IncomingMessage,
+  reservationOf,
+  trustedEnvelope,
+} from './envelope.js';
 import { deadLetter, finishUnclaimed, reject } from './outcomes.js';
 import { RUN_IN_PROCESS_MS, requeue } from './requeue.js';
 import { lastStartMs, retryLimitsOf } from './retry-policy.js';
@@ -41,7 +46,7 @@ export async function accept(
     return undefined;
   }
   const { producer, firstSeenMs } = envelope;
-  if (message.queueName !== ctx.scheduledQueueName) {
+  if (!envelope.scheduled) {
     const ignored = envelopeAttributeNames(message);
     // Only the dispatcher writes the envelope; on a request queue it is a producer's attempt to
     // skip admission, wait forever or pass for another producer.
@@ -65,13 +70,15 @@ export async function accept(
     return undefined;
   }
 
+  // A reservation is believed only where only the dispatcher writes: the scheduled queue.
+  const reservation = envelope.scheduled ? reservationOf(message, checked.draws.length) : undefined;
   const work: Work = {
     message,
     producer,
     request,
     draws: checked.draws,
     firstSeenMs,
-    ...(envelope.runAtMs === undefined ? {} : { runAtMs: envelope.runAtMs }),
+    ...(reservation === undefined ? {} : { reservation }),
   };
   if (now > lastStartMs(retryLimitsOf(request, firstSeenMs, ctx.deployment.maxWaitMs))) {
     await finishUnclaimed(
@@ -84,7 +91,7 @@ export async function accept(
   }
   const { notBeforeMs } = envelope;
   if (notBeforeMs !== undefined && notBeforeMs > now + RUN_IN_PROCESS_MS) {
-    requeue(ctx, work, notBeforeMs, work.runAtMs);
+    requeue(ctx, work, notBeforeMs, work.reservation);
     return undefined;
   }
   return work;

@@ -1,10 +1,13 @@
 /**
  * Admission of a batch: the requests are grouped by the buckets they draw on and each group is
- * admitted with one conditional write (shared/admission), higher priorities first. Each decision
- * then places its request: due now (run in this invocation), a reservation (re-sent to the
- * scheduled queue for its slot), not yet (re-sent for admission later) or never (fails).
+ * admitted with one conditional write per bucket on the common path (shared/admission), each
+ * request tagged with its priority level and its flow (the producer it came from), so that a
+ * more urgent level, or a flow behind its fair share, cuts in ahead of what may wait. Each
+ * decision then places its request: due now (run in this invocation), a reservation (re-sent to
+ * the scheduled queue for its slot, with its place on each bucket's timeline), not yet (re-sent
+ * for admission later) or never (fails).
  */
-import type { AdmissionDecision, AdmissionOutcome } from '../admission/bucket-store.js';
+import type { AdmissionDecision, AdmissionOutcome, CallTag } from '../admission/bucket-store.js';
 import { groupByBuckets } from '../admission/groups.js';
 import { METRICS } from '../contract/metrics.js';
 import { effectivePriority, type Priority } from '../contract/request.js';
@@ -38,7 +41,7 @@ export async function admitBatch(ctx: BatchContext, pending: readonly Work[]): P
       const members = group.members.map((i) => ordered[i] as Work);
       let outcome: AdmissionOutcome;
       try {
-        outcome = await ctx.buckets.admit(group.buckets, group.costs);
+        outcome = await ctx.buckets.admit(group.buckets, group.costs, members.map(tagOf));
       } catch (error) {
         ctx.redeliver(
           members.map((w) => w.message),
@@ -57,6 +60,12 @@ export async function admitBatch(ctx: BatchContext, pending: readonly Work[]): P
         Service: dims.Service,
         Region: dims.Region,
       });
+      // The request bucket's learned rate, against its configured one (100: not slowed).
+      const admitted = outcome.decisions.find((d) => d.kind === 'admitted');
+      if (admitted !== undefined) {
+        const fraction = admitted.fractions[0] ?? 1;
+        ctx.telemetry.count(METRICS.EffectiveRatePercent, Math.round(fraction * 100), dims);
+      }
       await Promise.all(
         outcome.decisions.map((decision, i) => {
           const work = members[i] as Work;
@@ -79,9 +88,15 @@ async function place(
   if (decision.kind === 'admitted') {
     ctx.telemetry.count(METRICS.AdmittedCalls, 1, dims);
     if (decision.runAtMs <= ctx.clock() + RUN_AFTER_ADMISSION_MS)
-      due.push({ work, runAtMs: decision.runAtMs });
-    // A reservation: delayed to its slot, it runs on arrival without touching the buckets.
-    else requeue(ctx, work, decision.runAtMs, decision.runAtMs);
+      due.push({ work, runAtMs: decision.runAtMs, epochs: decision.epochs });
+    // A reservation: delayed to its slot, it checks in and runs there.
+    else
+      requeue(ctx, work, decision.runAtMs, {
+        runAtMs: decision.runAtMs,
+        positions: decision.positions,
+        epochs: decision.epochs,
+        slowed: decision.slowed,
+      });
   } else if (decision.kind === 'not-yet') {
     ctx.telemetry.count(METRICS.NotAdmitted, 1, dims);
     requeue(ctx, work, decision.retryAtMs);
@@ -93,4 +108,17 @@ async function place(
       `the call costs ${decision.cost} tokens of bucket ${decision.bucket.bucket}, which holds ${decision.burst}`,
     );
   }
+}
+
+/** Who a call is for scheduling: its priority level, and its flow — the producer it came from. */
+export function tagOf(work: Work): CallTag {
+  return { level: effectivePriority(work.request), flow: flowOf(work) };
+}
+
+/**
+ * The flow a call belongs to for fair queuing: its producer (named by the request queue it first
+ * arrived on, and carried through the scheduled queue by the envelope).
+ */
+export function flowOf(work: Work): string {
+  return work.producer;
 }

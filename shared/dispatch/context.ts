@@ -11,7 +11,8 @@ import type { LimitsCatalog } from '../limits/index.js';
 import type { BucketDraw } from '../limits/types.js';
 import type { RequestsStore } from '../requests/requests-store.js';
 import type { CallRunner } from './call-runner.js';
-import type { IncomingMessage } from './envelope.js';
+import type { CheckIns } from './check-in.js';
+import type { IncomingMessage, ReservationEnvelope } from './envelope.js';
 import type { OutgoingMessage, QueueSender } from './queue-sender.js';
 import type { Reply, ReplySender } from './replies.js';
 import type { Telemetry } from './telemetry.js';
@@ -33,7 +34,7 @@ export interface DispatcherDeps {
   readonly scheduledQueueUrl: string;
   readonly dlqUrl: string;
   readonly catalog: LimitsCatalog;
-  readonly buckets: Pick<BucketStore, 'admit' | 'penalize'>;
+  readonly buckets: Pick<BucketStore, 'admit' | 'checkIn' | 'reportThrottle'>;
   readonly requests: Pick<
     RequestsStore,
     'claim' | 'release' | 'finishClaimed' | 'finishOpen' | 'recordRejection'
@@ -83,6 +84,8 @@ export interface BatchContext
   readonly safely: (message: IncomingMessage, step: () => Promise<void>) => Promise<void>;
   /** Leaves messages for SQS to deliver again, logging why. */
   readonly redeliver: (messages: readonly IncomingMessage[], why: string, error: unknown) => void;
+  /** The batch's reservations checking in before their slots (one write per bucket at a time). */
+  readonly checkIns: CheckIns;
 }
 
 /** A request message that passed validation, with what the dispatcher learned about it. */
@@ -98,8 +101,8 @@ export interface Work {
   /** The buckets the call draws on, the request bucket first. */
   readonly draws: readonly BucketDraw[];
   readonly firstSeenMs: number;
-  /** The slot of a reservation from the scheduled queue. */
-  readonly runAtMs?: number;
+  /** A reservation from the scheduled queue: its slot and place on its buckets' timelines. */
+  readonly reservation?: ReservationEnvelope;
 }
 
 /** An admitted call (or a reservation that arrived) and the slot it runs at. */
@@ -107,4 +110,8 @@ export interface Due {
   readonly work: Work;
   /** The call's slot, epoch ms. */
   readonly runAtMs: number;
+  /** Each bucket's learned-rate epoch at admission (a throttle report names it). */
+  readonly epochs: readonly number[];
+  /** A reservation checks in before it runs; a call admitted in this invocation need not. */
+  readonly reservation?: ReservationEnvelope;
 }

@@ -50,6 +50,8 @@ export function createDispatcher(env: DispatcherEnvironment, clients: Dispatcher
     tableName: env.bucketsTableName,
     horizonMs: deployment.horizonMs,
     lateAllowanceMs: deployment.lateAllowanceMs,
+    scheduling: deployment.scheduling,
+    learnedRate: deployment.learnedRate,
     clock,
   });
   const requests = new RequestsStore({

@@ -15,6 +15,7 @@ import { queueNameOf } from '../aws/sqs-url.js';
 import { sleep } from '../util/sleep.js';
 import { accept } from './accept.js';
 import { admitBatch } from './admit-batch.js';
+import { CheckIns } from './check-in.js';
 import type { BatchContext, DispatcherDeps, Due, Work } from './context.js';
 import type { IncomingMessage } from './envelope.js';
 import type { OutgoingMessage } from './queue-sender.js';
@@ -38,7 +39,7 @@ export interface BatchOutcome {
  * const { failedMessageIds } = await dispatcher.processBatch(messages, context.awsRequestId);
  */
 export class Dispatcher {
-  readonly #deps: Omit<BatchContext, 'send' | 'reply' | 'safely' | 'redeliver'>;
+  readonly #deps: Omit<BatchContext, 'send' | 'reply' | 'safely' | 'redeliver' | 'checkIns'>;
 
   constructor(deps: DispatcherDeps) {
     this.#deps = {
@@ -83,6 +84,7 @@ export class Dispatcher {
         for (const message of left) failed.add(message.messageId);
         telemetry.warn(why, { error: (error as Error).name });
       },
+      checkIns: new CheckIns(() => ctx),
     };
 
     const toAdmit: Work[] = [];
@@ -92,8 +94,15 @@ export class Dispatcher {
         ctx.safely(message, async () => {
           const work = await accept(ctx, message);
           if (work === undefined) return;
-          if (work.runAtMs !== undefined) toRun.push({ work, runAtMs: work.runAtMs });
-          else toAdmit.push(work);
+          const { reservation } = work;
+          if (reservation === undefined) toAdmit.push(work);
+          else
+            toRun.push({
+              work,
+              runAtMs: reservation.runAtMs,
+              epochs: reservation.epochs,
+              reservation,
+            });
         }),
       ),
     );

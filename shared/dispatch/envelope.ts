@@ -7,6 +7,7 @@
  * says the message was sent, and nothing waits or skips admission on a producer's word. Even on
  * the scheduled queue the first receipt is bounded by SQS's own `SentTimestamp`.
  */
+import type { TimelinePosition } from '../admission/timeline.js';
 
 /** A message as received from a request queue (Lambda's SQS record, or the local poller's). */
 export interface IncomingMessage {
@@ -33,16 +34,30 @@ export const ENVELOPE = {
   firstSeen: 'sluice-first-seen',
   /** The producer whose request this is (its queue named it on first receipt). */
   producer: 'sluice-producer',
+  /**
+   * A reservation's place on each bucket's timeline (shared/admission/timeline.ts), in the order
+   * of the call's buckets: `slotUs:seq:epoch`, comma-separated. With `sluice-run-at`, and trusted
+   * only where it is.
+   */
+  timeline: 'sluice-timeline',
   /** On dead letters and replies: why. */
   reason: 'sluice-reason',
 } as const;
+
+/** A reservation: its slot, and where it stands on each of its buckets' timelines. */
+export interface ReservationEnvelope {
+  readonly runAtMs: number;
+  readonly positions: readonly TimelinePosition[];
+  /** Each bucket's learned-rate epoch when the call was admitted (a throttle report names it). */
+  readonly epochs: readonly number[];
+}
 
 /** The envelope a re-sent request carries. */
 export interface Envelope {
   readonly producer: string;
   readonly firstSeenMs: number;
-  /** The reservation's slot, for a message to the scheduled queue. */
-  readonly runAtMs?: number;
+  /** The reservation, for a message to the scheduled queue. */
+  readonly reservation?: ReservationEnvelope;
   /** The end of a wait that is chained past SQS's longest delay. */
   readonly notBeforeMs?: number;
 }
@@ -55,8 +70,11 @@ export interface TrustedEnvelope {
   readonly producer: string;
   /** When the request was first received, epoch ms: never later than SQS says it was sent. */
   readonly firstSeenMs: number;
-  /** The reservation's slot (scheduled queue only). */
-  readonly runAtMs?: number;
+  /**
+   * The message came from the scheduled queue, where the dispatcher alone writes: its
+   * reservation ({@link reservationOf}) may be believed.
+   */
+  readonly scheduled: boolean;
   /** The end of a chained wait (scheduled queue only). */
   readonly notBeforeMs?: number;
 }
@@ -83,20 +101,47 @@ export function trustedEnvelope(
   const queue = message.queueName;
   if (queue === undefined) return undefined;
   const owner = queues.producerQueues.get(queue);
-  if (owner !== undefined) return { producer: owner, firstSeenMs: sentAtMs };
+  if (owner !== undefined) return { producer: owner, firstSeenMs: sentAtMs, scheduled: false };
   if (queue !== queues.scheduledQueueName) return undefined;
   const producer = message.attributes[ENVELOPE.producer];
   if (producer === undefined || producer === '') return undefined;
   const firstSeen = Number(message.attributes[ENVELOPE.firstSeen]);
-  const runAtMs = Number(message.attributes[ENVELOPE.runAt]);
   const notBeforeMs = Number(message.attributes[ENVELOPE.notBefore]);
   return {
     producer,
     firstSeenMs:
       Number.isFinite(firstSeen) && firstSeen > 0 ? Math.min(firstSeen, sentAtMs) : sentAtMs,
-    ...(Number.isFinite(runAtMs) && runAtMs > 0 ? { runAtMs } : {}),
+    scheduled: true,
     ...(Number.isFinite(notBeforeMs) && notBeforeMs > 0 ? { notBeforeMs } : {}),
   };
+}
+
+/**
+ * The reservation a message carries, if it is well formed: a slot, and one position and epoch per
+ * bucket of the call (`buckets`). Anything else is no reservation (the caller admits it again).
+ * Whether to believe it is the caller's call: only on the scheduled queue.
+ */
+export function reservationOf(
+  message: IncomingMessage,
+  buckets: number,
+): ReservationEnvelope | undefined {
+  const runAtMs = Number(message.attributes[ENVELOPE.runAt]);
+  if (!(Number.isSafeInteger(runAtMs) && runAtMs > 0)) return undefined;
+  const parts = (message.attributes[ENVELOPE.timeline] ?? '').split(',');
+  if (parts.length !== buckets) return undefined;
+  const positions: TimelinePosition[] = [];
+  const epochs: number[] = [];
+  for (const part of parts) {
+    const numbers = part.split(':').map(Number);
+    // A log position is ≥ 0, or −1 for a slot nothing can move (shared/admission/timeline.ts).
+    if (numbers.length !== 3 || !numbers.every((n) => Number.isSafeInteger(n) && n >= -1)) {
+      return undefined;
+    }
+    const [slotUs, seq, epoch] = numbers as [number, number, number];
+    positions.push({ slotUs, seq });
+    epochs.push(epoch);
+  }
+  return { runAtMs, positions, epochs };
 }
 
 const ENVELOPE_NAMES: ReadonlySet<string> = new Set(Object.values(ENVELOPE));
@@ -112,7 +157,13 @@ export function envelopeAttributes(envelope: Envelope): Record<string, string> {
     [ENVELOPE.producer]: envelope.producer,
     [ENVELOPE.firstSeen]: String(envelope.firstSeenMs),
   };
-  if (envelope.runAtMs !== undefined) attributes[ENVELOPE.runAt] = String(envelope.runAtMs);
+  const { reservation } = envelope;
+  if (reservation !== undefined) {
+    attributes[ENVELOPE.runAt] = String(reservation.runAtMs);
+    attributes[ENVELOPE.timeline] = reservation.positions
+      .map((p, b) => `${p.slotUs}:${p.seq}:${reservation.epochs[b] ?? 0}`)
+      .join(',');
+  }
   if (envelope.notBeforeMs !== undefined)
     attributes[ENVELOPE.notBefore] = String(Math.ceil(envelope.notBeforeMs));
   return attributes;

@@ -7,7 +7,7 @@
  */
 import { METRICS } from '../contract/metrics.js';
 import type { BatchContext, Work } from './context.js';
-import { envelopeAttributes } from './envelope.js';
+import { envelopeAttributes, type ReservationEnvelope } from './envelope.js';
 
 /** SQS's longest message delay (`DelaySeconds`). */
 export const MAX_DELAY_SECONDS = 900;
@@ -36,16 +36,40 @@ export function delaySecondsFor(waitMs: number, reservation: boolean): number {
 }
 
 /**
- * Re-sends the request to the scheduled queue, delayed until `atMs` (waits past 900 s are
- * chained): a reservation for slot `runAtMs`, or, without one, to go through admission again.
+ * A reservation on a bucket running below its configured rate checks in at least this often: when
+ * the rate recovers its slot moves earlier, and a message sitting in SQS until its old slot could
+ * not follow.
  */
-export function requeue(ctx: BatchContext, work: Work, atMs: number, runAtMs?: number): void {
+export const SLOWED_HOP_MS = 10_000;
+
+/** A reservation to re-send: where it stands, and whether a bucket of it is slowed. */
+export interface Reserved extends ReservationEnvelope {
+  readonly slowed?: boolean;
+}
+
+/**
+ * Re-sends the request to the scheduled queue, delayed until `atMs` (waits past 900 s are
+ * chained): a reservation (arriving a little before its slot, or within {@link SLOWED_HOP_MS}
+ * when a bucket is slowed), or, without one, to go through admission again.
+ */
+export function requeue(ctx: BatchContext, work: Work, atMs: number, reservation?: Reserved): void {
   const waitMs = Math.max(0, atMs - ctx.clock());
-  const delaySeconds = delaySecondsFor(waitMs, runAtMs !== undefined);
+  const hop = reservation?.slowed === true && waitMs > SLOWED_HOP_MS + RUN_IN_PROCESS_MS;
+  const delaySeconds = hop
+    ? Math.floor(SLOWED_HOP_MS / 1_000)
+    : delaySecondsFor(waitMs, reservation !== undefined);
   const attributes = envelopeAttributes({
     producer: work.producer,
     firstSeenMs: work.firstSeenMs,
-    ...(runAtMs === undefined ? {} : { runAtMs }),
+    ...(reservation === undefined
+      ? {}
+      : {
+          reservation: {
+            runAtMs: reservation.runAtMs,
+            positions: reservation.positions,
+            epochs: reservation.epochs,
+          },
+        }),
     ...(waitMs > MAX_DELAY_SECONDS * 1_000 ? { notBeforeMs: atMs } : {}),
   });
   const service = { Service: work.request.call.service };

@@ -4,6 +4,7 @@
  * admission (pushing the bucket back after a throttle) or give up.
  */
 import { METRICS } from '../contract/metrics.js';
+import { effectivePriority } from '../contract/request.js';
 import { ERROR_CODES, failedResult, succeededResult } from '../contract/result.js';
 import { callFingerprint } from '../requests/fingerprint.js';
 import type { RequestState } from '../requests/record.js';
@@ -12,20 +13,33 @@ import { UnsupportedCallError } from './call-runner.js';
 import { classifyCallError } from './classify.js';
 import type { BatchContext, Due, Work } from './context.js';
 import { answerConflict, finishClaimed, reply } from './outcomes.js';
-import { RUN_IN_PROCESS_MS, requeue } from './requeue.js';
+import { requeue } from './requeue.js';
 import { afterCall, type CallOutcome, retryLimitsOf } from './retry-policy.js';
 
 /** How long a request held by someone else waits before it is looked at again. */
 const BUSY_RETRY_MS = 1_000;
 
-/** Claims, runs and settles one due call. `owner` names the lease holder. */
+/**
+ * Claims, runs and settles one due call. `owner` names the lease holder. A reservation first
+ * checks in (./check-in.ts): it runs only on a slot that did not move.
+ */
 export async function runCall(ctx: BatchContext, due: Due, owner: string): Promise<void> {
-  const { work, runAtMs } = due;
+  const { work } = due;
   const { request } = work;
-  if (runAtMs - ctx.clock() > RUN_IN_PROCESS_MS) {
-    requeue(ctx, work, runAtMs, runAtMs);
+  const settled = await ctx.checkIns.settle(due);
+  if (settled.kind === 'readmit') {
+    // Its place on the timeline can no longer be known: it goes through admission again.
+    requeue(ctx, work, ctx.clock());
     return;
   }
+  if (settled.kind === 'wait') {
+    requeue(ctx, work, settled.reservation.runAtMs, {
+      ...settled.reservation,
+      slowed: settled.slowed,
+    });
+    return;
+  }
+  const runAtMs = settled.runAtMs;
   // Claim first, then wait out the rest of the slot: the call leaves on time.
   const key = requestKey(work.producer, request.id);
   const claim = await ctx.requests.claim(
@@ -47,6 +61,10 @@ export async function runCall(ctx: BatchContext, due: Due, owner: string): Promi
   const early = runAtMs - ctx.clock();
   if (early > 0) await ctx.sleep(early);
   const startedAt = ctx.clock();
+  ctx.telemetry.count(METRICS.WaitTimeMs, Math.max(0, startedAt - work.firstSeenMs), {
+    Service: request.call.service,
+    Priority: effectivePriority(request),
+  });
   const timings = { receivedAt: claim.receivedAt, startedAt };
   if (claim.tookOverLapsedLease && !ctx.runner.isSafeToRepeat(request.call)) {
     const result = failedResult(
@@ -97,9 +115,11 @@ export async function runCall(ctx: BatchContext, due: Due, owner: string): Promi
           Bucket: bucket.ref.bucket,
           Region: bucket.ref.region,
         });
-        await ctx.buckets.penalize(
+        // The bucket slows down for every dispatcher (once per epoch) and pauses.
+        await ctx.buckets.reportThrottle(
           { ref: bucket.ref, limit: bucket.limit },
-          decision.penalizeUntilMs,
+          due.epochs[0] ?? 0,
+          Math.max(0, decision.penalizeUntilMs - finishedAt),
         );
       }
       if (decision.kind === 'give-up') {
@@ -134,6 +154,7 @@ function answerUnclaimed(ctx: BatchContext, work: Work, state: RequestState): vo
     reply(ctx, work, state.result);
     return;
   }
+  // Looked at again through admission: a run after a lapsed lease takes a token of its own.
   const again = state.status === 'running' ? state.leaseUntil : ctx.clock();
-  requeue(ctx, work, again + BUSY_RETRY_MS, again + BUSY_RETRY_MS);
+  requeue(ctx, work, again + BUSY_RETRY_MS);
 }

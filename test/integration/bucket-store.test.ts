@@ -218,17 +218,17 @@ describe.each(enginesUnderTest())('BucketStore on $name', (engine) => {
     expect(admittedAt([...a.decisions, ...b.decisions])).toEqual([T0, T0]);
   });
 
-  it('pushes a bucket back after a provider throttle so that no dispatcher gets a slot before then', async () => {
+  it('pauses a bucket after a provider throttle so that no dispatcher gets a slot before then', async () => {
     nowMs = T0;
     const bucket: GroupBucket = { ref: ref('penalized'), limit: { rate: 10, burst: 10 } };
     const other = store();
     await other.admit([bucket], [[1]]);
-    expect(await store().penalize(bucket, T0 + 5_000)).toBe(true);
-    // `other` still remembers the old TAT; its write fails and it learns the pushed one.
+    expect(await store().reportThrottle(bucket, 0, 5_000)).toBe(true);
+    // `other` still remembers the old TAT and rate; its write fails and it learns both.
     const outcome = await other.admit([bucket], [[1]]);
     expect(outcome.decisions).toEqual([{ kind: 'not-yet', retryAtMs: T0 + 5_000 }]);
-    // A shorter push changes nothing.
-    expect(await store().penalize(bucket, T0 + 1_000)).toBe(false);
+    // A report of a call admitted before that change is not new evidence.
+    expect(await store().reportThrottle(bucket, 0, 1_000)).toBe(false);
     nowMs = T0 + 5_000;
     expect(admittedAt((await other.admit([bucket], [[1], [1]])).decisions)).toEqual([T0 + 5_000]);
   });

@@ -182,7 +182,11 @@ describe('dispatcher handler factory', () => {
       body: JSON.stringify(describeInstances('handler-reserved-1')),
       queueUrl: stack.env.scheduledQueueUrl,
       messageId: 'reserved',
-      attributes: { [ENVELOPE.runAt]: String(slot), [ENVELOPE.firstSeen]: String(Date.now()) },
+      attributes: {
+        [ENVELOPE.runAt]: String(slot),
+        [ENVELOPE.timeline]: `${slot * 1_000}:0:0`,
+        [ENVELOPE.firstSeen]: String(Date.now()),
+      },
     });
     const { response } = await invoke(handler, reserved);
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: 'reserved' }] });

@@ -132,7 +132,6 @@ describe('producers', () => {
     producers: [
       {
         name: 'web',
-        weight: 3,
         allow: [
           {
             accounts: ['111111111111'],
@@ -170,7 +169,6 @@ describe('producers', () => {
     expect(implicit.producers).toEqual([
       {
         name: 'default',
-        weight: 1,
         allow: [
           {
             accounts: ['111111111111'],
@@ -191,10 +189,7 @@ describe('producers', () => {
   });
 
   it('allows a producer its own entries only: accounts, regions, operations', () => {
-    expect(config.producers.map((p) => [p.name, p.weight])).toEqual([
-      ['web', 3],
-      ['quota-bot', 1],
-    ]);
+    expect(config.producers.map((p) => p.name)).toEqual(['web', 'quota-bot']);
     const eu = { account: '111111111111', region: 'eu-west-1' };
     expect(disallowedReason(config, 'web', eu, ec2('DescribeInstances'))).toBeUndefined();
     expect(disallowedReason(config, 'web', eu, ec2('TerminateInstances'))).toBeUndefined();
@@ -240,6 +235,26 @@ describe('producers', () => {
       ],
     });
     expect(disallowedReason(extended, 'quota-bot', target, call)).toBeUndefined();
+  });
+
+  it('weighs producers as flows of fair scheduling, and names a weight for anything else', () => {
+    const producers = [
+      {
+        name: 'web',
+        allow: [{ accounts: ['111111111111'], service: 'ec2', operations: ['Describe*'] }],
+      },
+    ];
+    const weighted = parseDeploymentConfig({
+      targets,
+      producers,
+      scheduling: { flowWeights: { web: 3 } },
+    });
+    expect(weighted.scheduling.weightOf('normal', 'web')).toBe(3);
+    expect(
+      problemsOf({ targets, producers, scheduling: { flowWeights: { 'sluice-web-queue': 2 } } }),
+    ).toEqual([
+      'scheduling.flowWeights.sluice-web-queue: sluice-web-queue is not a producer of this deployment (web) (not-a-producer)',
+    ]);
   });
 
   it('names a malformed producer name by its field and rule', () => {

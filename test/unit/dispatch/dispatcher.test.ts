@@ -25,6 +25,19 @@ const producerQueues = new Map([
   ['q-normal', 'default'],
   ['q-low', 'default'],
 ]);
+
+/** An admission decision for a slot at `atMs` on one bucket (log position 0, epoch 0). */
+function admittedAt(atMs: number): AdmissionDecision {
+  return {
+    kind: 'admitted',
+    runAtMs: atMs,
+    slotsUs: [atMs * 1_000],
+    positions: [{ slotUs: atMs * 1_000, seq: 0 }],
+    epochs: [0],
+    slowed: false,
+    fractions: [1],
+  };
+}
 const SCHEDULED = 'https://sqs.us-east-1.amazonaws.com/000000000000/q-scheduled';
 const REPLY_TOPIC = 'arn:aws:sns:eu-west-1:111111111111:results';
 
@@ -41,6 +54,7 @@ function setup(
   const finished = new Map<string, SluiceResult>();
   const admits: number[] = [];
   const penalties: number[] = [];
+  const checkIns: boolean[] = [];
   let runs = 0;
   const ranAt: number[] = [];
   const events: string[] = [];
@@ -69,16 +83,27 @@ function setup(
     buckets: {
       admit: async (_buckets, costs): Promise<AdmissionOutcome> => {
         admits.push(costs.length);
-        const decide =
-          options.decide ?? (() => ({ kind: 'admitted', runAtMs: now, slotsUs: [now * 1_000] }));
+        const decide = options.decide ?? (() => admittedAt(now));
         return {
           decisions: costs.map(decide),
           requests: { writes: 1, reads: 0 },
           forfeitedTokens: 0,
         };
       },
-      penalize: async (_bucket, untilMs) => {
-        penalties.push(untilMs);
+      checkIn: async (reservations, commit) => {
+        checkIns.push(commit);
+        return {
+          results: reservations.map((r) => ({
+            kind: 'unchanged' as const,
+            runAtMs: Math.ceil(Math.max(...r.positions.map((p) => p.slotUs)) / 1_000),
+            positions: r.positions,
+            slowed: false,
+          })),
+          requests: { writes: commit ? 1 : 0, reads: commit ? 0 : 1 },
+        };
+      },
+      reportThrottle: async (_bucket, _epoch, retryAfterMs) => {
+        penalties.push(now + (retryAfterMs ?? 0));
         return true;
       },
     },
@@ -137,6 +162,7 @@ function setup(
     finished,
     admits,
     penalties,
+    checkIns,
     runs: () => runs,
     ranAt,
     events,
@@ -179,7 +205,7 @@ describe('Dispatcher.processBatch', () => {
 
   it('re-sends a reservation to the scheduled queue to arrive early, and runs it at its slot without admission', async () => {
     const t = setup({
-      decide: () => ({ kind: 'admitted', runAtMs: T0 + 30_000, slotsUs: [(T0 + 30_000) * 1_000] }),
+      decide: () => admittedAt(T0 + 30_000),
     });
     await t.dispatcher.processBatch([message({ id: 'r', priority: 'high' })], 'owner');
     // 30 s to the slot: delayed 29 s (SQS delays are whole seconds), the rest waited in-process.
@@ -191,6 +217,7 @@ describe('Dispatcher.processBatch', () => {
           [ENVELOPE.producer]: 'default',
           [ENVELOPE.firstSeen]: String(T0),
           [ENVELOPE.runAt]: String(T0 + 30_000),
+          [ENVELOPE.timeline]: `${(T0 + 30_000) * 1_000}:0:0`,
         },
       }),
     ]);
@@ -209,16 +236,15 @@ describe('Dispatcher.processBatch', () => {
       'o',
     );
     expect(t.admits).toEqual([1]);
+    // It committed to its slot (one check-in) and ran on it.
+    expect(t.checkIns).toEqual([true]);
     expect(t.ranAt).toEqual([T0 + 30_000]);
   });
 
   it("sends re-queued messages before running the batch's due calls: their delays count from now", async () => {
     let n = 0;
     const t = setup({
-      decide: () =>
-        n++ === 0
-          ? { kind: 'admitted', runAtMs: T0, slotsUs: [T0 * 1_000] }
-          : { kind: 'admitted', runAtMs: T0 + 30_000, slotsUs: [(T0 + 30_000) * 1_000] },
+      decide: () => (n++ === 0 ? admittedAt(T0) : admittedAt(T0 + 30_000)),
     });
     await t.dispatcher.processBatch([message({ id: 'now' }), message({ id: 'later' })], 'owner');
     expect(t.events).toEqual([`send ${SCHEDULED}`, 'run']);

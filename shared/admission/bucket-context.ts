@@ -1,0 +1,103 @@
+/**
+ * What the bucket store's parts share: the item adapter, the clock, the settings, and what the
+ * store last saw of each bucket. A remembered state is a hint: writes are conditioned on what
+ * they rely on, and a failed condition hands back the truth.
+ */
+import type { BucketLimit } from '../limits/types.js';
+import type { BucketItems, ItemWrite } from './bucket-item.js';
+import { type BucketState, EMPTY_BUCKET } from './bucket-state.js';
+import { type GcraParams, gcraParams } from './gcra.js';
+import { intervalAt, type LearnedRatePolicy } from './learned-rate.js';
+import type { LevelPolicy } from './placement.js';
+
+/** How calls are ordered when they compete for a bucket (shared/admission/placement.ts). */
+export interface SchedulingPolicy {
+  /** Priority levels, most urgent first, with their assured shares. */
+  readonly levels: readonly LevelPolicy[];
+  /** The level of a call that names none (or one not listed). */
+  readonly defaultLevel: string;
+  /** The weight of a flow (default 1). */
+  readonly weightOf: (level: string, flow: string) => number;
+  /** No cut-in lands closer to now than this (ms). */
+  readonly freezeMs: number;
+}
+
+/** The store's shared parts. */
+export interface BucketContext {
+  readonly items: BucketItems;
+  readonly clock: () => number;
+  readonly horizonUs: number;
+  readonly lateAllowanceMs: number;
+  readonly maxWrites: number;
+  readonly scheduling: SchedulingPolicy;
+  readonly learnedRate: LearnedRatePolicy;
+  /** Last state seen per bucket key. */
+  readonly known: Map<string, BucketState>;
+}
+
+/** DynamoDB requests made, counted for the caller (the coordination cost). */
+export interface RequestCounter {
+  writes: number;
+  reads: number;
+}
+
+/** The GCRA parameters of a bucket at its learned rate: the interval stretched, burst kept. */
+export function effectiveParams(
+  limit: BucketLimit,
+  lateAllowanceMs: number,
+  fraction: number,
+): GcraParams {
+  const configured = gcraParams(limit, lateAllowanceMs);
+  if (fraction >= 1) return configured;
+  const intervalUs = intervalAt(configured.intervalUs, fraction);
+  return {
+    intervalUs,
+    toleranceUs: Math.floor(configured.burst * intervalUs),
+    burst: configured.burst,
+  };
+}
+
+/** The state a write left or found, read back only when the engine did not say (dynalite). */
+export async function settle(
+  context: BucketContext,
+  key: string,
+  written: ItemWrite,
+  counter: RequestCounter,
+): Promise<BucketState> {
+  let state: BucketState;
+  if (written.state === 'unknown') {
+    counter.reads++;
+    state = await context.items.read(key);
+  } else {
+    state = written.state;
+  }
+  context.known.set(key, state);
+  return state;
+}
+
+/** What the store last saw of a bucket (an empty bucket when nothing yet). */
+export function knownState(context: BucketContext, key: string): BucketState {
+  return context.known.get(key) ?? EMPTY_BUCKET;
+}
+
+/** The log is kept this short: old entries matter only to reservations older than the rest. */
+export const LOG_KEEP = 32;
+const LOG_PRUNE_AT = 64;
+
+/** Drops old log entries once the log grows past {@link LOG_PRUNE_AT} (best effort). */
+export async function pruneIfLong(
+  context: BucketContext,
+  key: string,
+  state: BucketState,
+  counter: RequestCounter,
+): Promise<void> {
+  if (state.log.length < LOG_PRUNE_AT) return;
+  counter.writes++;
+  const written = await context.items.prune(
+    key,
+    state.log.length - LOG_KEEP,
+    state.headSeq,
+    state.log.length,
+  );
+  if (written.ok) context.known.set(key, written.state);
+}

@@ -1,0 +1,258 @@
+/**
+ * Priority levels, fair flows and the learned rate on both DynamoDB engines: dispatchers with
+ * their own clients and their own (stale) views of a bucket, cutting in, committing reservations,
+ * throttling and recovering, and the window bound `burst + rate·W` over the slots the calls end
+ * up with after replaying every change.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { windowStats } from '../../local/window-stats.js';
+import {
+  type AdmissionDecision,
+  BucketStore,
+  type CallTag,
+  type GroupBucket,
+} from '../../shared/admission/bucket-store.js';
+import { gcraParams, US_PER_MS } from '../../shared/admission/gcra.js';
+import type { TimelinePosition } from '../../shared/admission/timeline.js';
+import type { BucketRef } from '../../shared/limits/types.js';
+import { BUCKETS_TABLE } from '../../shared/storage/tables.js';
+import { createTable, dynamoClient, uniqueTableName } from '../support/engines.js';
+import { enginesUnderTest } from '../support/inject-engines.js';
+
+const T0 = 1_800_000_000_000;
+
+function ref(bucket: string): BucketRef {
+  return { account: '123456789012', region: 'us-east-1', service: 'ec2', bucket };
+}
+
+type Admitted = Extract<AdmissionDecision, { kind: 'admitted' }>;
+
+function admitted(decisions: readonly AdmissionDecision[]): Admitted[] {
+  return decisions.filter((d): d is Admitted => d.kind === 'admitted');
+}
+
+const tags = (n: number, level: string, flow: string): CallTag[] =>
+  Array.from({ length: n }, () => ({ level, flow }));
+const ones = (n: number) => Array.from({ length: n }, () => [1]);
+
+describe.each(enginesUnderTest())('scheduling on $name', (engine) => {
+  let tableName: string;
+  let nowMs: number;
+  const clock = () => nowMs;
+
+  beforeAll(async () => {
+    tableName = await createTable(
+      dynamoClient(engine.endpoint),
+      BUCKETS_TABLE,
+      uniqueTableName('sched'),
+    );
+  });
+
+  function dispatcher(overrides: { clock?: () => number; horizonMs?: number } = {}) {
+    return new BucketStore({
+      client: dynamoClient(engine.endpoint),
+      tableName,
+      clock: overrides.clock ?? clock,
+      horizonMs: overrides.horizonMs ?? 60_000,
+    });
+  }
+
+  it('lets an urgent call cut in ahead of a low flood that another dispatcher reserved', async () => {
+    nowMs = T0;
+    const bucket: GroupBucket = { ref: ref('priority'), limit: { rate: 2, burst: 5 } };
+    const flood = dispatcher();
+    const low = admitted(
+      (await flood.admit([bucket], ones(40), tags(40, 'low', 'batch'))).decisions,
+    );
+    expect(low).toHaveLength(40);
+    nowMs = T0 + 3_000;
+    const urgent = admitted(
+      (await dispatcher().admit([bucket], ones(1), tags(1, 'high', 'web'))).decisions,
+    );
+    // One interval after the first point of the bucket's grid clear of the freeze margin
+    // (300 ms): within two intervals of it, not behind 17 s of low reservations.
+    const runAt = urgent[0]?.runAtMs as number;
+    expect(runAt).toBeGreaterThanOrEqual(T0 + 3_000 + 300 + 500);
+    expect(runAt).toBeLessThanOrEqual(T0 + 3_000 + 300 + 1_000);
+
+    // The low reservations find out when they check in: those after the cut moved one interval.
+    const { results } = await flood.checkIn(
+      low.map((d) => ({ buckets: [bucket], positions: d.positions })),
+      false,
+    );
+    const before = low.map((d) => d.runAtMs);
+    const after = results.map((r) => (r.kind === 'lost' ? Number.NaN : r.runAtMs));
+    // Every low reservation after the urgent call's point moved one interval; none before it.
+    for (let i = 0; i < before.length; i++) {
+      const expected = (before[i] as number) >= runAt ? (before[i] as number) + 500 : before[i];
+      expect(after[i]).toBe(expected);
+    }
+  });
+
+  it('never moves a slot a reservation has committed to', async () => {
+    nowMs = T0;
+    const bucket: GroupBucket = { ref: ref('committed'), limit: { rate: 2, burst: 5 } };
+    const flood = dispatcher();
+    const low = admitted(
+      (await flood.admit([bucket], ones(30), tags(30, 'low', 'batch'))).decisions,
+    );
+    // Another dispatcher learns the bucket before the commit below: its view is stale after it.
+    const stale = dispatcher();
+    await stale.admit([bucket], ones(1), tags(1, 'low', 'batch'));
+    // The reservation at T0 + 10 s commits early (as a slow arrival might).
+    const target = low.find((d) => d.runAtMs === T0 + 10_000) as Admitted;
+    const committed = await flood.checkIn(
+      [{ buckets: [bucket], positions: target.positions }],
+      true,
+    );
+    expect(committed.results[0]).toMatchObject({ kind: 'unchanged', runAtMs: T0 + 10_000 });
+    // An urgent call now lands after the committed slot, not at now + freeze: the stale view's
+    // cut-in fails on the watermark and is placed again from the item it returns.
+    nowMs = T0 + 1_000;
+    const urgent = admitted(
+      (await stale.admit([bucket], ones(1), tags(1, 'high', 'web'))).decisions,
+    );
+    expect(urgent[0]?.runAtMs).toBeGreaterThan(T0 + 10_000);
+    const again = await flood.checkIn([{ buckets: [bucket], positions: target.positions }], false);
+    expect(again.results[0]).toMatchObject({ kind: 'unchanged', runAtMs: T0 + 10_000 });
+  });
+
+  it('interleaves a second flow of the same level with a flood, half the slots each', async () => {
+    nowMs = T0;
+    const bucket: GroupBucket = { ref: ref('fair'), limit: { rate: 2, burst: 5 } };
+    await dispatcher().admit([bucket], ones(60), tags(60, 'normal', 'a'));
+    nowMs = T0 + 5_000;
+    const b = admitted(
+      (await dispatcher().admit([bucket], ones(10), tags(10, 'normal', 'b'))).decisions,
+    );
+    expect(b).toHaveLength(10);
+    // Alternating with A from the freeze point: B's tenth call within ~20 intervals.
+    const last = Math.max(...b.map((d) => d.runAtMs));
+    expect(last - nowMs).toBeLessThanOrEqual(300 + 22 * 500);
+    expect(last - nowMs).toBeGreaterThan(300 + 18 * 500);
+  });
+
+  it('keeps burst + rate·W under concurrent dispatchers of mixed levels and flows', async () => {
+    nowMs = T0;
+    const tick = () => {
+      nowMs += 3;
+      return nowMs;
+    };
+    const limit = { rate: 20, burst: 10 };
+    const bucket: GroupBucket = { ref: ref('mixed'), limit };
+    const levels = ['high', 'normal', 'low'] as const;
+    const flows = ['a', 'b', 'c'] as const;
+    const positions: TimelinePosition[] = [];
+    let requests = 0;
+    let admittedCount = 0;
+    await Promise.all(
+      Array.from({ length: 8 }, async (_, d) => {
+        const store = dispatcher({ clock: tick, horizonMs: 10_000 });
+        for (let round = 0; round < 12; round++) {
+          const level = levels[(d + round) % 3] as string;
+          const flow = flows[(d * 7 + round) % 3] as string;
+          const size = level === 'high' ? 2 : 10;
+          const outcome = await store.admit([bucket], ones(size), tags(size, level, flow));
+          requests += outcome.requests.writes + outcome.requests.reads;
+          for (const a of admitted(outcome.decisions)) {
+            positions.push(a.positions[0] as TimelinePosition);
+            admittedCount++;
+          }
+          // Reservations due soon commit, as the dispatcher's check-in does.
+          const due = positions.filter((p) => p.slotUs <= (nowMs + 500) * US_PER_MS);
+          if (due.length > 0) {
+            const { results } = await store.checkIn(
+              due.map((p) => ({ buckets: [bucket], positions: [p] })),
+              true,
+            );
+            results.forEach((r, i) => {
+              if (r.kind !== 'lost')
+                positions[positions.indexOf(due[i] as TimelinePosition)] = r
+                  .positions[0] as TimelinePosition;
+            });
+          }
+        }
+      }),
+    );
+    // Where every call stands now: replayed through the log, as each would be before running.
+    const { results } = await dispatcher().checkIn(
+      positions.map((p) => ({ buckets: [bucket], positions: [p] })),
+      false,
+    );
+    const slots = results.flatMap((r) =>
+      r.kind === 'lost' ? [] : [r.positions[0]?.slotUs as number],
+    );
+    expect(slots.length).toBeGreaterThan(50);
+    const { intervalUs, burst } = gcraParams(limit);
+    for (const windowMs of [0, 50, 1_000, 5_000]) {
+      const bound = burst + (windowMs * US_PER_MS) / intervalUs;
+      expect(windowStats(slots, windowMs * US_PER_MS, bound).violations).toBe(0);
+    }
+    expect(requests / admittedCount).toBeLessThan(1);
+  });
+
+  it('lowers the rate once per throttle epoch for every dispatcher, and re-spaces reservations', async () => {
+    nowMs = T0;
+    const limit = { rate: 2, burst: 5 };
+    const bucket: GroupBucket = { ref: ref('learned'), limit };
+    const a = dispatcher();
+    const granted = admitted((await a.admit([bucket], ones(40))).decisions);
+    const epoch = granted[0]?.epochs[0] as number;
+    nowMs = T0 + 2_000;
+    // Two dispatchers report throttles of calls admitted in the same epoch: one decrease.
+    const reports = await Promise.all([
+      dispatcher().reportThrottle(bucket, epoch),
+      dispatcher().reportThrottle(bucket, epoch),
+    ]);
+    expect(reports.filter(Boolean)).toHaveLength(1);
+    // `a` still plans at the old rate; its write fails on the rate guard and it learns the new one.
+    const later = admitted((await a.admit([bucket], ones(5))).decisions);
+    expect(later.every((d) => d.slowed)).toBe(true);
+    // Reservations granted before the change are re-spaced at 0.7 × 2/s after the change point.
+    const { results } = await a.checkIn(
+      [...granted, ...later].map((d) => ({ buckets: [bucket], positions: d.positions })),
+      false,
+    );
+    const slots = results.flatMap((r) =>
+      r.kind === 'lost' ? [] : [r.positions[0]?.slotUs as number],
+    );
+    const changeUs = (T0 + 2_000 + 300) * US_PER_MS;
+    const after = slots.filter((s) => s > changeUs).sort((x, y) => x - y);
+    const slowInterval = Math.ceil(gcraParams(limit).intervalUs / 0.7);
+    for (let i = 1; i < after.length; i++) {
+      expect((after[i] as number) - (after[i - 1] as number)).toBeGreaterThanOrEqual(slowInterval);
+    }
+    expect(after.length).toBeGreaterThan(30);
+  });
+
+  it('recovers to the configured rate as time passes without throttles', async () => {
+    nowMs = T0;
+    const bucket: GroupBucket = { ref: ref('recovers'), limit: { rate: 5, burst: 5 } };
+    const store = dispatcher();
+    await store.admit([bucket], ones(1));
+    await store.reportThrottle(bucket, 0);
+    nowMs = T0 + 3_000;
+    expect(admitted((await store.admit([bucket], ones(1))).decisions)[0]?.slowed).toBe(true);
+    nowMs = T0 + 60_000;
+    await store.admit([bucket], ones(1)); // writes the recovery step that is due
+    expect(admitted((await store.admit([bucket], ones(1))).decisions)[0]?.slowed).toBe(false);
+  });
+
+  it('says a reservation is lost when the log no longer explains it', async () => {
+    nowMs = T0;
+    const bucket: GroupBucket = { ref: ref('pruned'), limit: { rate: 5, burst: 10 } };
+    const flood = dispatcher();
+    const low = admitted((await flood.admit([bucket], ones(200), tags(200, 'low', 'x'))).decisions);
+    const last = low[low.length - 1] as Admitted;
+    // Many urgent cut-ins, each one log entry, until old entries are dropped.
+    for (let i = 0; i < 70; i++) {
+      nowMs = T0 + i * 500;
+      await dispatcher().admit([bucket], ones(1), tags(1, 'high', `h${i}`));
+    }
+    const { results } = await flood.checkIn(
+      [{ buckets: [bucket], positions: last.positions }],
+      false,
+    );
+    expect(results[0]).toEqual({ kind: 'lost' });
+  });
+});
