@@ -119,9 +119,9 @@ export function tagOf(work: Work): CallTag {
 }
 
 /**
- * The flow a call belongs to for fair queuing: the producer it came from, as far as the
- * dispatcher can tell it apart (the queue it arrived on).
+ * The flow a call belongs to for fair queuing: its producer (named by the request queue it first
+ * arrived on, and carried through the scheduled queue by the envelope).
  */
 export function flowOf(work: Work): string {
-  return work.message.queueName ?? 'default';
+  return work.producer;
 }

@@ -35,7 +35,7 @@ export interface BatchOutcome {
  * Processes batches of request messages.
  *
  * @example
- * const dispatcher = new Dispatcher({ deployment, queueUrls, scheduledQueueUrl, dlqUrl, catalog, buckets, requests, runner, queue });
+ * const dispatcher = new Dispatcher({ deployment, producerQueues, scheduledQueueUrl, dlqUrl, catalog, buckets, requests, runner, queue });
  * const { failedMessageIds } = await dispatcher.processBatch(messages, context.awsRequestId);
  */
 export class Dispatcher {

@@ -4,13 +4,15 @@
  * admission (pushing the bucket back after a throttle) or give up.
  */
 import { METRICS } from '../contract/metrics.js';
-import { effectivePriority, type SluiceRequest } from '../contract/request.js';
+import { effectivePriority } from '../contract/request.js';
 import { ERROR_CODES, failedResult, succeededResult } from '../contract/result.js';
+import { callFingerprint } from '../requests/fingerprint.js';
 import type { RequestState } from '../requests/record.js';
+import { requestKey } from '../storage/tables.js';
 import { UnsupportedCallError } from './call-runner.js';
 import { classifyCallError } from './classify.js';
 import type { BatchContext, Due, Work } from './context.js';
-import { finishClaimed, reply } from './outcomes.js';
+import { answerConflict, finishClaimed, reply } from './outcomes.js';
 import { requeue } from './requeue.js';
 import { afterCall, type CallOutcome, retryLimitsOf } from './retry-policy.js';
 
@@ -39,14 +41,20 @@ export async function runCall(ctx: BatchContext, due: Due, owner: string): Promi
   }
   const runAtMs = settled.runAtMs;
   // Claim first, then wait out the rest of the slot: the call leaves on time.
+  const key = requestKey(work.producer, request.id);
   const claim = await ctx.requests.claim(
-    request.id,
+    key,
+    callFingerprint(request),
     owner,
     ctx.clock(),
     ctx.deployment.leaseMs,
     work.firstSeenMs,
   );
-  if (!claim.claimed) {
+  if (claim.kind === 'conflict') {
+    await answerConflict(ctx, work);
+    return;
+  }
+  if (claim.kind === 'unavailable') {
     answerUnclaimed(ctx, work, claim.state);
     return;
   }
@@ -73,7 +81,7 @@ export async function runCall(ctx: BatchContext, due: Due, owner: string): Promi
     return;
   }
 
-  const outcome = await attemptCall(ctx, request);
+  const outcome = await attemptCall(ctx, work);
   const finishedAt = ctx.clock();
   ctx.telemetry.count(METRICS.CallDurationMs, finishedAt - startedAt, {
     Service: request.call.service,
@@ -119,19 +127,19 @@ export async function runCall(ctx: BatchContext, due: Due, owner: string): Promi
         await finishClaimed(ctx, work, owner, result, decision.error.code);
         return;
       }
-      await ctx.requests.release(request.id, owner, finishedAt);
+      await ctx.requests.release(key, owner, finishedAt);
       // Not a reservation: after a throttle or an error the call goes through admission again.
       requeue(ctx, work, decision.retryAtMs);
   }
 }
 
-/** Runs the call and classifies what it threw. */
+/** Runs the call as its producer and classifies what it threw. */
 async function attemptCall(
   ctx: BatchContext,
-  request: SluiceRequest,
+  { producer, request }: Work,
 ): Promise<CallOutcome<Record<string, unknown>>> {
   try {
-    return { kind: 'succeeded', output: await ctx.runner.run(request) };
+    return { kind: 'succeeded', output: await ctx.runner.run({ ...request, producer }) };
   } catch (error) {
     return error instanceof UnsupportedCallError
       ? { kind: 'permanent', code: 'UnsupportedCall', message: error.message }
