@@ -276,7 +276,7 @@ describe('Dispatcher.processBatch', () => {
   });
 
   it("bounds a scheduled message's first receipt by its SentTimestamp, and refuses one naming no producer", async () => {
-    const t = setup({ decide: () => ({ kind: 'not-yet', retryAtMs: T0 + 5_000 }) });
+    const t = setup({ decide: () => ({ kind: 'not-yet', retryAtMs: T0 + 5_000, slowed: false }) });
     const scheduled = (id: string, attributes: Record<string, string>) => ({
       ...message({ id }, attributes),
       queueName: 'q-scheduled',
