@@ -41,6 +41,16 @@ export interface RunOutcome {
   readonly providerCalls: number;
   /** Seconds after an outside client stopped until the run was back at its configured rate. */
   readonly recoverySeconds?: number;
+  /** Per producer (flow), when a workload names producers: its calls, first send, last result. */
+  readonly flows?: ReadonlyMap<string, FlowOutcome>;
+}
+
+/** How one producer's calls went: seconds since the start of the run. */
+export interface FlowOutcome {
+  readonly count: number;
+  readonly completed: number;
+  readonly firstSentS: number;
+  readonly lastFinishedS: number;
 }
 
 /** Live counters during a run, per bucket label. */
@@ -259,5 +269,22 @@ export function figures(outcome: RunOutcome) {
     ...(outcome.recoverySeconds === undefined
       ? {}
       : { recoverySeconds: round(outcome.recoverySeconds, 1) }),
+    ...(outcome.flows === undefined
+      ? {}
+      : {
+          // Each producer's span: from its first call sent to its last result.
+          flows: Object.fromEntries(
+            [...outcome.flows].map(([name, f]) => [
+              name,
+              {
+                count: f.count,
+                completed: f.completed,
+                firstSentS: round(f.firstSentS),
+                lastFinishedS: round(f.lastFinishedS),
+                spanSeconds: round(f.lastFinishedS - f.firstSentS),
+              },
+            ]),
+          ),
+        }),
   };
 }
