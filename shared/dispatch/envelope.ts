@@ -36,8 +36,8 @@ export const ENVELOPE = {
   producer: 'sluice-producer',
   /**
    * A reservation's place on each bucket's timeline (shared/admission/timeline.ts), in the order
-   * of the call's buckets: `slotUs:seq:epoch`, comma-separated. With `sluice-run-at`, and trusted
-   * only where it is.
+   * of the call's buckets: `slotUs:seq:epoch:shiftUs`, comma-separated. With `sluice-run-at`, and
+   * trusted only where it is.
    */
   timeline: 'sluice-timeline',
   /** On dead letters and replies: why. */
@@ -133,12 +133,16 @@ export function reservationOf(
   const epochs: number[] = [];
   for (const part of parts) {
     const numbers = part.split(':').map(Number);
-    // A log position is ≥ 0, or −1 for a slot nothing can move (shared/admission/timeline.ts).
-    if (numbers.length !== 3 || !numbers.every((n) => Number.isSafeInteger(n) && n >= -1)) {
+    // A log position is ≥ 0, or −1 for a slot nothing can move (shared/admission/timeline.ts);
+    // the shift count is absent where it is not known.
+    if (
+      (numbers.length !== 3 && numbers.length !== 4) ||
+      !numbers.every((n) => Number.isSafeInteger(n) && n >= -1)
+    ) {
       return undefined;
     }
-    const [slotUs, seq, epoch] = numbers as [number, number, number];
-    positions.push({ slotUs, seq });
+    const [slotUs, seq, epoch, shiftUs] = numbers as [number, number, number, number?];
+    positions.push(shiftUs === undefined ? { slotUs, seq } : { slotUs, seq, shiftUs });
     epochs.push(epoch);
   }
   return { runAtMs, positions, epochs };
@@ -161,7 +165,10 @@ export function envelopeAttributes(envelope: Envelope): Record<string, string> {
   if (reservation !== undefined) {
     attributes[ENVELOPE.runAt] = String(reservation.runAtMs);
     attributes[ENVELOPE.timeline] = reservation.positions
-      .map((p, b) => `${p.slotUs}:${p.seq}:${reservation.epochs[b] ?? 0}`)
+      .map((p, b) => {
+        const place = `${p.slotUs}:${p.seq}:${reservation.epochs[b] ?? 0}`;
+        return p.shiftUs === undefined ? place : `${place}:${p.shiftUs}`;
+      })
       .join(',');
   }
   if (envelope.notBeforeMs !== undefined)
