@@ -91,11 +91,14 @@ export async function runCall(ctx: BatchContext, due: Due, owner: string): Promi
   const finished = { ...timings, finishedAt };
   switch (decision.kind) {
     case 'succeeded':
+    case 'dry-run':
     case 'failed': {
       const result =
         decision.kind === 'succeeded'
           ? succeededResult(request.id, claim.attempts, decision.output, finished)
-          : failedResult(request.id, claim.attempts, decision.error, finished);
+          : decision.kind === 'dry-run'
+            ? succeededResult(request.id, claim.attempts, {}, finished, { dryRun: true })
+            : failedResult(request.id, claim.attempts, decision.error, finished);
       await finishClaimed(ctx, work, owner, result);
       return;
     }
