@@ -20,7 +20,7 @@ import { type DeploymentConfigInput, parseDeploymentConfig } from '../shared/con
 import type { DispatcherEnvironment } from '../shared/config/environment.js';
 import { createDispatcher, type DispatcherClients } from '../shared/dispatch/create-dispatcher.js';
 import { powertoolsTelemetry } from '../shared/dispatch/telemetry.js';
-import { BUCKETS_TABLE, REQUESTS_TABLE } from '../shared/storage/tables.js';
+import { BUCKETS_TABLE, READS_TABLE, REQUESTS_TABLE } from '../shared/storage/tables.js';
 import { DispatchActivity } from './activity.js';
 import { createTableAndWait } from './emulators/create-table.js';
 import { accountCredentials, LOCAL_CREDENTIALS, LOCAL_REGION } from './emulators/credentials.js';
@@ -135,6 +135,7 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
   const sqsc = sqsClient(sqs.endpoint);
   const sns = snsClient(sqs.endpoint);
   const prefix = `sluice-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+  const readsTable = createTableAndWait(ddb, READS_TABLE, `${prefix}-reads`);
   const [bucketsTableName, requestsTableName, queues, replies, replyTopicArn, extraReplyTo] =
     await Promise.all([
       createTableAndWait(ddb, BUCKETS_TABLE, `${prefix}-buckets`),
@@ -153,12 +154,14 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
       createTopic(sns, `${prefix}-results`),
       options.replyDestinations?.(sqs.endpoint) ?? [],
     ]);
+  const readsTableName = await readsTable;
   const replyQueueUrl = replies.queueUrls.normal;
   const accounts = options.accounts ?? [LOCAL_ACCOUNT];
   const { targets, replyTo, ...rest } = options.config ?? {};
   const env: DispatcherEnvironment = {
     bucketsTableName,
     requestsTableName,
+    readsTableName,
     queueUrls: queues.queueUrls,
     scheduledQueueUrl: queues.scheduledQueueUrl,
     dlqUrl: queues.dlqUrl,

@@ -26,6 +26,7 @@ import {
 import { type Problem, problem, problemsFromIssues } from '../contract/problems.js';
 import { replyDestinationSchema } from '../contract/request.js';
 import { type LimitsConfig, validateLimitsConfig } from '../limits/limits-config.js';
+import { type ReadsPolicy, readsPolicyOf, readsProblems, readsSchema } from './reads.js';
 import {
   assuredTotal,
   learnedRatePolicyOf,
@@ -107,6 +108,8 @@ export const deploymentConfigSchema = z.strictObject({
   scheduling: schedulingSchema.optional(),
   /** How a throttled bucket slows down and recovers. @default {} */
   learnedRate: learnedRateSchema.optional(),
+  /** Identical reads sharing one call (on), and the result cache per operation (off). @default {} */
+  reads: readsSchema.optional(),
 });
 
 /** The deployment configuration as written. */
@@ -128,6 +131,7 @@ export interface DeploymentConfig {
   readonly maxWaitMs: number;
   readonly scheduling: SchedulingPolicy;
   readonly learnedRate: LearnedRatePolicy;
+  readonly reads: ReadsPolicy;
 }
 
 /** One target account of the deployment. */
@@ -149,6 +153,7 @@ export function parseDeploymentConfig(value: unknown): DeploymentConfig {
   const problems: Problem[] = parsed.success ? [] : problemsFromIssues(parsed.error.issues);
   if (parsed.success) {
     problems.push(...validateLimitsConfig(parsed.data.limits ?? {}, ['limits']));
+    problems.push(...readsProblems(parsed.data.reads, ['reads']));
     const total = assuredTotal(schedulingPolicyOf(parsed.data.scheduling));
     if (total > 1 + 1e-9) {
       problems.push(
@@ -200,6 +205,7 @@ export function parseDeploymentConfig(value: unknown): DeploymentConfig {
     maxWaitMs: data.maxWaitMs ?? 86_400_000,
     scheduling: schedulingPolicyOf(data.scheduling),
     learnedRate: learnedRatePolicyOf(data.learnedRate),
+    reads: readsPolicyOf(data.reads),
   });
 }
 

@@ -18,6 +18,8 @@ export const ENV = {
   bucketsTable: 'SLUICE_BUCKETS_TABLE',
   /** Requests table name. */
   requestsTable: 'SLUICE_REQUESTS_TABLE',
+  /** Reads table name (shared reads: single-flight and cache); reads are not shared without it. */
+  readsTable: 'SLUICE_READS_TABLE',
   /** JSON object of request queue URLs by priority: `{"high":…,"normal":…,"low":…}`; `normal` required. */
   queueUrls: QUEUE_URLS_VARIABLE,
   /** Queue URL of admitted calls waiting for their slot (only the dispatcher sends to it). */
@@ -34,6 +36,8 @@ export const ENV = {
 export interface DispatcherEnvironment {
   readonly bucketsTableName: string;
   readonly requestsTableName: string;
+  /** The reads table; absent: every read makes its own call, and nothing is cached. */
+  readonly readsTableName?: string;
   /** Queue per priority; priorities without their own queue use `normal`'s. */
   readonly queueUrls: Readonly<Record<Priority, string>>;
   /** Admitted calls waiting for their slot. */
@@ -93,10 +97,15 @@ export function loadDispatcherEnvironment(
       );
     }
   }
+  const readsTableName = env[ENV.readsTable]?.trim() || undefined;
+  if (readsTableName === undefined && (deployment?.reads.cache.length ?? 0) > 0) {
+    problems.push(`${ENV.readsTable} is required: the configuration caches reads (reads.cache)`);
+  }
   if (problems.length > 0 || deployment === undefined) throw new EnvironmentError(problems);
   return Object.freeze({
     bucketsTableName,
     requestsTableName,
+    ...(readsTableName === undefined ? {} : { readsTableName }),
     queueUrls,
     scheduledQueueUrl,
     dlqUrl,

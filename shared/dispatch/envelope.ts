@@ -35,6 +35,11 @@ export const ENVELOPE = {
    * only where it is.
    */
   timeline: 'sluice-timeline',
+  /**
+   * Times the request already waited for an identical read's call (its follower back-off,
+   * shared/reads/shared-read.ts). Honoured only on the scheduled queue.
+   */
+  follows: 'sluice-follows',
   /** On dead letters and replies: why. */
   reason: 'sluice-reason',
 } as const;
@@ -54,6 +59,8 @@ export interface Envelope {
   readonly reservation?: ReservationEnvelope;
   /** The end of a wait that is chained past SQS's longest delay. */
   readonly notBeforeMs?: number;
+  /** Times it waited for an identical read's call, for a follower re-sent to the scheduled queue. */
+  readonly follows?: number;
 }
 
 /** The longest a dead letter's reason may be (an SQS attribute value is at most 256 KiB). */
@@ -99,6 +106,12 @@ export function reservationOf(
   return { runAtMs, positions, epochs };
 }
 
+/** Times the request waited for an identical read's call (0 when it never did). */
+export function followsOf(message: IncomingMessage): number {
+  const follows = Number(message.attributes[ENVELOPE.follows]);
+  return Number.isSafeInteger(follows) && follows > 0 ? follows : 0;
+}
+
 /** The end of a chained wait, epoch ms, if the message carries one. */
 export function notBeforeOf(message: IncomingMessage): number | undefined {
   const notBeforeMs = Number(message.attributes[ENVELOPE.notBefore]);
@@ -119,6 +132,7 @@ export function envelopeAttributes(envelope: Envelope): Record<string, string> {
   }
   if (envelope.notBeforeMs !== undefined)
     attributes[ENVELOPE.notBefore] = String(Math.ceil(envelope.notBeforeMs));
+  if (envelope.follows !== undefined) attributes[ENVELOPE.follows] = String(envelope.follows);
   return attributes;
 }
 

@@ -50,9 +50,17 @@ export interface Reserved extends ReservationEnvelope {
 /**
  * Re-sends the request, delayed until `atMs` (waits past 900 s are chained): a reservation to
  * the scheduled queue (arriving a little before its slot, or within {@link SLOWED_HOP_MS} when a
- * bucket is slowed), anything else to its priority's queue for admission.
+ * bucket is slowed), a follower of an identical read (`follows`: the waits so far) to the
+ * scheduled queue too, where its count is trusted, anything else to its priority's queue for
+ * admission.
  */
-export function requeue(ctx: BatchContext, work: Work, atMs: number, reservation?: Reserved): void {
+export function requeue(
+  ctx: BatchContext,
+  work: Work,
+  atMs: number,
+  reservation?: Reserved,
+  follows?: number,
+): void {
   const waitMs = Math.max(0, atMs - ctx.clock());
   const hop = reservation?.slowed === true && waitMs > SLOWED_HOP_MS + RUN_IN_PROCESS_MS;
   const delaySeconds = hop
@@ -70,13 +78,14 @@ export function requeue(ctx: BatchContext, work: Work, atMs: number, reservation
           },
         }),
     ...(waitMs > MAX_DELAY_SECONDS * 1_000 ? { notBeforeMs: atMs } : {}),
+    ...(follows === undefined ? {} : { follows }),
   });
   const service = { Service: work.request.call.service };
   ctx.telemetry.count(METRICS.Requeued, 1, service);
   ctx.telemetry.count(METRICS.RequeueDelaySeconds, delaySeconds, service);
   ctx.send(work.message, {
     queueUrl:
-      reservation === undefined
+      reservation === undefined && follows === undefined
         ? ctx.queueUrls[effectivePriority(work.request)]
         : ctx.scheduledQueueUrl,
     body: work.message.body,

@@ -344,6 +344,7 @@ describe('dispatcher killed mid-batch', () => {
           },
           release: requests.release.bind(requests),
           finishOpen: requests.finishOpen.bind(requests),
+          get: requests.get.bind(requests),
         },
       }),
     });

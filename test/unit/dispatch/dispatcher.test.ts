@@ -118,6 +118,7 @@ function setup(
         finished.set(id, result);
         return true;
       },
+      get: async () => ({ status: 'absent' }),
     },
     runner: {
       check: options.check ?? (async () => {}),
