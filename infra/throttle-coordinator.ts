@@ -1,7 +1,7 @@
 /**
  * `ThrottleCoordinator`: the whole Sluice coordinator in one construct — request queues (one per
  * priority), the scheduled queue of admitted calls waiting for their slots, a dead-letter queue, the dispatcher function and its SQS event sources, the
- * buckets and requests tables, least-privilege IAM, a dashboard and alarms.
+ * buckets, requests and reads tables, least-privilege IAM, a dashboard and alarms.
  *
  * No business logic lives here: the construct turns the deployment configuration (validated by
  * the same parser the dispatcher uses) into resources, and ships the configuration inside the
@@ -23,7 +23,12 @@ import { ENV } from '../shared/config/environment.js';
 import { METRIC_NAMESPACE } from '../shared/contract/metrics.js';
 import type { Priority } from '../shared/contract/request.js';
 import { iamActionsFor } from '../shared/services/registry.js';
-import { BUCKETS_TABLE, REQUESTS_TABLE, type TableLayout } from '../shared/storage/tables.js';
+import {
+  BUCKETS_TABLE,
+  READS_TABLE,
+  REQUESTS_TABLE,
+  type TableLayout,
+} from '../shared/storage/tables.js';
 import {
   REPO_ROOT,
   type ResolvedCoordinatorProps,
@@ -89,6 +94,11 @@ export class ThrottleCoordinator extends Construct {
   readonly bucketsTable: Table;
   /** Request records: status, attempts, result; expired by TTL. */
   readonly requestsTable: Table;
+  /**
+   * Shared reads: who is making each read now, and cached outputs; expired by TTL. Only the
+   * dispatcher reads or writes it (it holds outputs of every producer's calls).
+   */
+  readonly readsTable: Table;
   /** The CloudWatch dashboard. */
   readonly dashboard: Dashboard;
   /** The alarms, by what they watch. */
@@ -129,6 +139,7 @@ export class ThrottleCoordinator extends Construct {
 
     this.bucketsTable = this.table(BUCKETS_TABLE);
     this.requestsTable = this.table(REQUESTS_TABLE);
+    this.readsTable = this.table(READS_TABLE);
 
     this.logGroup = new LogGroup(this, 'DispatcherLogs', {
       retention: settings.logRetention,
@@ -161,6 +172,7 @@ export class ThrottleCoordinator extends Construct {
         POWERTOOLS_METRICS_NAMESPACE: METRIC_NAMESPACE,
         [ENV.bucketsTable]: this.bucketsTable.tableName,
         [ENV.requestsTable]: this.requestsTable.tableName,
+        [ENV.readsTable]: this.readsTable.tableName,
         [ENV.queueUrls]: stack.toJsonString(
           Object.fromEntries(
             Object.entries(queues).map(([priority, queue]) => [priority, queue.queueUrl]),
@@ -200,6 +212,8 @@ export class ThrottleCoordinator extends Construct {
     this.dlq.grantSendMessages(this.dispatcher);
     this.bucketsTable.grantReadWriteData(this.dispatcher);
     this.requestsTable.grantReadWriteData(this.dispatcher);
+    // Exactly what the reads store does: a consistent read and conditional updates.
+    this.readsTable.grant(this.dispatcher, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
     this.grantReplyDestinations(settings);
     this.grantTargets(settings);
 
@@ -246,6 +260,8 @@ export class ThrottleCoordinator extends Construct {
       ...(layout.ttlAttribute !== undefined ? { timeToLiveAttribute: layout.ttlAttribute } : {}),
       // AWS managed key: encryption visible in the template and key use in CloudTrail, no key
       // policy to run. The tables hold bucket state and API results, no customer secrets.
+      // (The reads table could go with the stack — losing it costs calls, not correctness — but
+      // it is kept like the others: one rule for every table, and no surprise on deletion.)
       encryption: TableEncryption.AWS_MANAGED,
       // State outlives the stack: losing bucket state admits a burst; losing requests loses
       // results and idempotency. Deleting them is a deliberate, manual act.

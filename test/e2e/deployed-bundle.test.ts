@@ -54,6 +54,7 @@ describe.skipIf(node === undefined)('the deployed dispatcher bundle, on Node 24'
       ...localVariables(fn, {
         [ENV.bucketsTable]: stack.env.bucketsTableName,
         [ENV.requestsTable]: stack.env.requestsTableName,
+        [ENV.readsTable]: stack.env.readsTableName ?? '',
         [ENV.queueUrls]: JSON.stringify(stack.env.queueUrls),
         [ENV.scheduledQueueUrl]: stack.env.scheduledQueueUrl,
         [ENV.dlqUrl]: stack.env.dlqUrl,

@@ -1,5 +1,6 @@
 import { Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import type { CfnTable } from 'aws-cdk-lib/aws-dynamodb';
 import { AccountRootPrincipal, Role } from 'aws-cdk-lib/aws-iam';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Topic } from 'aws-cdk-lib/aws-sns';
@@ -12,7 +13,7 @@ import {
 } from '../../infra/throttle-coordinator.js';
 import { parseSqsQueueUrl } from '../../shared/aws/sqs-url.js';
 import { METRICS } from '../../shared/contract/metrics.js';
-import { BUCKETS_TABLE, REQUESTS_TABLE } from '../../shared/storage/tables.js';
+import { BUCKETS_TABLE, READS_TABLE, REQUESTS_TABLE } from '../../shared/storage/tables.js';
 import {
   actionsOf,
   coordinatorTemplate,
@@ -170,6 +171,7 @@ describe('ThrottleCoordinator dispatcher function', () => {
         'SLUICE_CONFIG_FILE',
         'SLUICE_DLQ_URL',
         'SLUICE_QUEUE_URLS',
+        'SLUICE_READS_TABLE',
         'SLUICE_REQUESTS_TABLE',
         'SLUICE_SCHEDULED_QUEUE_URL',
       ].sort(),
@@ -185,6 +187,7 @@ describe('ThrottleCoordinator tables', () => {
   it.each([
     ['buckets', BUCKETS_TABLE],
     ['requests', REQUESTS_TABLE],
+    ['reads', READS_TABLE],
   ])(
     'builds the %s table from its layout: on-demand, PITR, TTL, encrypted, retained',
     (_name, layout) => {
@@ -243,6 +246,20 @@ describe('ThrottleCoordinator IAM', () => {
       JSON.stringify(s.Resource).includes('arn:aws:sqs:eu-west-1:111111111111:provisioner-results'),
     );
     expect(sendToReply && actionsOf(sendToReply)).toContain('sqs:SendMessage');
+  });
+
+  it('lets the dispatcher read and conditionally update the reads table, nothing more', () => {
+    const readsTable = defaults.stack.getLogicalId(
+      defaults.coordinator.readsTable.node.defaultChild as CfnTable,
+    );
+    const onReads = allows.filter((s) => JSON.stringify(s.Resource).includes(readsTable));
+    expect(onReads).toEqual([
+      {
+        Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+        Effect: 'Allow',
+        Resource: { 'Fn::GetAtt': [readsTable, 'Arn'] },
+      },
+    ]);
   });
 
   it('allows sts:AssumeRole only on the configured target roles', () => {
@@ -324,6 +341,9 @@ describe('ThrottleCoordinator IAM', () => {
         (a) => a.startsWith('dynamodb:') && !/Get|Query|Scan|Describe|ConditionCheck/.test(a),
       ),
     ).toEqual([]);
+    // Shared reads hold outputs of every producer's calls: no producer may read them.
+    const readsTable = stack.getLogicalId(coordinator.readsTable.node.defaultChild as CfnTable);
+    expect(JSON.stringify(producerPolicy)).not.toContain(readsTable);
   });
 });
 
