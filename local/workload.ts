@@ -6,6 +6,8 @@
 import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { gcraParams } from '../shared/admission/gcra.js';
 import type { SluiceRequest } from '../shared/contract/request.js';
+import type { SluiceResult } from '../shared/contract/result.js';
+import { classifyCallError } from '../shared/dispatch/classify.js';
 import { drawsFor, type LimitsConfig } from '../shared/limits/index.js';
 import type { BucketLimit } from '../shared/limits/types.js';
 import { activityKey, type DispatchActivity } from './activity.js';
@@ -22,9 +24,15 @@ import { percentile } from './window-stats.js';
 export interface StormCall {
   readonly service: 'ec2' | 'service-quotas';
   readonly operation: string;
-  readonly input: Record<string, unknown>;
+  /** The input of every call, or of the `i`-th call of each (account, region). */
+  readonly input: Record<string, unknown> | ((i: number) => Record<string, unknown>);
   /** Calls per (account, region) at scale 1. */
   readonly count: number;
+}
+
+/** The input of the `i`-th call of a kind. */
+function inputOf(call: StormCall, i: number): Record<string, unknown> {
+  return typeof call.input === 'function' ? call.input(i) : call.input;
 }
 
 /** The default storm: each well above its bucket's burst. */
@@ -181,7 +189,8 @@ export function buildWorkload(options: WorkloadOptions = {}): Workload {
       for (const call of storm) {
         const count = Math.max(1, Math.round(call.count * scale));
         const label = `${account}/${region}/${call.operation}`;
-        const spec = { service: call.service, operation: call.operation, input: call.input };
+        // The calls of a kind share their request bucket, whatever their inputs.
+        const spec = { service: call.service, operation: call.operation, input: inputOf(call, 0) };
         const target = { account, region };
         const [ownDraw] = drawsFor(target, spec, options.limits ?? {});
         const [defaultDraw] = drawsFor(target, spec);
@@ -212,7 +221,7 @@ export function buildWorkload(options: WorkloadOptions = {}): Workload {
             v: 1,
             id,
             target,
-            call: spec,
+            call: { ...spec, input: inputOf(call, i) },
             priority: PRIORITY_CYCLE[i % PRIORITY_CYCLE.length] ?? 'normal',
           });
         }
@@ -263,6 +272,11 @@ export interface RunOutcome {
   readonly dynamoRequests?: number;
   /** Provider calls received (all attempts), for throttles per completed call. */
   readonly providerCalls: number;
+  /** Requests answered by an identical read's call, and from the cache (Sluice only). */
+  readonly coalesced?: number;
+  readonly cached?: number;
+  /** DryRun calls that succeeded (the provider would have run them). */
+  readonly dryRuns: number;
 }
 
 /** Live counters during a run, per bucket label. */
@@ -274,6 +288,9 @@ export interface LiveBucket {
   running?: number;
   /** Admitted calls per second over the last 5 s, by slot. */
   admittedRate?: number;
+  /** Answered by an identical read's call, or from the cache, with no call (coordinated runs). */
+  coalesced?: number;
+  cached?: number;
   executed: number;
   throttled: number;
   finished: number;
@@ -296,6 +313,15 @@ export interface RunOptions {
   readonly onTick?: (view: LiveView) => void;
   /** Give up waiting for results after this long. @default 300 000 */
   readonly timeoutMs?: number;
+  /** Every request that finished, with its result when Sluice ran it: a scenario's own figures. */
+  readonly onFinish?: (finish: RunFinish) => void;
+}
+
+/** A request that finished: whether it succeeded, and the result Sluice sent (coordinated runs). */
+export interface RunFinish {
+  readonly id: string;
+  readonly ok: boolean;
+  readonly result?: SluiceResult;
 }
 
 function simTotals(sim: ProviderSimulator) {
@@ -312,10 +338,11 @@ function liveBuckets(
   workload: Workload,
   sim: ProviderSimulator,
   submitted: ReadonlyMap<string, number>,
-  finished: ReadonlyMap<string, { ok: number; failed: number }>,
+  tally: FinishTally,
   now: number,
   activity?: DispatchActivity,
 ): Map<string, LiveBucket> {
+  const finished = tally.finishedBy;
   const view = new Map<string, LiveBucket>();
   for (const b of workload.buckets) {
     const counters = sim.statsFor(b.account, b.region, b.operation);
@@ -327,6 +354,8 @@ function liveBuckets(
             admitted: activity.admitted(key),
             running: activity.running(key),
             admittedRate: activity.admittedRate(key, now),
+            coalesced: tally.sharedBy.get(b.label)?.coalesced ?? 0,
+            cached: tally.sharedBy.get(b.label)?.cached ?? 0,
           }
         : {}),
       submitted: submitted.get(b.label) ?? 0,
@@ -367,6 +396,9 @@ function duplicatesOf(sim: ProviderSimulator): number {
 /** What finished, when and how: the figures both kinds of run report. */
 class FinishTally {
   readonly finishedBy = new Map<string, { ok: number; failed: number }>();
+  /** Requests answered without a call of their own, per bucket label. */
+  readonly sharedBy = new Map<string, { coalesced: number; cached: number }>();
+  dryRuns = 0;
   readonly latencies: number[] = [];
   readonly finishes: { atS: number; ok: boolean }[] = [];
   finished = 0;
@@ -378,8 +410,24 @@ class FinishTally {
     this.lastFinishMs = startMs;
   }
 
-  /** A request finished at `finishedAtMs` (`latencyMs` after it was sent). */
-  record(id: string, ok: boolean, finishedAtMs: number, latencyMs: number): void {
+  /**
+   * A request finished at `finishedAtMs` (`latencyMs` after it was sent); `how` says when it
+   * made no call of its own, or made a DryRun.
+   */
+  record(
+    id: string,
+    ok: boolean,
+    finishedAtMs: number,
+    latencyMs: number,
+    how?: 'coalesced' | 'cached' | 'dry-run',
+  ): void {
+    if (how === 'dry-run') this.dryRuns++;
+    else if (how !== undefined) {
+      const label = this.bucketOf.get(id) ?? '';
+      const shared = this.sharedBy.get(label) ?? { coalesced: 0, cached: 0 };
+      shared[how]++;
+      this.sharedBy.set(label, shared);
+    }
     this.latencies.push(Math.max(0, latencyMs));
     this.finishes.push({ atS: (finishedAtMs - this.startMs) / 1000, ok });
     this.lastFinishMs = Math.max(this.lastFinishMs, finishedAtMs);
@@ -399,7 +447,11 @@ class FinishTally {
 
   /** The shared part of a run's outcome. */
   figures() {
+    const shared = [...this.sharedBy.values()];
     return {
+      coalesced: shared.reduce((n, s) => n + s.coalesced, 0),
+      cached: shared.reduce((n, s) => n + s.cached, 0),
+      dryRuns: this.dryRuns,
       completed: this.finishes.filter((f) => f.ok).length,
       drainSeconds: (this.lastFinishMs - this.startMs) / 1000,
       latenciesMs: this.latencies.sort((a, b) => a - b),
@@ -432,7 +484,7 @@ export async function runThroughStack(
       elapsedS: (now - startMs) / 1000,
       total,
       finished: tally.finished,
-      buckets: liveBuckets(workload, sim, submitted, tally.finishedBy, now, stack.activity),
+      buckets: liveBuckets(workload, sim, submitted, tally, now, stack.activity),
     });
   };
   const timer = setInterval(tick, 500);
@@ -452,16 +504,19 @@ export async function runThroughStack(
       if (messages.length === 0) continue;
       const now = Date.now();
       for (const m of messages) {
-        const result = JSON.parse(m.Body ?? '{}') as {
-          id?: string;
-          status?: string;
-          timings?: { finishedAt?: number };
-        };
+        const result = JSON.parse(m.Body ?? '{}') as SluiceResult;
         const at = result.id === undefined ? undefined : submittedAt.get(result.id);
         if (result.id === undefined || at === undefined) continue;
         submittedAt.delete(result.id); // a second reply for the same id is not counted twice
         const finishedAt = result.timings?.finishedAt ?? now;
-        tally.record(result.id, result.status === 'succeeded', finishedAt, finishedAt - at);
+        tally.record(
+          result.id,
+          result.status === 'succeeded',
+          finishedAt,
+          finishedAt - at,
+          howOf(result),
+        );
+        options.onFinish?.({ id: result.id, ok: result.status === 'succeeded', result });
       }
       await stack.sqs.send(
         new DeleteMessageBatchCommand({
@@ -569,7 +624,7 @@ export async function runUncoordinated(
       elapsedS: (now - startMs) / 1000,
       total,
       finished: tally.finished,
-      buckets: liveBuckets(workload, sim, submitted, tally.finishedBy, now),
+      buckets: liveBuckets(workload, sim, submitted, tally, now),
     });
   };
   const timer = setInterval(tick, 500);
@@ -610,6 +665,7 @@ export async function runUncoordinated(
           for (const r of share) {
             const started = Date.now();
             let ok = true;
+            let dryRun = false;
             try {
               const input = r.call.input as never;
               if (r.call.operation === 'RunInstances')
@@ -622,11 +678,14 @@ export async function runUncoordinated(
               else if (r.call.operation === 'DescribeInstances')
                 await ec2.send(new DescribeInstancesCommand(input));
               else await quotas.send(new sq.ListServiceQuotasCommand(input));
-            } catch {
-              ok = false;
+            } catch (error) {
+              // A DryRun that would have succeeded answers with an error: the one classifier says.
+              dryRun = classifyCallError(error).kind === 'dry-run';
+              ok = dryRun;
             }
             const now = Date.now();
-            tally.record(r.id, ok, now, now - started);
+            tally.record(r.id, ok, now, now - started, dryRun ? 'dry-run' : undefined);
+            options.onFinish?.({ id: r.id, ok });
           }
         })(),
       );
@@ -637,10 +696,11 @@ export async function runUncoordinated(
   tick();
   for (const destroy of destroyers) destroy();
   const totals = simTotals(sim);
+  const { coalesced: _coalesced, cached: _cached, ...peerFigures } = tally.figures();
   const outcome: RunOutcome = {
     name,
     total,
-    ...tally.figures(),
+    ...peerFigures,
     failed: tally.finishes.filter((f) => !f.ok).length,
     providerThrottles: totals.throttled,
     duplicates: duplicatesOf(sim),
@@ -681,5 +741,17 @@ export function figures(outcome: RunOutcome) {
       outcome.dynamoRequests === undefined
         ? 0
         : round(outcome.dynamoRequests / Math.max(1, outcome.total)),
+    providerCalls: outcome.providerCalls,
+    dryRuns: outcome.dryRuns,
+    ...(outcome.coalesced === undefined ? {} : { coalesced: outcome.coalesced }),
+    ...(outcome.cached === undefined ? {} : { cached: outcome.cached }),
   };
+}
+
+/** How a result came about, when it made no call of its own or was a DryRun. */
+function howOf(result: SluiceResult): 'coalesced' | 'cached' | 'dry-run' | undefined {
+  if (result.status !== 'succeeded') return undefined;
+  if (result.dryRun) return 'dry-run';
+  if (result.coalesced) return 'coalesced';
+  return result.cachedAt === undefined ? undefined : 'cached';
 }
