@@ -21,6 +21,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { DynamoSender } from '../admission/bucket-store.js';
 import { describeProblems, type Problem, problem } from '../contract/problems.js';
+import { type UpdateParts, updateIf } from '../storage/conditional-update.js';
 import { READ_ATTRIBUTES as A } from '../storage/tables.js';
 import { isRecord } from '../util/objects.js';
 import type { SharedRead } from './shared-read.js';
@@ -209,39 +210,20 @@ export class ReadsStore {
   }
 
   /** A write that holds only while `owner` holds the read. */
-  async #asOwner(
-    fingerprint: string,
-    owner: string,
-    input: {
-      UpdateExpression: string;
-      ExpressionAttributeNames: Record<string, string>;
-      ExpressionAttributeValues: Record<string, AttributeValue>;
-    },
-  ): Promise<boolean> {
-    try {
-      await this.#client.send(
-        new UpdateItemCommand({
-          TableName: this.#tableName,
-          Key: { [A.pk]: { S: fingerprint } },
-          ConditionExpression: '#owner = :owner AND #state = :running',
-          UpdateExpression: input.UpdateExpression,
-          ExpressionAttributeNames: {
-            ...input.ExpressionAttributeNames,
-            ...names('owner', 'state'),
-          },
-          ExpressionAttributeValues: {
-            ...input.ExpressionAttributeValues,
-            ':owner': { S: owner },
-            ':running': { S: 'running' },
-            ':one': num(1),
-          },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+  async #asOwner(fingerprint: string, owner: string, input: UpdateParts): Promise<boolean> {
+    return updateIf(this.#client, {
+      TableName: this.#tableName,
+      Key: { [A.pk]: { S: fingerprint } },
+      ConditionExpression: '#owner = :owner AND #state = :running',
+      UpdateExpression: input.UpdateExpression,
+      ExpressionAttributeNames: { ...input.ExpressionAttributeNames, ...names('owner', 'state') },
+      ExpressionAttributeValues: {
+        ...input.ExpressionAttributeValues,
+        ':owner': { S: owner },
+        ':running': { S: 'running' },
+        ':one': num(1),
+      },
+    });
   }
 }
 

@@ -1,28 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import {
-  DeploymentConfigError,
-  parseDeploymentConfig,
-  replyToAllowed,
-} from '../../../shared/config/deployment.js';
+import { parseDeploymentConfig, replyToAllowed } from '../../../shared/config/deployment.js';
 import {
   ENV,
   EnvironmentError,
   loadDispatcherEnvironment,
 } from '../../../shared/config/environment.js';
+import { problemsOf } from '../../support/config.js';
 
 const targets = [
   { account: '111111111111', allow: [{ service: 'ec2', operations: ['Describe*'] }] },
 ];
-
-function problemsOf(value: unknown): string[] {
-  try {
-    parseDeploymentConfig(value);
-  } catch (error) {
-    if (error instanceof DeploymentConfigError) return error.problems.map((p) => p.message);
-    throw error;
-  }
-  return [];
-}
 
 describe('parseDeploymentConfig', () => {
   it('applies the tuning defaults', () => {

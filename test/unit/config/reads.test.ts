@@ -4,27 +4,18 @@
  * reads table when reads are cached.
  */
 import { describe, expect, it } from 'vitest';
-import { DeploymentConfigError, parseDeploymentConfig } from '../../../shared/config/deployment.js';
+import { parseDeploymentConfig } from '../../../shared/config/deployment.js';
 import {
   ENV,
   EnvironmentError,
   loadDispatcherEnvironment,
 } from '../../../shared/config/environment.js';
 import { cacheMsFor } from '../../../shared/config/reads.js';
+import { problemsOf } from '../../support/config.js';
 
 const targets = [
   { account: '111111111111', allow: [{ service: 'service-quotas', operations: ['List*'] }] },
 ];
-
-function problemsOf(value: unknown): string[] {
-  try {
-    parseDeploymentConfig(value);
-  } catch (error) {
-    if (error instanceof DeploymentConfigError) return error.problems.map((p) => p.message);
-    throw error;
-  }
-  return [];
-}
 
 describe('reads configuration', () => {
   it('coalesces identical reads and caches nothing by default', () => {
