@@ -17,15 +17,15 @@
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { summaryRows, textTable, writeReport } from './report.js';
+import { LOCAL_LATE_ALLOWANCE_MS, startLocalStack } from './stack.js';
 import {
   checkLines,
   runStoryPeers,
   runStoryThroughStack,
   type StoryResult,
   storyWorkload,
-} from './scenarios/run-story.js';
-import { STORIES, type Story, storyNamed } from './scenarios/stories.js';
-import { LOCAL_LATE_ALLOWANCE_MS, startLocalStack } from './stack.js';
+} from './stories/run-story.js';
+import { STORIES, type Story, storyNamed } from './stories/stories.js';
 import {
   buildWorkload,
   DEFAULT_ACCOUNTS,
@@ -148,7 +148,7 @@ async function serve(): Promise<void> {
     '# any AWS client works too (boto3, the AWS CLI: they read AWS_DEFAULT_REGION): see examples/python/sluice_producer.py and examples/shell/sluice-producer.sh;',
   );
   console.log(
-    '#   a result is the JSON string in the attribute "result" of the requests table item {"id": {"S": "<id>"}},',
+    '#   a result is the JSON string in the attribute "result" of the requests table item {"id": {"S": "default#<id>"}},',
   );
   console.log(
     `#   or pushed to --reply-to ${stack.replyQueueUrl} (a queue) or ${stack.replyTopicArn} (a topic: subscribe queues to it)`,
@@ -235,7 +235,7 @@ async function demo(): Promise<void> {
 }
 
 /**
- * A seed story (local/scenarios/stories.ts) with its live view, its targets checked, the peers
+ * A seed story (local/stories/stories.ts) with its live view, its targets checked, the peers
  * with `--compare`, and the report.
  */
 async function storyDemo(chosen: Story): Promise<void> {

@@ -31,6 +31,11 @@ export interface SluiceClientOptions {
   readonly queueUrls?: QueueUrls;
   /** Needed to read results. */
   readonly requestsTableName?: string;
+  /**
+   * The producer whose results to read (the one whose queue `queueUrls` names).
+   * @default 'default'
+   */
+  readonly producer?: string;
   /** Epoch milliseconds; injected so tests control time. @default Date.now */
   readonly clock?: () => number;
 }
@@ -73,7 +78,7 @@ export class SluiceClient {
    * is malformed (`queueUrls` without `normal`, an empty `requestsTableName`).
    */
   constructor(options: SluiceClientOptions) {
-    const { sqs, dynamodb, queueUrls, requestsTableName, clock } = options;
+    const { sqs, dynamodb, queueUrls, requestsTableName, producer, clock } = options;
     if (sqs === undefined && dynamodb === undefined) {
       throw new ClientConfigurationError(
         'SluiceClient needs sqs (to submit requests), dynamodb (to read results), or both',
@@ -97,6 +102,7 @@ export class SluiceClient {
         : new SluiceResultReader({
             dynamodb,
             requestsTableName,
+            ...(producer === undefined ? {} : { producer }),
             ...(clock === undefined ? {} : { clock }),
           });
   }

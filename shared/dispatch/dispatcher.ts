@@ -38,7 +38,7 @@ export interface BatchOutcome {
  * Processes batches of request messages.
  *
  * @example
- * const dispatcher = new Dispatcher({ deployment, queueUrls, scheduledQueueUrl, dlqUrl, catalog, buckets, requests, runner, queue });
+ * const dispatcher = new Dispatcher({ deployment, producerQueues, scheduledQueueUrl, dlqUrl, catalog, buckets, requests, runner, queue });
  * const { failedMessageIds } = await dispatcher.processBatch(messages, context.awsRequestId);
  */
 export class Dispatcher {
@@ -100,7 +100,7 @@ export class Dispatcher {
       ),
     );
     // Identical reads: answered from a shared read, parked behind its leader, or on as leader.
-    const shared = await shareReads(ctx, accepted);
+    const shared = await shareReads(ctx, accepted, owner);
     const toAdmit: Work[] = [];
     const toRun: Due[] = [];
     for (const work of shared.proceed) {

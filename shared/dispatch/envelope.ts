@@ -1,8 +1,11 @@
 /**
  * The messages the dispatcher reads, and the envelope it puts on those it re-sends: `sluice-*`
  * string message attributes, named and read here only. They steer the dispatcher, so they are
- * trusted only where only the dispatcher writes (DESIGN.md, "Producers and trust"): the
- * reservation only on the scheduled queue; first-seen and not-before only ever delay a request.
+ * trusted only where only the dispatcher writes (DESIGN.md, "Producers and trust"): on the
+ * scheduled queue, which a queue policy closes to everyone else. On a producer's request queue
+ * every `sluice-*` attribute is ignored: the producer is the queue's, the first receipt is when SQS
+ * says the message was sent, and nothing waits or skips admission on a producer's word. Even on
+ * the scheduled queue the first receipt is bounded by SQS's own `SentTimestamp`.
  */
 import type { TimelinePosition } from '../admission/timeline.js';
 
@@ -29,6 +32,8 @@ export const ENVELOPE = {
   notBefore: 'sluice-not-before',
   /** When the request was first received (epoch ms): the start of its longest wait. */
   firstSeen: 'sluice-first-seen',
+  /** The producer whose request this is (its queue named it on first receipt). */
+  producer: 'sluice-producer',
   /**
    * A reservation's place on each bucket's timeline (shared/admission/timeline.ts), in the order
    * of the call's buckets: `slotUs:seq:epoch`, comma-separated. With `sluice-run-at`, and trusted
@@ -54,6 +59,7 @@ export interface ReservationEnvelope {
 
 /** The envelope a re-sent request carries. */
 export interface Envelope {
+  readonly producer: string;
   readonly firstSeenMs: number;
   /** The reservation, for a message to the scheduled queue. */
   readonly reservation?: ReservationEnvelope;
@@ -66,22 +72,61 @@ export interface Envelope {
 /** The longest a dead letter's reason may be (an SQS attribute value is at most 256 KiB). */
 const MAX_REASON_CHARS = 1_000;
 
-/**
- * When the request was first received: the envelope's time, else when SQS got the message
- * (a fresh request), else `nowMs`.
- */
-export function firstSeenOf(message: IncomingMessage, nowMs: number): number {
-  return Number(message.attributes[ENVELOPE.firstSeen]) || message.sentAtMs || nowMs;
+/** What the dispatcher may believe about a message: whose it is, and how long it has waited. */
+export interface TrustedEnvelope {
+  readonly producer: string;
+  /** When the request was first received, epoch ms: never later than SQS says it was sent. */
+  readonly firstSeenMs: number;
+  /**
+   * The message came from the scheduled queue, where the dispatcher alone writes: its
+   * reservation ({@link reservationOf}) may be believed.
+   */
+  readonly scheduled: boolean;
+  /** The end of a chained wait (scheduled queue only). */
+  readonly notBeforeMs?: number;
 }
 
-/** Whether the message claims to be a reservation (whether to honour it is the caller's call). */
-export function claimsReservation(message: IncomingMessage): boolean {
-  return message.attributes[ENVELOPE.runAt] !== undefined;
+/** Where the queues belong: the scheduled queue's name, and each request queue's producer. */
+export interface QueueOwnership {
+  readonly scheduledQueueName: string;
+  readonly producerQueues: ReadonlyMap<string, string>;
+}
+
+/**
+ * The envelope of a message, by the queue it came from: on a request queue its producer is the
+ * queue's and its first receipt SQS's `SentTimestamp` (`sluice-*` attributes ignored); on the
+ * scheduled queue, the envelope the dispatcher wrote, its first receipt bounded by the message's
+ * `SentTimestamp`. `undefined` for a message from any other queue, or one on the scheduled queue
+ * without a producer: no producer can be named for it.
+ */
+export function trustedEnvelope(
+  message: IncomingMessage,
+  queues: QueueOwnership,
+  nowMs: number,
+): TrustedEnvelope | undefined {
+  const sentAtMs = message.sentAtMs > 0 ? Math.min(message.sentAtMs, nowMs) : nowMs;
+  const queue = message.queueName;
+  if (queue === undefined) return undefined;
+  const owner = queues.producerQueues.get(queue);
+  if (owner !== undefined) return { producer: owner, firstSeenMs: sentAtMs, scheduled: false };
+  if (queue !== queues.scheduledQueueName) return undefined;
+  const producer = message.attributes[ENVELOPE.producer];
+  if (producer === undefined || producer === '') return undefined;
+  const firstSeen = Number(message.attributes[ENVELOPE.firstSeen]);
+  const notBeforeMs = Number(message.attributes[ENVELOPE.notBefore]);
+  return {
+    producer,
+    firstSeenMs:
+      Number.isFinite(firstSeen) && firstSeen > 0 ? Math.min(firstSeen, sentAtMs) : sentAtMs,
+    scheduled: true,
+    ...(Number.isFinite(notBeforeMs) && notBeforeMs > 0 ? { notBeforeMs } : {}),
+  };
 }
 
 /**
  * The reservation a message carries, if it is well formed: a slot, and one position and epoch per
  * bucket of the call (`buckets`). Anything else is no reservation (the caller admits it again).
+ * Whether to believe it is the caller's call: only on the scheduled queue.
  */
 export function reservationOf(
   message: IncomingMessage,
@@ -106,21 +151,26 @@ export function reservationOf(
   return { runAtMs, positions, epochs };
 }
 
-/** Times the request waited for an identical read's call (0 when it never did). */
+/**
+ * Times the request already waited for an identical read's call (0 when it never did). Whether to
+ * believe it is the caller's call: only on the scheduled queue.
+ */
 export function followsOf(message: IncomingMessage): number {
   const follows = Number(message.attributes[ENVELOPE.follows]);
   return Number.isSafeInteger(follows) && follows > 0 ? follows : 0;
 }
 
-/** The end of a chained wait, epoch ms, if the message carries one. */
-export function notBeforeOf(message: IncomingMessage): number | undefined {
-  const notBeforeMs = Number(message.attributes[ENVELOPE.notBefore]);
-  return Number.isFinite(notBeforeMs) ? notBeforeMs : undefined;
+const ENVELOPE_NAMES: ReadonlySet<string> = new Set(Object.values(ENVELOPE));
+
+/** The envelope attributes a message carries (on a request queue: a producer's attempt). */
+export function envelopeAttributeNames(message: IncomingMessage): string[] {
+  return Object.keys(message.attributes).filter((name) => ENVELOPE_NAMES.has(name));
 }
 
 /** The attributes of a re-sent request. */
 export function envelopeAttributes(envelope: Envelope): Record<string, string> {
   const attributes: Record<string, string> = {
+    [ENVELOPE.producer]: envelope.producer,
     [ENVELOPE.firstSeen]: String(envelope.firstSeenMs),
   };
   const { reservation } = envelope;
@@ -136,10 +186,22 @@ export function envelopeAttributes(envelope: Envelope): Record<string, string> {
   return attributes;
 }
 
-/** A dead letter's attributes: the message's own, and why it is dead. */
+/**
+ * A dead letter's attributes: the message's `sluice-*` envelope, whose it is when known, and why
+ * it is dead. A producer's own attributes are left out: SQS takes at most 10, and a message that
+ * already carries 10 could otherwise never be dead-lettered with its reason.
+ */
 export function deadLetterAttributes(
   message: IncomingMessage,
   reason: string,
+  producer?: string,
 ): Record<string, string> {
-  return { ...message.attributes, [ENVELOPE.reason]: reason.slice(0, MAX_REASON_CHARS) };
+  const envelope = Object.fromEntries(
+    envelopeAttributeNames(message).map((name) => [name, message.attributes[name] as string]),
+  );
+  return {
+    ...envelope,
+    ...(producer === undefined ? {} : { [ENVELOPE.producer]: producer }),
+    [ENVELOPE.reason]: reason.slice(0, MAX_REASON_CHARS),
+  };
 }

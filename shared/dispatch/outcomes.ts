@@ -1,17 +1,24 @@
 /**
- * How a request ends: its result recorded in the requests table, the dead-letter queue told when
- * it failed for good, the result counted and sent to the request's reply queue. Also the answer to
- * a message that broke the contract (rejected, never retried).
+ * How a request ends: its result recorded in the requests table under its producer's key, the
+ * dead-letter queue told when it failed for good, the result counted and sent to the request's
+ * reply queue. Also the answer to a message that broke the contract (rejected, never retried) and
+ * to a re-used id (a conflict, never run): neither ever replaces a request's record.
  */
 import { replyToAllowed } from '../config/deployment.js';
 import { METRICS } from '../contract/metrics.js';
-import type { Problem } from '../contract/problems.js';
+import { type Problem, problem } from '../contract/problems.js';
 import { idSchema, type SluiceRequest } from '../contract/request.js';
-import { failedResult, rejectedResult, type SluiceResult } from '../contract/result.js';
+import {
+  ERROR_CODES,
+  failedResult,
+  rejectedResult,
+  type SluiceResult,
+} from '../contract/result.js';
+import { callFingerprint } from '../requests/fingerprint.js';
 import type { RequestState } from '../requests/record.js';
+import { requestKey } from '../storage/tables.js';
 import type { BatchContext, Work } from './context.js';
 import { deadLetterAttributes, type IncomingMessage } from './envelope.js';
-import { producerOf } from './producer.js';
 import { replyMessage } from './replies.js';
 import { requeue } from './requeue.js';
 
@@ -36,8 +43,10 @@ export async function finishClaimed(
 ): Promise<void> {
   // The dead letter goes first: if the record were written first and the send then failed,
   // the redelivered message would find the request finished and the dead letter would be lost.
-  if (deadLetterReason !== undefined) await deadLetter(ctx, work.message, deadLetterReason);
-  const recorded = await ctx.requests.finishClaimed(work.request.id, owner, result, ctx.clock());
+  if (deadLetterReason !== undefined)
+    await deadLetter(ctx, work.message, deadLetterReason, work.producer);
+  const key = requestKey(work.producer, work.request.id);
+  const recorded = await ctx.requests.finishClaimed(key, owner, result, ctx.clock());
   if (!recorded) {
     ctx.telemetry.warn('lease lost before the result was recorded', { id: work.request.id });
     return;
@@ -77,30 +86,38 @@ export async function finishUnclaimed(
     { code, message },
     { receivedAt: work.firstSeenMs, finishedAt: now },
   );
-  await deadLetter(ctx, work.message, code);
+  await deadLetter(ctx, work.message, code, work.producer);
   await finishOpen(ctx, work, result);
 }
 
 /**
  * Records the result of a request nobody holds (it made no call of its own: failed unrun, or
  * answered with a shared read's output) and replies. False, recording nothing, when it is
- * already finished or running under a live lease.
+ * already finished, running under a live lease, or the id belongs to another call.
  */
 export async function finishOpen(
   ctx: BatchContext,
   work: Work,
   result: SluiceResult,
 ): Promise<boolean> {
+  const key = requestKey(work.producer, work.request.id);
+  const fingerprint = callFingerprint(work.request);
   const now = ctx.clock();
-  const recorded = await ctx.requests.finishOpen(work.request.id, result, now, work.firstSeenMs);
+  const recorded = await ctx.requests.finishOpen(key, fingerprint, result, now, work.firstSeenMs);
   if (recorded) announce(ctx, work, result);
   return recorded;
 }
 
-/** Answers a message that broke the contract; it is acknowledged and never retried. */
+/**
+ * Answers a message that broke the contract or the producer's allowlist; it is acknowledged and
+ * never retried. The rejection is recorded under the producer's id unless a request is recorded
+ * there: then (and for a message with no usable id) the dead-letter queue keeps it, with the
+ * reason.
+ */
 export async function reject(
   ctx: BatchContext,
   message: IncomingMessage,
+  producer: string,
   problems: readonly Problem[],
   request?: SluiceRequest,
 ): Promise<void> {
@@ -111,22 +128,59 @@ export async function reject(
   // Fields and rules only: never the body, which may hold secrets.
   ctx.telemetry.info('message rejected', {
     messageId: message.messageId,
+    producer,
     id,
     problems: problems.slice(0, 10).map((p) => `${p.field}:${p.rule}`),
   });
   if (id === undefined) {
     // Nowhere to record it by id: the dead-letter queue keeps it, with the reason.
-    await deadLetter(ctx, message, result.error.message);
+    await deadLetter(ctx, message, result.error.message, producer);
     return;
   }
-  if (await ctx.requests.finishOpen(id, result, now, now)) {
-    replyTo(ctx, message, request, result);
+  if (!(await ctx.requests.recordRejection(requestKey(producer, id), result, now))) {
+    // The id holds a request, which a rejection never replaces.
+    await deadLetter(
+      ctx,
+      message,
+      `${result.error.message}; not recorded: the id holds a request`,
+      producer,
+    );
   }
+  replyTo(ctx, message, producer, request, result);
+}
+
+/**
+ * Answers a re-sent id whose call differs from the one the id was first used for: never run,
+ * never recorded (the id's record stays the first call's); the dead-letter queue keeps it and the
+ * reply queue, if any, hears `IdConflict`.
+ */
+export async function answerConflict(ctx: BatchContext, work: Work): Promise<void> {
+  const { request, producer, message } = work;
+  const result = rejectedResult(
+    request.id,
+    [
+      problem(
+        ['id'],
+        'conflict',
+        'was used before by this producer for another call (target, operation or input)',
+      ),
+    ],
+    ctx.clock(),
+    ERROR_CODES.idConflict,
+  );
+  ctx.telemetry.count(METRICS.Rejected, 1, {});
+  ctx.telemetry.info('message rejected: id conflict', {
+    messageId: message.messageId,
+    producer,
+    id: request.id,
+  });
+  await deadLetter(ctx, message, ERROR_CODES.idConflict, producer);
+  replyTo(ctx, message, producer, request, result);
 }
 
 /** Sends a stored result to the request's `replyTo` (a duplicate of a finished request). */
 export function reply(ctx: BatchContext, work: Work, result: SluiceResult): void {
-  replyTo(ctx, work.message, work.request, result);
+  replyTo(ctx, work.message, work.producer, work.request, result);
 }
 
 /** A request ended: count it by status and send the result to its reply queue. */
@@ -138,32 +192,37 @@ function announce(ctx: BatchContext, work: Work, result: SluiceResult): void {
   reply(ctx, work, result);
 }
 
-/** Sends `result` to the request's `replyTo` (queue or topic), if the deployment allows it. */
+/** Sends `result` to the request's `replyTo` (queue or topic), if its producer may use it. */
 function replyTo(
   ctx: BatchContext,
   message: IncomingMessage,
+  producer: string,
   request: SluiceRequest | undefined,
   result: SluiceResult,
 ): void {
   const destination = request?.replyTo;
   if (request === undefined || destination === undefined) return;
-  if (replyToAllowed(ctx.deployment, destination)) {
-    ctx.reply(message, replyMessage(destination, request, result, producerOf(message)));
+  if (replyToAllowed(ctx.deployment, producer, destination)) {
+    ctx.reply(message, replyMessage(destination, request, result, producer));
   }
 }
 
-/** Sends the message to the dead-letter queue now, with the reason; throws if SQS refuses. */
-async function deadLetter(
+/**
+ * Sends the message to the dead-letter queue now, with the reason (and its producer, when known);
+ * throws if SQS refuses.
+ */
+export async function deadLetter(
   ctx: BatchContext,
   message: IncomingMessage,
   reason: string,
+  producer?: string,
 ): Promise<void> {
   const failed = await ctx.queue.sendAll([
     {
       key: 'dlq',
       queueUrl: ctx.dlqUrl,
       body: message.body,
-      attributes: deadLetterAttributes(message, reason),
+      attributes: deadLetterAttributes(message, reason, producer),
     },
   ]);
   const why = failed.get('dlq');

@@ -4,12 +4,14 @@
  * admission (pushing the bucket back after a throttle) or give up.
  */
 import { METRICS } from '../contract/metrics.js';
-import { effectivePriority, type SluiceRequest } from '../contract/request.js';
+import { effectivePriority } from '../contract/request.js';
 import { ERROR_CODES, failedResult, succeededResult } from '../contract/result.js';
+import { callFingerprint } from '../requests/fingerprint.js';
+import { requestKey } from '../storage/tables.js';
 import { UnsupportedCallError } from './call-runner.js';
 import { classifyCallError } from './classify.js';
-import type { BatchContext, Due } from './context.js';
-import { answerUnavailable, finishClaimed } from './outcomes.js';
+import type { BatchContext, Due, Work } from './context.js';
+import { answerConflict, answerUnavailable, finishClaimed } from './outcomes.js';
 import { requeue } from './requeue.js';
 import { afterCall, type CallOutcome, retryLimitsOf } from './retry-policy.js';
 import { endSharedRead, releaseSharedRead } from './shared-reads.js';
@@ -48,14 +50,22 @@ async function settleCall(ctx: BatchContext, due: Due, owner: string): Promise<v
   }
   const runAtMs = settled.runAtMs;
   // Claim first, then wait out the rest of the slot: the call leaves on time.
+  const key = requestKey(work.producer, request.id);
   const claim = await ctx.requests.claim(
-    request.id,
+    key,
+    callFingerprint(request),
     owner,
     ctx.clock(),
     ctx.deployment.leaseMs,
     work.firstSeenMs,
   );
-  if (!claim.claimed) {
+  if (claim.kind === 'conflict') {
+    // Not its call to make: let go of a read it claimed for it.
+    await releaseSharedRead(ctx, work);
+    await answerConflict(ctx, work);
+    return;
+  }
+  if (claim.kind === 'unavailable') {
     // Let go of a read it claimed, so that its followers need not wait out the lease.
     if (claim.state.status === 'finished') await releaseSharedRead(ctx, work);
     answerUnavailable(ctx, work, claim.state);
@@ -84,7 +94,7 @@ async function settleCall(ctx: BatchContext, due: Due, owner: string): Promise<v
     return;
   }
 
-  const outcome = await attemptCall(ctx, request);
+  const outcome = await attemptCall(ctx, work);
   const finishedAt = ctx.clock();
   ctx.telemetry.count(METRICS.CallDurationMs, finishedAt - startedAt, {
     Service: request.call.service,
@@ -126,7 +136,7 @@ async function settleCall(ctx: BatchContext, due: Due, owner: string): Promise<v
         // The bucket slows down for every dispatcher (once per epoch) and pauses.
         await ctx.buckets.reportThrottle(
           { ref: bucket.ref, limit: bucket.limit },
-          due.epochs[0] ?? 0,
+          settled.epochs[0] ?? 0,
           Math.max(0, decision.penalizeUntilMs - finishedAt),
         );
       }
@@ -135,19 +145,19 @@ async function settleCall(ctx: BatchContext, due: Due, owner: string): Promise<v
         await finishClaimed(ctx, work, owner, result, decision.error.code);
         return;
       }
-      await ctx.requests.release(request.id, owner, finishedAt);
+      await ctx.requests.release(key, owner, finishedAt);
       // Not a reservation: after a throttle or an error the call goes through admission again.
       requeue(ctx, work, decision.retryAtMs);
   }
 }
 
-/** Runs the call and classifies what it threw. */
+/** Runs the call as its producer and classifies what it threw. */
 async function attemptCall(
   ctx: BatchContext,
-  request: SluiceRequest,
+  { producer, request }: Work,
 ): Promise<CallOutcome<Record<string, unknown>>> {
   try {
-    return { kind: 'succeeded', output: await ctx.runner.run(request) };
+    return { kind: 'succeeded', output: await ctx.runner.run({ ...request, producer }) };
   } catch (error) {
     return error instanceof UnsupportedCallError
       ? { kind: 'permanent', code: 'UnsupportedCall', message: error.message }

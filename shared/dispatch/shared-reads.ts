@@ -25,7 +25,6 @@
 import { cacheMsFor } from '../config/reads.js';
 import { METRICS } from '../contract/metrics.js';
 import { succeededResult } from '../contract/result.js';
-import { readFingerprint } from '../reads/fingerprint.js';
 import type { ReadEnding } from '../reads/reads-store.js';
 import {
   type DoneRead,
@@ -34,10 +33,12 @@ import {
   type ReadDecision,
   type SharedRead,
 } from '../reads/shared-read.js';
+import { callFingerprint } from '../requests/fingerprint.js';
 import { SERVICES } from '../services/registry.js';
+import { requestKey } from '../storage/tables.js';
 import type { BatchContext, Work } from './context.js';
 import { followsOf } from './envelope.js';
-import { answerUnavailable, finishOpen } from './outcomes.js';
+import { answerConflict, answerUnavailable, finishClaimed, finishOpen } from './outcomes.js';
 import { requeue } from './requeue.js';
 import type { AfterCall } from './retry-policy.js';
 
@@ -68,13 +69,17 @@ export function isShareableRead(call: Work['request']['call']): boolean {
 
 /** The requests table key a read's leader is known by: a re-delivery of it is the same leader. */
 function ownerOf(work: Work): string {
-  return work.request.id;
+  return requestKey(work.producer, work.request.id);
 }
 
-/** Looks up the reads of a batch; answers, parks or claims; returns who goes on. */
+/**
+ * Looks up the reads of a batch; answers, parks or claims; returns who goes on. `owner` names the
+ * batch's lease holder, for the requests it answers.
+ */
 export async function shareReads(
   ctx: BatchContext,
   works: readonly Work[],
+  owner: string,
 ): Promise<SharedReadsStep> {
   const proceed: Work[] = [];
   const groups = new Map<string, ReadGroup>();
@@ -96,7 +101,7 @@ export async function shareReads(
   await Promise.all(
     [...groups.values()].map(async (group) => {
       try {
-        proceed.push(...(await decideGroup(ctx, group)));
+        proceed.push(...(await decideGroup(ctx, group, owner)));
       } catch (error) {
         ctx.redeliver(
           group.members.map((w) => w.message),
@@ -112,7 +117,7 @@ export async function shareReads(
       await Promise.all(
         [...groups.values()].flatMap((group) =>
           group.waiting.map((work) =>
-            ctx.safely(work.message, () => settleWaiting(ctx, group, work)),
+            ctx.safely(work.message, () => settleWaiting(ctx, group, work, owner)),
           ),
         ),
       );
@@ -135,11 +140,15 @@ function sharedFingerprint(ctx: BatchContext, work: Work): string | undefined {
   if (ctx.reads === undefined || !isShareableRead(work.request.call)) return undefined;
   const { reads } = ctx.deployment;
   if (!reads.coalesce && cacheMsFor(reads, work.request.call) === 0) return undefined;
-  return readFingerprint(work.request);
+  return callFingerprint(work.request);
 }
 
 /** One read: one consistent read of its item, then each member's decision; returns who goes on. */
-async function decideGroup(ctx: BatchContext, group: ReadGroup): Promise<Work[]> {
+async function decideGroup(
+  ctx: BatchContext,
+  group: ReadGroup,
+  leaseHolder: string,
+): Promise<Work[]> {
   const store = ctx.reads;
   if (store === undefined) return group.members;
   const proceed: Work[] = [];
@@ -196,7 +205,9 @@ async function decideGroup(ctx: BatchContext, group: ReadGroup): Promise<Work[]>
         break;
       case 'coalesced':
       case 'cached':
-        await ctx.safely(work.message, () => answer(ctx, work, decision.read, decision.kind));
+        await ctx.safely(work.message, () =>
+          answer(ctx, work, decision.read, decision.kind, leaseHolder),
+        );
         break;
       case 'follow':
         if (leader !== undefined && read?.state === 'running' && read.owner === leader) {
@@ -210,24 +221,35 @@ async function decideGroup(ctx: BatchContext, group: ReadGroup): Promise<Work[]>
 }
 
 /** A follower of a leader of this batch, once the batch's calls are done. */
-async function settleWaiting(ctx: BatchContext, group: ReadGroup, work: Work): Promise<void> {
+async function settleWaiting(
+  ctx: BatchContext,
+  group: ReadGroup,
+  work: Work,
+  leaseHolder: string,
+): Promise<void> {
   const { ending } = group;
   if (ending?.kind === 'done' && ending.startedAt >= work.firstSeenMs) {
     const { output, startedAt, finishedAt, cacheUntil } = ending;
     const read: DoneRead = { state: 'done', version: 0, output, startedAt, finishedAt, cacheUntil };
-    await answer(ctx, work, read, 'coalesced');
+    await answer(ctx, work, read, 'coalesced', leaseHolder);
     return;
   }
   // The leader did not run here (a later slot), or ended without an output to share.
   follow(ctx, work, ctx.clock());
 }
 
-/** Finishes a request with a shared output: no call, no token. */
+/**
+ * Finishes a request with a shared output: no call, no token. One write when the request is open
+ * (the common case); otherwise the request's claim says why — finished already (a duplicate,
+ * answered with its stored result), held elsewhere (looked at again later), or its id belongs to
+ * another call (a conflict) — exactly as for a request about to make its own call.
+ */
 async function answer(
   ctx: BatchContext,
   work: Work,
   read: DoneRead,
   how: 'coalesced' | 'cached',
+  leaseHolder: string,
 ): Promise<void> {
   const result = succeededResult(
     work.request.id,
@@ -238,10 +260,18 @@ async function answer(
   );
   const metric = how === 'coalesced' ? METRICS.CoalescedCalls : METRICS.CachedCalls;
   ctx.telemetry.count(metric, 1, { Service: work.request.call.service });
-  if (!(await finishOpen(ctx, work, result))) {
-    // Finished already (a duplicate: answered with its stored result), or held elsewhere.
-    answerUnavailable(ctx, work, await ctx.requests.get(work.request.id));
-  }
+  if (await finishOpen(ctx, work, result)) return;
+  const claim = await ctx.requests.claim(
+    ownerOf(work),
+    callFingerprint(work.request),
+    leaseHolder,
+    ctx.clock(),
+    ctx.deployment.leaseMs,
+    work.firstSeenMs,
+  );
+  if (claim.kind === 'conflict') await answerConflict(ctx, work);
+  else if (claim.kind === 'unavailable') answerUnavailable(ctx, work, claim.state);
+  else await finishClaimed(ctx, work, leaseHolder, result);
 }
 
 /** Back to the scheduled queue to look again later, one more wait counted. */

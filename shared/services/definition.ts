@@ -39,6 +39,12 @@ export interface ServiceDefinition {
   /** Operations that change nothing, so running them twice is harmless. */
   isReadOnly(operation: string): boolean;
   /**
+   * Whether IAM evaluates resource conditions (`ec2:ResourceTag/<key>`) for the operation: a
+   * producer's allowlist entry may carry conditions only for such operations, since a condition
+   * on a key the request does not carry never matches and the allowance would be dead.
+   */
+  supportsResourceConditions(operation: string): boolean;
+  /**
    * Loads the SDK client package. Use a dynamic `import()`: a client is a large module, and a
    * cold start should pay only for the services its batch needs.
    */

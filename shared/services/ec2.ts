@@ -286,6 +286,9 @@ export const EC2_DEFINITION: ServiceDefinition = Object.freeze({
     CreateFlowLogs: 'ClientToken',
   }),
   isReadOnly: readOnlyByName,
+  // EC2's Describe* actions support no resource-level permissions; its mutating actions act on
+  // resources (instances, volumes, images …) whose tags IAM reads.
+  supportsResourceConditions: (operation: string) => !readOnlyByName(operation),
   load: async () => sdkPackage(await import('@aws-sdk/client-ec2'), 'EC2Client'),
   limits: Object.freeze({ needs: ec2Needs, bucketsOf: ec2Buckets }),
 });

@@ -61,6 +61,8 @@ export const SERVICE_QUOTAS_DEFINITION: ServiceDefinition = Object.freeze({
   iamPrefix: 'servicequotas',
   idempotencyTokens: Object.freeze({}),
   isReadOnly: readOnlyByName,
+  // The quota operations Sluice allows name no taggable resource.
+  supportsResourceConditions: () => false,
   load: async () =>
     sdkPackage(await import('@aws-sdk/client-service-quotas'), 'ServiceQuotasClient'),
   limits: tableRules(SERVICE_QUOTAS_LIMITS),

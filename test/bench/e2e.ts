@@ -6,7 +6,7 @@
  * demo's (3 accounts × 2 regions × RunInstances, DescribeInstances, ListServiceQuotas); and the
  * issue's single-bucket peer scenarios: `run-instances` (EC2's RunInstances bucket, 5 tokens at
  * 2/s, 8 clients × 10 calls) and `run-instances-5` (5/s with a burst of 10, 8 clients × 25); and
- * the seed stories of issue 15 (local/scenarios/stories.ts): `provisioner` (DryRun checks and
+ * the seed stories of issue 15 (local/stories/stories.ts): `provisioner` (DryRun checks and
  * launches) and `planner` (identical quota reads shared and cached), whose JSON adds the story's
  * own figures and its targets.
  * The coordinator is told the provider's limits, then the safety factor applies.
@@ -20,15 +20,16 @@
  * at the limits the coordinator was configured with.
  */
 import { parseArgs } from 'node:util';
+import { type RunningOutsideClient, startOutsideClient } from '../../local/outside-client.js';
+import { LOCAL_ALLOW, LOCAL_LATE_ALLOWANCE_MS, startLocalStack } from '../../local/stack.js';
 import {
   checkLines,
   runStoryPeers,
   runStoryThroughStack,
   storyJson,
   storyWorkload,
-} from '../../local/scenarios/run-story.js';
-import { STORIES, type Story, storyNamed } from '../../local/scenarios/stories.js';
-import { LOCAL_LATE_ALLOWANCE_MS, startLocalStack } from '../../local/stack.js';
+} from '../../local/stories/run-story.js';
+import { STORIES, type Story, storyNamed } from '../../local/stories/stories.js';
 import {
   buildWorkload,
   figures,
@@ -48,16 +49,22 @@ const { values } = parseArgs({
     'safety-factor': { type: 'string', default: '1' },
     concurrency: { type: 'string', default: '2' },
     'late-allowance-ms': { type: 'string', default: String(LOCAL_LATE_ALLOWANCE_MS) },
+    'log-every': { type: 'string', default: '5' },
   },
 });
 let lastLog = 0;
 const onTick = (view: LiveView) => {
-  if (view.elapsedS - lastLog < 5) return;
+  if (view.elapsedS - lastLog < Number(values['log-every'])) return;
   lastLog = view.elapsedS;
   let throttled = 0;
-  for (const b of view.buckets.values()) throttled += b.throttled;
+  const rates: string[] = [];
+  for (const b of view.buckets.values()) {
+    throttled += b.throttled;
+    if (b.learnedRate !== undefined) rates.push(b.learnedRate.toFixed(2));
+  }
+  const learned = rates.length === 0 ? '' : `, learned rate ${rates.join(' ')}/s`;
   process.stderr.write(
-    `[${view.elapsedS.toFixed(0)} s] ${view.name}: ${view.finished}/${view.total} finished, ${throttled} throttles\n`,
+    `[${view.elapsedS.toFixed(0)} s] ${view.name}: ${view.finished}/${view.total} finished, ${throttled} throttles${learned}\n`,
   );
 };
 
@@ -86,23 +93,78 @@ process.stderr.write(
 );
 const stack = await startLocalStack({
   accounts: scenario.accounts,
-  config: { limits, lateAllowanceMs: Number(values['late-allowance-ms']) },
+  config: {
+    limits,
+    lateAllowanceMs: Number(values['late-allowance-ms']),
+    // Each named producer may run what the local targets allow, on its own queue.
+    ...(scenario.producers === undefined
+      ? {}
+      : {
+          producers: scenario.producers.map((name) => ({
+            name,
+            allow: LOCAL_ALLOW.map((grant) => ({ accounts: [...scenario.accounts], ...grant })),
+          })),
+        }),
+  },
   ...(scenario.providerLimits ? { simulator: { limits: scenario.providerLimits } } : {}),
   maxConcurrency: Number(values.concurrency),
   start: true,
 });
 let sluice: ReturnType<typeof figures>;
+let outsideCalls: Awaited<ReturnType<RunningOutsideClient['stop']>> | undefined;
 try {
-  sluice = figures(await runThroughStack(stack, workload, { onTick }));
+  // A client outside Sluice spending the same budget, as the scenario says.
+  const outside =
+    scenario.outside === undefined || stack.simulator === undefined
+      ? undefined
+      : startOutsideClient(
+          scenario.outside,
+          stack.simulator.endpoint,
+          scenario.accounts[0] as string,
+          scenario.regions[0] as string,
+        );
+  sluice = figures(
+    await runThroughStack(stack, workload, {
+      onTick,
+      ...(scenario.outside === undefined ? {} : { sharedUntilMs: scenario.outside.untilMs }),
+    }),
+  );
+  outsideCalls = await outside?.stop();
 } finally {
   await stack.stop();
 }
-const out: Record<string, unknown> = { ...sluice };
+const out: Record<string, unknown> = {
+  scenario: values.scenario,
+  ...sluice,
+  // The acceptance figure of the priority scenario: the high level's wait, sending to call.
+  ...(sluice.waitByPriority?.high === undefined
+    ? {}
+    : { interactiveWaitP99Ms: sluice.waitByPriority.high.p99Ms }),
+  ...(outsideCalls === undefined ? {} : { outsideClient: outsideCalls }),
+  ...lateFlow(),
+};
+
+/**
+ * The fairness figure: the producer that starts last, from its first call sent to its last
+ * result, against what its fair share allows — `1.25 × its calls / (rate / producers) + 2 s` at
+ * the provider's rate of the bucket that limits.
+ */
+function lateFlow(): Record<string, number> {
+  const flows = Object.values(sluice.flows ?? {});
+  if (flows.length < 2) return {};
+  const late = flows.reduce((a, b) => (b.firstSentS > a.firstSentS ? b : a));
+  const rate = Math.min(...workload.buckets.map((b) => b.provider.rate));
+  return {
+    lateFlowSpanSeconds: late.spanSeconds,
+    lateFlowBoundSeconds: Number(((1.25 * late.count) / (rate / flows.length) + 2).toFixed(2)),
+  };
+}
 if (values.compare) {
   const peer = {
     onTick,
     clientsPerTarget: scenario.clientsPerTarget,
     ...(scenario.providerLimits ? { simulatorLimits: scenario.providerLimits } : {}),
+    ...(scenario.outside ? { outside: scenario.outside } : {}),
   };
   lastLog = 0;
   out.sdkStandard = figures(await runUncoordinated(workload, { retryMode: 'standard', ...peer }));
@@ -112,7 +174,7 @@ if (values.compare) {
 console.log(JSON.stringify(out));
 
 /**
- * A seed story (local/scenarios/stories.ts): through the local stack with the story's
+ * A seed story (local/stories/stories.ts): through the local stack with the story's
  * configuration, and with `--compare` by the peers; one JSON line with the story's own figures and
  * its targets (`targetsMet`, `targets`). Exits when done.
  */

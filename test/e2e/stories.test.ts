@@ -1,18 +1,18 @@
 /**
  * The seed stories of issue 15 end to end on the local stack, as `npm start -- --scenario …` and
- * `npm run bench:e2e -- --scenario …` run them (local/scenarios/): every target of each story is
+ * `npm run bench:e2e -- --scenario …` run them (local/stories/): every target of each story is
  * met, but the drain target, which is timed and left to the benchmark. The provisioner runs at a
  * tenth of its size (its drain is paced by EC2's RunInstances bucket, 2/s); the planner whole.
  */
 import { describe, expect, it } from 'vitest';
 import { summaryRows } from '../../local/report.js';
+import { LOCAL_LATE_ALLOWANCE_MS } from '../../local/stack.js';
 import {
   runStoryThroughStack,
   type StoryResult,
   storyWorkload,
-} from '../../local/scenarios/run-story.js';
-import { STORIES, type Story } from '../../local/scenarios/stories.js';
-import { LOCAL_LATE_ALLOWANCE_MS } from '../../local/stack.js';
+} from '../../local/stories/run-story.js';
+import { STORIES, type Story } from '../../local/stories/stories.js';
 
 async function run(story: Story, scale: number): Promise<StoryResult> {
   const settings = {

@@ -24,7 +24,7 @@ import type { OutgoingMessage } from '../../shared/dispatch/queue-sender.js';
 import { createCatalog } from '../../shared/limits/index.js';
 import { ReadsStore } from '../../shared/reads/reads-store.js';
 import { RequestsStore } from '../../shared/requests/requests-store.js';
-import { READS_TABLE, REQUESTS_TABLE } from '../../shared/storage/tables.js';
+import { READS_TABLE, REQUESTS_TABLE, requestKey } from '../../shared/storage/tables.js';
 import { createTable, dynamoClient, uniqueTableName } from '../support/engines.js';
 import { enginesUnderTest } from '../support/inject-engines.js';
 
@@ -58,13 +58,15 @@ function gate(): Gate {
 function failingClaim(store: RequestsStore, id: string | undefined) {
   return {
     claim: (...args: Parameters<RequestsStore['claim']>) => {
-      if (args[0] === id) return Promise.reject(new Error('requests table unavailable'));
+      if (args[0] === requestKey('default', id ?? '')) {
+        return Promise.reject(new Error('requests table unavailable'));
+      }
       return store.claim(...args);
     },
     release: store.release.bind(store),
     finishClaimed: store.finishClaimed.bind(store),
     finishOpen: store.finishOpen.bind(store),
-    get: store.get.bind(store),
+    recordRejection: store.recordRejection.bind(store),
   };
 }
 
@@ -109,7 +111,7 @@ describe.each(enginesUnderTest())('shared reads through the dispatcher on $name'
       const client = dynamoClient(engine.endpoint);
       return new Dispatcher({
         deployment,
-        queueUrls: { high: 'q-high', normal: 'q-normal', low: 'q-low' },
+        producerQueues: new Map([['q-normal', 'default']]),
         scheduledQueueUrl: SCHEDULED,
         dlqUrl: 'q-dlq',
         catalog: createCatalog(),
@@ -181,7 +183,7 @@ describe.each(enginesUnderTest())('shared reads through the dispatcher on $name'
         return held;
       },
       async result(id: string): Promise<SluiceResult | undefined> {
-        const state = await results.get(id);
+        const state = await results.get(requestKey('default', id));
         return state.status === 'finished' ? state.result : undefined;
       },
       /** The message a re-sent request arrives as, on the scheduled queue (or its own). */
@@ -253,6 +255,7 @@ describe.each(enginesUnderTest())('shared reads through the dispatcher on $name'
       [id('other-2'), SCHEDULED, 1],
     ]);
     expect(t.sent[0]?.attributes).toEqual({
+      [ENVELOPE.producer]: 'default',
       [ENVELOPE.firstSeen]: String(sentAt),
       [ENVELOPE.follows]: '1',
     });
@@ -380,6 +383,27 @@ describe.each(enginesUnderTest())('shared reads through the dispatcher on $name'
 
     expect(t.calls).toEqual([id('behind')]);
     expect(await t.result(id('behind'))).toMatchObject({ status: 'succeeded', attempts: 1 });
+  });
+
+  it('answers a re-used id with IdConflict, never with the output of the read it now names', async () => {
+    fresh();
+    const t = fleet();
+    const d = t.dispatcher();
+    const sentAt = now;
+    await d.processBatch([quotas('reused', sentAt, `first${run}`)], 'd');
+    const first = await t.result(id('reused'));
+    await d.processBatch([quotas('other', sentAt, `second${run}`)], 'd');
+    // The same id again, for the second read: its output is there to share, but not for this id.
+    await d.processBatch(
+      [{ ...quotas('reused', sentAt, `second${run}`), messageId: 'again' }],
+      'd',
+    );
+
+    expect(t.calls).toEqual([id('reused'), id('other')]);
+    expect(await t.result(id('reused'))).toEqual(first);
+    expect(t.sent.map((m) => [m.queueUrl, m.attributes?.[ENVELOPE.reason]])).toEqual([
+      ['q-dlq', 'IdConflict'],
+    ]);
   });
 
   it('never shares a mutating call or a DryRun, however identical', async () => {

@@ -80,7 +80,7 @@ describe('the dispatcher environment: the reads table', () => {
   const env = {
     [ENV.bucketsTable]: 'buckets',
     [ENV.requestsTable]: 'requests',
-    [ENV.queueUrls]: JSON.stringify({ normal: 'https://sqs/q-normal' }),
+    [ENV.producerQueues]: JSON.stringify({ default: ['q-normal'] }),
     [ENV.scheduledQueueUrl]: 'https://sqs/q-scheduled',
     [ENV.dlqUrl]: 'https://sqs/q-dlq',
   };

@@ -5,7 +5,6 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { readFingerprint } from '../../../shared/reads/fingerprint.js';
 import {
   type DoneRead,
   decideRead,
@@ -14,6 +13,7 @@ import {
   followDelayMs,
   type SharedRead,
 } from '../../../shared/reads/shared-read.js';
+import { callFingerprint } from '../../../shared/requests/fingerprint.js';
 import { canonicalJson } from '../../../shared/util/canonical-json.js';
 
 const NOW = 1_800_000_000_000;
@@ -105,7 +105,7 @@ describe('followDelayMs', () => {
   });
 });
 
-describe('readFingerprint', () => {
+describe('callFingerprint', () => {
   const read = {
     target: { account: '111111111111', region: 'us-east-1' },
     call: {
@@ -124,12 +124,12 @@ describe('readFingerprint', () => {
       },
       target: { region: 'us-east-1', account: '111111111111' },
     };
-    expect(readFingerprint(reordered)).toBe(readFingerprint(read));
-    expect(readFingerprint(read)).toMatch(/^[0-9a-f]{64}$/);
+    expect(callFingerprint(reordered)).toBe(callFingerprint(read));
+    expect(callFingerprint(read)).toMatch(/^[0-9a-f]{64}$/);
   });
 
   it('differs for another account, region, operation, input or array order', () => {
-    const base = readFingerprint(read);
+    const base = callFingerprint(read);
     const others = [
       { ...read, target: { ...read.target, account: '222222222222' } },
       { ...read, target: { ...read.target, region: 'eu-west-1' } },
@@ -140,12 +140,12 @@ describe('readFingerprint', () => {
         call: { ...read.call, input: { Filters: read.call.input.Filters, MaxResults: 5, X: 1 } },
       },
     ];
-    for (const other of others) expect(readFingerprint(other)).not.toBe(base);
+    for (const other of others) expect(callFingerprint(other)).not.toBe(base);
   });
 
   it('ignores what steers the request rather than the call', () => {
     const request = { ...read, id: 'a', priority: 'high', tags: { team: 'x' } };
-    expect(readFingerprint(request)).toBe(readFingerprint(read));
+    expect(callFingerprint(request)).toBe(callFingerprint(read));
   });
 });
 

@@ -14,7 +14,7 @@
  *   (`--compare`) make all 600 and lose some: a plan missing any of its quotas has "no offers".
  */
 import type { DeploymentConfigInput } from '../../shared/config/deployment.js';
-import { readFingerprint } from '../../shared/reads/fingerprint.js';
+import { callFingerprint } from '../../shared/requests/fingerprint.js';
 import { activityKey } from '../activity.js';
 import type { LocalStack } from '../stack.js';
 import type { RunFinish, RunOutcome, Scenario, Workload } from '../workload.js';
@@ -51,12 +51,16 @@ export interface Story extends Scenario {
 const ACCOUNT = '111111111111';
 const IMAGE = 'ami-0provisioner0';
 
-/** The provisioner's calls: a DryRun check for 10 instances, then a launch of one, alternating. */
-function provisionerInput(i: number): Record<string, unknown> {
-  return i % 2 === 0
-    ? { ImageId: IMAGE, InstanceType: 'g5.xlarge', MinCount: 1, MaxCount: 10, DryRun: true }
-    : { ImageId: IMAGE, InstanceType: 'g5.xlarge', MinCount: 1, MaxCount: 1 };
-}
+/** A DryRun check of the launch template, for 10 instances: EC2 answers whether it would run. */
+const CHECK = {
+  ImageId: IMAGE,
+  InstanceType: 'g5.xlarge',
+  MinCount: 1,
+  MaxCount: 10,
+  DryRun: true,
+};
+/** A launch of one instance. */
+const LAUNCH = { ImageId: IMAGE, InstanceType: 'g5.xlarge', MinCount: 1, MaxCount: 1 };
 
 /** Plans at once in the planner story. */
 const PLANS = 50;
@@ -64,15 +68,7 @@ const PLANS = 50;
 const PLANNED_SERVICES = ['ec2', 'vpc', 'lambda', 'ebs'] as const;
 const PLANNER_REGIONS = ['us-east-1', 'eu-west-1', 'us-west-2'] as const;
 
-/**
- * The `i`-th call of a region: plan `i mod 50` lists service `⌊i / 50⌋`, so an uncoordinated
- * client per plan (the calls are dealt to 50 clients round-robin) makes its plan's 4 calls.
- */
-function plannerInput(i: number): Record<string, unknown> {
-  return { ServiceCode: PLANNED_SERVICES[Math.floor(i / PLANS) % PLANNED_SERVICES.length] };
-}
-
-/** The index of a workload request within its (account, region, operation): its id's last part. */
+/** The index of a workload request within its call kind (account, region): its id's last part. */
 function indexOf(id: string): number {
   return Number(id.slice(id.lastIndexOf('-') + 1));
 }
@@ -97,7 +93,11 @@ const provisioner: Story = {
     'a node provisioner: 50 RunInstances DryRun checks (10 instances each) and 50 launches of 1, interleaved, at EC2 limits',
   accounts: [ACCOUNT],
   regions: ['us-east-1'],
-  storm: [{ service: 'ec2', operation: 'RunInstances', input: provisionerInput, count: 100 }],
+  // Two kinds of the same bucket: the workload interleaves them, check, launch, check …
+  storm: [
+    { service: 'ec2', operation: 'RunInstances', input: CHECK, count: 50, priority: 'normal' },
+    { service: 'ec2', operation: 'RunInstances', input: LAUNCH, count: 50, priority: 'normal' },
+  ],
   clientsPerTarget: 8,
   config: {},
   figures({ finishes, stack }) {
@@ -124,8 +124,8 @@ const provisioner: Story = {
   checks(outcome, figures) {
     const ratio = drainRatio(outcome);
     const launched = figures.instancesLaunched ?? 0;
-    // Even-numbered calls are the checks, the others launch one instance each.
-    const checksSent = Math.ceil(outcome.total / 2);
+    // Half the calls are checks, the others launch one instance each.
+    const checksSent = outcome.total / 2;
     return [
       allSucceeded(outcome),
       check(
@@ -152,14 +152,13 @@ const planner: Story = {
     'a GPU-cloud planner: 50 plans at once, each listing quotas of 4 services in 3 regions (600 requests, 12 distinct calls), ListServiceQuotas cached 300 s',
   accounts: [ACCOUNT],
   regions: PLANNER_REGIONS,
-  storm: [
-    {
-      service: 'service-quotas',
-      operation: 'ListServiceQuotas',
-      input: plannerInput,
-      count: PLANS * PLANNED_SERVICES.length,
-    },
-  ],
+  // Per region, one kind per service: its `i`-th call is plan `i`'s.
+  storm: PLANNED_SERVICES.map((code) => ({
+    service: 'service-quotas' as const,
+    operation: 'ListServiceQuotas',
+    input: { ServiceCode: code },
+    count: PLANS,
+  })),
   clientsPerTarget: PLANS,
   config: {
     reads: {
@@ -172,7 +171,7 @@ const planner: Story = {
       finishes.filter((f) => !f.ok).map((f) => indexOf(f.id) % PLANS),
     ).size;
     return {
-      distinctCalls: new Set(workload.requests.map(readFingerprint)).size,
+      distinctCalls: new Set(workload.requests.map(callFingerprint)).size,
       plansWithoutOffers,
     };
   },
