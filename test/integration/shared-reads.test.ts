@@ -8,7 +8,9 @@
  * request sent after the shared call started leads the next one (never an answer older than the
  * request); a cached output serves later requests without a call or a token until it expires; a
  * leader that crashes mid-call loses nothing — its lease lapses, a follower takes the read over,
- * and the crashed request is answered from that call; mutating calls and DryRuns never share.
+ * and the crashed request is answered from that call; a read is shared across producers, each
+ * checked against its own allowlist first; a re-used id is a conflict, never another read's
+ * output; mutating calls and DryRuns never share.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -111,7 +113,10 @@ describe.each(enginesUnderTest())('shared reads through the dispatcher on $name'
       const client = dynamoClient(engine.endpoint);
       return new Dispatcher({
         deployment,
-        producerQueues: new Map([['q-normal', 'default']]),
+        // Producer `p` sends on queue `q-p`; a deployment that names none has `default`.
+        producerQueues: new Map(
+          (config.producers ?? [{ name: 'default' }]).map((p) => [`q-${p.name}`, p.name]),
+        ),
         scheduledQueueUrl: SCHEDULED,
         dlqUrl: 'q-dlq',
         catalog: createCatalog(),
@@ -182,8 +187,8 @@ describe.each(enginesUnderTest())('shared reads through the dispatcher on $name'
         gates.set(id, held);
         return held;
       },
-      async result(id: string): Promise<SluiceResult | undefined> {
-        const state = await results.get(requestKey('default', id));
+      async result(id: string, producer = 'default'): Promise<SluiceResult | undefined> {
+        const state = await results.get(requestKey(producer, id));
         return state.status === 'finished' ? state.result : undefined;
       },
       /** The message a re-sent request arrives as, on the scheduled queue (or its own). */
@@ -204,19 +209,33 @@ describe.each(enginesUnderTest())('shared reads through the dispatcher on $name'
   /** A fresh request id for this run: every test's reads are its own. */
   const id = (name: string) => `${name}-${run}`;
 
-  /** A request message for `ListServiceQuotas` of `serviceCode`, sent at `sentAtMs`. */
-  function quotas(name: string, sentAtMs: number, serviceCode = `svc${run}`): IncomingMessage {
-    return message(id(name), sentAtMs, {
-      service: 'service-quotas',
-      operation: 'ListServiceQuotas',
-      input: { ServiceCode: serviceCode },
-    });
+  /**
+   * A request message for `ListServiceQuotas` of `serviceCode`, sent at `sentAtMs` by `producer`
+   * (on its queue).
+   */
+  function quotas(
+    name: string,
+    sentAtMs: number,
+    serviceCode = `svc${run}`,
+    producer = 'default',
+  ): IncomingMessage {
+    return message(
+      id(name),
+      sentAtMs,
+      {
+        service: 'service-quotas',
+        operation: 'ListServiceQuotas',
+        input: { ServiceCode: serviceCode },
+      },
+      producer,
+    );
   }
 
   function message(
     requestId: string,
     sentAtMs: number,
     call: SluiceRequest['call'],
+    producer = 'default',
   ): IncomingMessage {
     const body: SluiceRequest = {
       v: 1,
@@ -225,11 +244,11 @@ describe.each(enginesUnderTest())('shared reads through the dispatcher on $name'
       call,
     };
     return {
-      messageId: `m-${requestId}`,
+      messageId: `m-${producer}-${requestId}`,
       body: JSON.stringify(body),
       attributes: {},
       sentAtMs,
-      queueName: 'q-normal',
+      queueName: `q-${producer}`,
     };
   }
 
@@ -375,7 +394,7 @@ describe.each(enginesUnderTest())('shared reads through the dispatcher on $name'
     const t = fleet({}, id('doomed'));
     const d = t.dispatcher();
     const failed = await d.processBatch([quotas('doomed', now), quotas('behind', now)], 'd');
-    expect(failed.failedMessageIds).toEqual([`m-${id('doomed')}`]);
+    expect(failed.failedMessageIds).toEqual([`m-default-${id('doomed')}`]);
     // The one behind it waited in the batch, then went to look again a second later.
     expect(t.sent.map((m) => [JSON.parse(m.body).id, m.delaySeconds])).toEqual([[id('behind'), 1]]);
     now += 1_000;
@@ -404,6 +423,49 @@ describe.each(enginesUnderTest())('shared reads through the dispatcher on $name'
     expect(t.sent.map((m) => [m.queueUrl, m.attributes?.[ENVELOPE.reason]])).toEqual([
       ['q-dlq', 'IdConflict'],
     ]);
+  });
+
+  it('shares a read across producers each allowed it, and rejects a producer that is not, never answering it from the shared call', async () => {
+    fresh();
+    const quotasIn = (regions: string[]) => [
+      {
+        accounts: [ACCOUNT],
+        regions,
+        service: 'service-quotas',
+        operations: ['ListServiceQuotas'],
+      },
+    ];
+    const t = fleet({
+      producers: [
+        { name: 'planner', allow: quotasIn(['us-east-1']) },
+        { name: 'reporting', allow: quotasIn(['us-east-1', 'eu-west-1']) },
+        { name: 'europe', allow: quotasIn(['eu-west-1']) },
+      ],
+    });
+    const d = t.dispatcher();
+    const sentAt = now;
+    const held = t.hold(id('p'));
+    const first = d.processBatch([quotas('p', sentAt, undefined, 'planner')], 'd');
+    await held.entered;
+    await d.processBatch(
+      [quotas('r', sentAt, undefined, 'reporting'), quotas('e', sentAt, undefined, 'europe')],
+      'd2',
+    );
+    held.open();
+    await first;
+    now += 1_000;
+    await d.processBatch([t.redelivered(id('r'))], 'd3');
+
+    expect(t.calls).toEqual([id('p')]);
+    expect(await t.result(id('r'), 'reporting')).toMatchObject({
+      status: 'succeeded',
+      coalesced: true,
+      output: QUOTAS,
+    });
+    expect(await t.result(id('e'), 'europe')).toMatchObject({
+      status: 'rejected',
+      error: { problems: [{ field: 'target.region', rule: 'not-allowed' }] },
+    });
   });
 
   it('never shares a mutating call or a DryRun, however identical', async () => {
