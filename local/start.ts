@@ -30,6 +30,7 @@ import {
   buildWorkload,
   DEFAULT_ACCOUNTS,
   DEFAULT_REGIONS,
+  type LiveBucket,
   type LiveView,
   type RunOutcome,
   runThroughStack,
@@ -292,6 +293,11 @@ async function storyDemo(chosen: Story): Promise<void> {
   console.log(`Dispatcher log (Powertools JSON logs and EMF metrics): ${logFile}`);
 }
 
+/** Requests of a bucket answered by a shared read (coalesced or cached), with no admission. */
+function shared(b: LiveBucket): number {
+  return (b.coalesced ?? 0) + (b.cached ?? 0);
+}
+
 /** The live view: a redrawn table on a terminal, a line every 5 s otherwise. */
 function createLiveView(limitOf: ReadonlyMap<string, number>) {
   const tty = process.stdout.isTTY === true;
@@ -318,7 +324,8 @@ function createLiveView(limitOf: ReadonlyMap<string, number>) {
     for (const [label, b] of view.buckets) {
       rows.push([
         label,
-        String(Math.max(0, b.submitted - (b.admitted ?? b.finished))),
+        // Waiting for admission: neither admitted nor answered by a shared read.
+        String(Math.max(0, b.submitted - (b.admitted ?? b.finished) - shared(b))),
         b.admitted === undefined ? '-' : String(b.admitted),
         b.running === undefined ? '-' : String(b.running),
         String(b.finished),
