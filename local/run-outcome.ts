@@ -38,6 +38,8 @@ export interface RunOutcome {
   readonly throttleSamples: readonly (readonly [number, number])[];
   /** DynamoDB requests of the coordinator (Sluice only). */
   readonly dynamoRequests?: number;
+  /** The same by table and command. */
+  readonly dynamoRequestsByKind?: ReadonlyMap<string, number>;
   /** Provider calls received (all attempts), for throttles per completed call. */
   readonly providerCalls: number;
   /** Seconds after an outside client stopped until the run was back at its configured rate. */
@@ -333,6 +335,16 @@ export function figures(outcome: RunOutcome) {
     dryRuns: outcome.dryRuns,
     ...(outcome.coalesced === undefined ? {} : { coalesced: outcome.coalesced }),
     ...(outcome.cached === undefined ? {} : { cached: outcome.cached }),
+    ...(outcome.dynamoRequestsByKind === undefined
+      ? {}
+      : {
+          ddbRequestsPerCallByKind: Object.fromEntries(
+            [...outcome.dynamoRequestsByKind]
+              .filter(([, n]) => n > 0)
+              .sort((a, b) => b[1] - a[1])
+              .map(([k, n]) => [k, round(n / Math.max(1, outcome.total))]),
+          ),
+        }),
     ...(outcome.waitsMs === undefined ? {} : { waitByPriority: waits }),
     ...(outcome.recoverySeconds === undefined
       ? {}

@@ -51,6 +51,7 @@ export async function runThroughStack(
   const before = simTotals(sim);
   const throttlesBefore = stack.activity.throttles();
   const ddbBefore = stack.dynamoRequests();
+  const ddbKindsBefore = stack.dynamoRequestsByKind();
   const submittedAt = new Map<string, number>();
   const sentAtS = new Map<string, number>();
   const submitted = new Map<string, number>();
@@ -206,6 +207,9 @@ export async function runThroughStack(
     learnedRates,
     throttleSamples,
     dynamoRequests: stack.dynamoRequests() - ddbBefore,
+    dynamoRequestsByKind: new Map(
+      [...stack.dynamoRequestsByKind()].map(([k, n]) => [k, n - (ddbKindsBefore.get(k) ?? 0)]),
+    ),
     providerCalls: after.received - before.received,
     ...tally.shared(),
     ...(options.sharedUntilMs === undefined
