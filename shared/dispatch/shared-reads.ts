@@ -63,7 +63,7 @@ export interface SharedReadsStep {
 }
 
 /** Whether the request's call may share a read: read-only by the registry, and no DryRun. */
-export function isShareableRead(call: Work['request']['call']): boolean {
+function isShareableRead(call: Work['request']['call']): boolean {
   return SERVICES[call.service]?.isReadOnly(call.operation) === true && call.input.DryRun !== true;
 }
 
