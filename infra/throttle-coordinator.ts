@@ -2,8 +2,8 @@
  * `ThrottleCoordinator`: the whole Sluice coordinator in one construct — request queues (one per
  * named producer, or one per priority for a deployment that names none), the scheduled queue (the
  * dispatcher's own: reservations and re-sent requests), a dead-letter queue, the dispatcher
- * function and its SQS event sources, the buckets and requests tables, the own-account role,
- * least-privilege IAM, a dashboard and alarms.
+ * function and its SQS event sources, the buckets, requests and reads tables, the own-account
+ * role, least-privilege IAM, a dashboard and alarms.
  *
  * No business logic lives here: the construct turns the deployment configuration (validated by
  * the same parser the dispatcher uses) into resources, and ships the configuration inside the
@@ -35,6 +35,7 @@ import { DEFAULT_PRODUCER } from '../shared/contract/patterns.js';
 import type { Priority } from '../shared/contract/request.js';
 import {
   BUCKETS_TABLE,
+  READS_TABLE,
   REQUESTS_TABLE,
   requestKey,
   type TableLayout,
@@ -67,7 +68,8 @@ export const POWERTOOLS_SERVICE_NAME = 'sluice-dispatcher';
 
 /**
  * The DynamoDB actions the dispatcher uses on each table (shared/admission/bucket-item.ts,
- * shared/requests/requests-store.ts): conditional updates and consistent reads, nothing else.
+ * shared/requests/requests-store.ts, shared/reads/reads-store.ts): conditional updates and
+ * consistent reads, nothing else.
  */
 export const DISPATCHER_TABLE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:UpdateItem'] as const;
 
@@ -136,6 +138,11 @@ export class ThrottleCoordinator extends Construct {
   readonly bucketsTable: Table;
   /** Request records: status, attempts, result; expired by TTL. */
   readonly requestsTable: Table;
+  /**
+   * Shared reads: who is making each read now, and cached outputs; expired by TTL. Only the
+   * dispatcher reads or writes it (it holds outputs of every producer's calls).
+   */
+  readonly readsTable: Table;
   /** The CloudWatch dashboard. */
   readonly dashboard: Dashboard;
   /** The alarms, by what they watch. */
@@ -191,6 +198,7 @@ export class ThrottleCoordinator extends Construct {
     this.scheduledQueue = workQueue('ScheduledQueue');
     this.bucketsTable = this.table(BUCKETS_TABLE);
     this.requestsTable = this.table(REQUESTS_TABLE);
+    this.readsTable = this.table(READS_TABLE);
 
     this.logGroup = new LogGroup(this, 'DispatcherLogs', {
       retention: settings.logRetention,
@@ -224,6 +232,7 @@ export class ThrottleCoordinator extends Construct {
         POWERTOOLS_METRICS_NAMESPACE: METRIC_NAMESPACE,
         [ENV.bucketsTable]: this.bucketsTable.tableName,
         [ENV.requestsTable]: this.requestsTable.tableName,
+        [ENV.readsTable]: this.readsTable.tableName,
         [ENV.producerQueues]: stack.toJsonString(
           Object.fromEntries(
             Object.entries(producerQueues).map(([producer, own]) => [
@@ -266,10 +275,15 @@ export class ThrottleCoordinator extends Construct {
     this.scheduledQueue.grantSendMessages(this.dispatcher);
     this.closeScheduledQueue();
     this.dlq.grantSendMessages(this.dispatcher);
+    // The reads table too: only the dispatcher reads it (it holds every producer's outputs).
     Grant.addToPrincipal({
       grantee: this.dispatcherRole,
       actions: [...DISPATCHER_TABLE_ACTIONS],
-      resourceArns: [this.bucketsTable.tableArn, this.requestsTable.tableArn],
+      resourceArns: [
+        this.bucketsTable.tableArn,
+        this.requestsTable.tableArn,
+        this.readsTable.tableArn,
+      ],
     });
     this.grantReplyDestinations(settings);
     this.grantTargets(settings);
@@ -381,6 +395,8 @@ export class ThrottleCoordinator extends Construct {
       ...(layout.ttlAttribute !== undefined ? { timeToLiveAttribute: layout.ttlAttribute } : {}),
       // AWS managed key: encryption visible in the template and key use in CloudTrail, no key
       // policy to run. The tables hold bucket state and API results, no customer secrets.
+      // (The reads table could go with the stack — losing it costs calls, not correctness — but
+      // it is kept like the others: one rule for every table, and no surprise on deletion.)
       encryption: TableEncryption.AWS_MANAGED,
       // State outlives the stack: losing bucket state admits a burst; losing requests loses
       // results and idempotency. Deleting them is a deliberate, manual act.

@@ -28,7 +28,7 @@ import type { DispatcherEnvironment } from '../shared/config/environment.js';
 import { DEFAULT_PRODUCER } from '../shared/contract/patterns.js';
 import { createDispatcher, type DispatcherClients } from '../shared/dispatch/create-dispatcher.js';
 import { powertoolsTelemetry } from '../shared/dispatch/telemetry.js';
-import { BUCKETS_TABLE, REQUESTS_TABLE } from '../shared/storage/tables.js';
+import { BUCKETS_TABLE, READS_TABLE, REQUESTS_TABLE } from '../shared/storage/tables.js';
 import { DispatchActivity } from './activity.js';
 import { createTableAndWait } from './emulators/create-table.js';
 import { accountCredentials, LOCAL_CREDENTIALS, LOCAL_REGION } from './emulators/credentials.js';
@@ -147,6 +147,7 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
   const sqsc = sqsClient(sqs.endpoint);
   const sns = snsClient(sqs.endpoint);
   const prefix = `sluice-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+  const readsTable = createTableAndWait(ddb, READS_TABLE, `${prefix}-reads`);
   const { targets, replyTo, producers, ...rest } = options.config ?? {};
   const named = producers?.map((p) => p.name);
   const [bucketsTableName, requestsTableName, queues, replies, replyTopicArn, extraReplyTo] =
@@ -169,6 +170,7 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
       createTopic(sns, `${prefix}-results`),
       options.replyDestinations?.(sqs.endpoint) ?? [],
     ]);
+  const readsTableName = await readsTable;
   /** Each producer's reply queue. */
   const replyQueueUrls: Record<string, string> = Object.fromEntries(
     Object.entries(replies.producerQueueUrls).map(([producer, urls]) => [producer, urls.normal]),
@@ -183,6 +185,7 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
   const env: DispatcherEnvironment = {
     bucketsTableName,
     requestsTableName,
+    readsTableName,
     producerQueues,
     scheduledQueueUrl: queues.scheduledQueueUrl,
     dlqUrl: queues.dlqUrl,

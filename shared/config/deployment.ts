@@ -36,6 +36,7 @@ import {
   regionProblems,
   resolveProducer,
 } from './producers.js';
+import { type ReadsPolicy, readsPolicyOf, readsProblems, readsSchema } from './reads.js';
 import {
   assuredTotal,
   learnedRatePolicyOf,
@@ -135,6 +136,8 @@ export const deploymentConfigSchema = z.strictObject({
   scheduling: schedulingSchema.optional(),
   /** How a throttled bucket slows down and recovers. @default {} */
   learnedRate: learnedRateSchema.optional(),
+  /** Identical reads sharing one call (on), and the result cache per operation (off). @default {} */
+  reads: readsSchema.optional(),
 });
 
 /** The deployment configuration as written. */
@@ -159,6 +162,7 @@ export interface DeploymentConfig extends ProducerDeployment {
   readonly maxWaitMs: number;
   readonly scheduling: SchedulingPolicy;
   readonly learnedRate: LearnedRatePolicy;
+  readonly reads: ReadsPolicy;
 }
 
 /** One target account of the deployment. */
@@ -181,6 +185,7 @@ export function parseDeploymentConfig(value: unknown): DeploymentConfig {
   if (parsed.success) {
     const { data } = parsed;
     problems.push(...validateLimitsConfig(data.limits ?? {}, ['limits']));
+    problems.push(...readsProblems(data.reads, ['reads']));
     const context = {
       targets: data.targets,
       replyDestinations: (data.replyTo ?? []).map((entry) => entry.destination),
@@ -256,6 +261,7 @@ export function parseDeploymentConfig(value: unknown): DeploymentConfig {
     maxWaitMs: data.maxWaitMs ?? 86_400_000,
     scheduling: schedulingPolicyOf(data.scheduling),
     learnedRate: learnedRatePolicyOf(data.learnedRate),
+    reads: readsPolicyOf(data.reads),
   });
 }
 

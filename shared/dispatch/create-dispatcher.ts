@@ -7,6 +7,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { BucketStore, type DynamoSender } from '../admission/bucket-store.js';
 import type { DispatcherEnvironment } from '../config/environment.js';
 import { createCatalog } from '../limits/index.js';
+import { ReadsStore } from '../reads/reads-store.js';
 import { RequestsStore } from '../requests/requests-store.js';
 import { CallRunner, DEFAULT_MAX_CLIENTS } from './call-runner.js';
 import { Dispatcher, type DispatcherDeps } from './dispatcher.js';
@@ -31,7 +32,7 @@ export interface DispatcherClients {
   readonly clock?: () => number;
   /** Replace parts (tests inject faults here). */
   readonly overrides?: Partial<
-    Pick<DispatcherDeps, 'buckets' | 'requests' | 'runner' | 'queue' | 'replies'>
+    Pick<DispatcherDeps, 'buckets' | 'requests' | 'reads' | 'runner' | 'queue' | 'replies'>
   >;
 }
 
@@ -59,6 +60,10 @@ export function createDispatcher(env: DispatcherEnvironment, clients: Dispatcher
     tableName: env.requestsTableName,
     resultTtlDays: deployment.resultTtlDays,
   });
+  const reads =
+    env.readsTableName === undefined
+      ? undefined
+      : new ReadsStore({ client: clients.dynamodb, tableName: env.readsTableName });
   const runner = new CallRunner({
     targets: deployment.targets,
     clientDefaults: clients.callClientDefaults ?? {},
@@ -77,6 +82,7 @@ export function createDispatcher(env: DispatcherEnvironment, clients: Dispatcher
     catalog: createCatalog(deployment.limits),
     buckets,
     requests,
+    ...(reads === undefined ? {} : { reads }),
     runner,
     queue: new QueueSender(clients.sqs),
     replies,
@@ -84,5 +90,5 @@ export function createDispatcher(env: DispatcherEnvironment, clients: Dispatcher
     ...(clients.telemetry ? { telemetry: clients.telemetry } : {}),
     ...clients.overrides,
   });
-  return { dispatcher, runner, buckets, requests, replies };
+  return { dispatcher, runner, buckets, requests, reads, replies };
 }

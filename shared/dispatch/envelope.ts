@@ -40,6 +40,11 @@ export const ENVELOPE = {
    * trusted only where it is.
    */
   timeline: 'sluice-timeline',
+  /**
+   * Times the request already waited for an identical read's call (its follower back-off,
+   * shared/reads/shared-read.ts). Honoured only on the scheduled queue.
+   */
+  follows: 'sluice-follows',
   /** On dead letters and replies: why. */
   reason: 'sluice-reason',
 } as const;
@@ -60,6 +65,8 @@ export interface Envelope {
   readonly reservation?: ReservationEnvelope;
   /** The end of a wait that is chained past SQS's longest delay. */
   readonly notBeforeMs?: number;
+  /** Times it waited for an identical read's call, for a follower re-sent to the scheduled queue. */
+  readonly follows?: number;
 }
 
 /** The longest a dead letter's reason may be (an SQS attribute value is at most 256 KiB). */
@@ -148,6 +155,15 @@ export function reservationOf(
   return { runAtMs, positions, epochs };
 }
 
+/**
+ * Times the request already waited for an identical read's call (0 when it never did). Whether to
+ * believe it is the caller's call: only on the scheduled queue.
+ */
+export function followsOf(message: IncomingMessage): number {
+  const follows = Number(message.attributes[ENVELOPE.follows]);
+  return Number.isSafeInteger(follows) && follows > 0 ? follows : 0;
+}
+
 const ENVELOPE_NAMES: ReadonlySet<string> = new Set(Object.values(ENVELOPE));
 
 /** The envelope attributes a message carries (on a request queue: a producer's attempt). */
@@ -173,6 +189,7 @@ export function envelopeAttributes(envelope: Envelope): Record<string, string> {
   }
   if (envelope.notBeforeMs !== undefined)
     attributes[ENVELOPE.notBefore] = String(Math.ceil(envelope.notBeforeMs));
+  if (envelope.follows !== undefined) attributes[ENVELOPE.follows] = String(envelope.follows);
   return attributes;
 }
 

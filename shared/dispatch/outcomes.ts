@@ -15,10 +15,12 @@ import {
   type SluiceResult,
 } from '../contract/result.js';
 import { callFingerprint } from '../requests/fingerprint.js';
+import type { RequestState } from '../requests/record.js';
 import { requestKey } from '../storage/tables.js';
 import type { BatchContext, Work } from './context.js';
 import { deadLetterAttributes, type IncomingMessage } from './envelope.js';
 import { replyMessage } from './replies.js';
+import { requeue } from './requeue.js';
 
 /** A dead letter could not be sent: the message is left for SQS to deliver again. */
 export class DeadLetterSendError extends Error {
@@ -52,6 +54,24 @@ export async function finishClaimed(
   announce(ctx, work, result);
 }
 
+/** How long a request held by someone else waits before it is looked at again. */
+const BUSY_RETRY_MS = 1_000;
+
+/**
+ * The request could not be taken: someone else holds or finished it. A duplicate of a finished
+ * request is answered with the stored result (nothing runs); one held elsewhere is looked at
+ * again once the holder's lease ends.
+ */
+export function answerUnavailable(ctx: BatchContext, work: Work, state: RequestState): void {
+  if (state.status === 'finished') {
+    reply(ctx, work, state.result);
+    return;
+  }
+  // Looked at again through admission: a run after a lapsed lease takes a token of its own.
+  const again = state.status === 'running' ? state.leaseUntil : ctx.clock();
+  requeue(ctx, work, again + BUSY_RETRY_MS);
+}
+
 /** Fails a request nobody holds (deadline passed, never fits): record, dead-letter, reply. */
 export async function finishUnclaimed(
   ctx: BatchContext,
@@ -67,11 +87,25 @@ export async function finishUnclaimed(
     { receivedAt: work.firstSeenMs, finishedAt: now },
   );
   await deadLetter(ctx, work.message, code, work.producer);
+  await finishOpen(ctx, work, result);
+}
+
+/**
+ * Records the result of a request nobody holds (it made no call of its own: failed unrun, or
+ * answered with a shared read's output) and replies. False, recording nothing, when it is
+ * already finished, running under a live lease, or the id belongs to another call.
+ */
+export async function finishOpen(
+  ctx: BatchContext,
+  work: Work,
+  result: SluiceResult,
+): Promise<boolean> {
   const key = requestKey(work.producer, work.request.id);
   const fingerprint = callFingerprint(work.request);
-  if (await ctx.requests.finishOpen(key, fingerprint, result, now, work.firstSeenMs)) {
-    announce(ctx, work, result);
-  }
+  const now = ctx.clock();
+  const recorded = await ctx.requests.finishOpen(key, fingerprint, result, now, work.firstSeenMs);
+  if (recorded) announce(ctx, work, result);
+  return recorded;
 }
 
 /**

@@ -7,23 +7,32 @@ import { METRICS } from '../contract/metrics.js';
 import { effectivePriority } from '../contract/request.js';
 import { ERROR_CODES, failedResult, succeededResult } from '../contract/result.js';
 import { callFingerprint } from '../requests/fingerprint.js';
-import type { RequestState } from '../requests/record.js';
 import { requestKey } from '../storage/tables.js';
 import { UnsupportedCallError } from './call-runner.js';
 import { classifyCallError } from './classify.js';
 import type { BatchContext, Due, Work } from './context.js';
-import { answerConflict, finishClaimed, reply } from './outcomes.js';
+import { answerConflict, answerUnavailable, finishClaimed } from './outcomes.js';
 import { requeue } from './requeue.js';
 import { afterCall, type CallOutcome, retryLimitsOf } from './retry-policy.js';
-
-/** How long a request held by someone else waits before it is looked at again. */
-const BUSY_RETRY_MS = 1_000;
+import { endSharedRead, releaseSharedRead } from './shared-reads.js';
 
 /**
  * Claims, runs and settles one due call. `owner` names the lease holder. A reservation first
- * checks in (./check-in.ts): it runs only on a slot that did not move.
+ * checks in (./check-in.ts): it runs only on a slot that did not move. When the coordinator's own
+ * storage or queues fail (the message comes back from SQS), a read it leads is let go meanwhile,
+ * so that identical requests need not wait out its lease.
  */
 export async function runCall(ctx: BatchContext, due: Due, owner: string): Promise<void> {
+  try {
+    await settleCall(ctx, due, owner);
+  } catch (error) {
+    // Best effort: if the table is down too, the read's lease lapses instead.
+    await releaseSharedRead(ctx, due.work).catch(() => undefined);
+    throw error;
+  }
+}
+
+async function settleCall(ctx: BatchContext, due: Due, owner: string): Promise<void> {
   const { work } = due;
   const { request } = work;
   const settled = await ctx.checkIns.settle(due);
@@ -51,11 +60,15 @@ export async function runCall(ctx: BatchContext, due: Due, owner: string): Promi
     work.firstSeenMs,
   );
   if (claim.kind === 'conflict') {
+    // Not its call to make: let go of a read it claimed for it.
+    await releaseSharedRead(ctx, work);
     await answerConflict(ctx, work);
     return;
   }
   if (claim.kind === 'unavailable') {
-    answerUnclaimed(ctx, work, claim.state);
+    // Let go of a read it claimed, so that its followers need not wait out the lease.
+    if (claim.state.status === 'finished') await releaseSharedRead(ctx, work);
+    answerUnavailable(ctx, work, claim.state);
     return;
   }
   const early = runAtMs - ctx.clock();
@@ -97,13 +110,18 @@ export async function runCall(ctx: BatchContext, due: Due, owner: string): Promi
     random: ctx.random(),
   });
   const finished = { ...timings, finishedAt };
+  // A read it leads: the requests waiting for it finish with its output (or make their own).
+  await endSharedRead(ctx, work, decision, { startedAt, finishedAt });
   switch (decision.kind) {
     case 'succeeded':
+    case 'dry-run':
     case 'failed': {
       const result =
         decision.kind === 'succeeded'
           ? succeededResult(request.id, claim.attempts, decision.output, finished)
-          : failedResult(request.id, claim.attempts, decision.error, finished);
+          : decision.kind === 'dry-run'
+            ? succeededResult(request.id, claim.attempts, {}, finished, { dryRun: true })
+            : failedResult(request.id, claim.attempts, decision.error, finished);
       await finishClaimed(ctx, work, owner, result);
       return;
     }
@@ -145,16 +163,4 @@ async function attemptCall(
       ? { kind: 'permanent', code: 'UnsupportedCall', message: error.message }
       : classifyCallError(error, ctx.clock());
   }
-}
-
-/** Someone else holds or finished the request: answer a duplicate, or look again later. */
-function answerUnclaimed(ctx: BatchContext, work: Work, state: RequestState): void {
-  if (state.status === 'finished') {
-    // A duplicate of a finished request: answer with the stored result, run nothing.
-    reply(ctx, work, state.result);
-    return;
-  }
-  // Looked at again through admission: a run after a lapsed lease takes a token of its own.
-  const again = state.status === 'running' ? state.leaseUntil : ctx.clock();
-  requeue(ctx, work, again + BUSY_RETRY_MS);
 }
