@@ -12,7 +12,9 @@
  * checked against its own allowlist first; a re-used id is a conflict, never another read's
  * output; mutating calls and DryRuns never share.
  */
+
 import { beforeAll, describe, expect, it } from 'vitest';
+import { FIXED } from '../../shared/admission/timeline.js';
 import {
   type DeploymentConfigInput,
   parseDeploymentConfig,
@@ -134,7 +136,7 @@ describe.each(enginesUnderTest())('shared reads through the dispatcher on $name'
               kind: 'admitted' as const,
               runAtMs: now,
               slotsUs: [now * 1_000],
-              positions: [{ slotUs: now * 1_000, seq: 0 }],
+              positions: [{ slotUs: now * 1_000, seq: FIXED }],
               epochs: [0],
               slowed: false,
               fractions: [1],
