@@ -242,6 +242,7 @@ export class BucketItems {
     u.set(A.decreasedAt, u.value(write.rate.decreasedAtUs));
     u.set(A.epoch, u.value(write.rate.epoch));
     u.set(A.rateSince, u.value(write.rate.sinceUs));
+    u.set(A.rateBackoffs, u.value(write.rate.backoffs));
     for (const hint of write.hints) u.set(hint.name, u.value(hint.valueUs));
     return this.#send(key, u);
   }

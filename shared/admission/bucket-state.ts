@@ -12,9 +12,9 @@
  * - `lseq`, `log` — the timeline log: `lseq` numbers the newest entry, `log` holds the newest ones
  *   (oldest first), each a short string (`s|at|by|stride|count` for a shift,
  *   `r|at|from|to|fromTol|toTol|extra` for a rate change). Old entries are dropped from the front; `lseq` keeps counting.
- * - `rf`, `rc`, `rd`, `rt`, `re`, `rs` — the learned rate (shared/admission/learned-rate.ts):
- *   fraction in force (absent: 1), ceiling, fraction decreased to, when (µs), epoch, and the slot
- *   after which the epoch's rate spaces the cells.
+ * - `rf`, `rc`, `rd`, `rt`, `re`, `rs`, `rb` — the learned rate (shared/admission/learned-rate.ts):
+ *   fraction in force (absent: 1), ceiling, base, when it was set (µs), epoch, the slot after
+ *   which the epoch's rate spaces the cells, failed probes.
  * - `sh`, `dr`, `dq` — what the log keeps of the entries it dropped (`LogFold` in ./timeline.ts):
  *   the sum of every shift ever written, the furthest reach of a dropped shift, the newest dropped
  *   rate entry.
@@ -49,6 +49,7 @@ export const BUCKET_ATTRIBUTES = {
   decreasedAt: 'rt',
   epoch: 're',
   rateSince: 'rs',
+  rateBackoffs: 'rb',
   shiftTotal: 'sh',
   droppedReach: 'dr',
   droppedRateSeq: 'dq',
@@ -151,6 +152,7 @@ export function decodeBucket(key: string, item: BucketItem | undefined): BucketS
           decreasedAtUs: number(A.decreasedAt) ?? 0,
           epoch: number(A.epoch) ?? 0,
           sinceUs: number(A.rateSince) ?? 0,
+          backoffs: number(A.rateBackoffs) ?? 0,
         };
   return {
     tatUs,

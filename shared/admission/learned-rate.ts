@@ -9,19 +9,27 @@
  *   `1 / decrease` (multiplicative decrease, as TCP and the SDK's CUBIC limiter do) and starts a
  *   new epoch. Calls already in flight under the old epoch throttle too, but they are not new
  *   evidence: their reports find a newer epoch and change nothing. One throttle, one decrease.
- * - Recovery holds the decreased rate for a `plateau` (the provider's real budget is probably just
- *   above it), then probes upward by a constant factor per second, never above the configured
- *   rate. So a bucket whose budget is shared settles around the real budget with one probe (and
- *   about one throttle) per plateau, and a bucket whose competitor went away is back at its
- *   configured rate within `plateau + log(1 / fraction) / log(1 + probeGrowth)` seconds of the
- *   last throttle.
- * - Why these defaults: a simulation of the `half-limit` and `shared-account` scenarios
- *   (test/bench/e2e.ts) compared decreases of 0.5–0.7, with and without a quick climb back to
- *   just under the throttled rate, and plateaus of 10–15 s. Halving with no quick climb throttled
- *   least (a climb back to 95 % of a rate that was already too high is a throttle waiting to
- *   happen), and a 12 s plateau with 20 %/s probes is back at the configured rate about 16 s
- *   after a competitor stops. The rate the provider throttled at (`ceiling`) is kept for the
- *   operator: the live view shows it.
+ *   Nor are throttles in the first `settleSeconds` after a decrease: the calls re-spaced at the
+ *   lower rate meet a provider bucket the faster ones left empty.
+ * - Recovery holds the decreased rate (the *base*) for a `plateau`, then *probes*: it climbs by
+ *   `probeGrowth` a second to `probeStep` × the base and holds there for `probeHoldSeconds` —
+ *   long enough for the provider's own burst to run dry if the budget is not there — then climbs
+ *   on to the configured rate. A throttle while probing is the probe failing, not the budget
+ *   shrinking: the rate goes back to the base (which held) rather than halving below it, and the
+ *   next plateau is twice as long (up to `2^maxBackoffs` times), so a budget that really is lower
+ *   costs a throttle or two per probe, ever more rarely. Back at the configured rate, the
+ *   back-off resets.
+ * - So a bucket whose budget is shared settles at its base with a short probe now and then, and
+ *   one whose competitor went away is back at its configured rate within
+ *   `plateau · 2^backoffs + log(probeStep) / log(1 + probeGrowth) + probeHold + log(1 / (base ·
+ *   probeStep)) / log(1 + probeGrowth)` seconds of the last throttle (about 24 s with the
+ *   defaults and no back-off).
+ * - Why: the `half-limit` and `shared-account` scenarios (test/bench/e2e.ts). Probing straight
+ *   back to the configured rate at 20 %/s overshot to twice the real budget before the provider's
+ *   burst ran dry, and each probe cost a cluster of 4–5 throttles and a halving below the real
+ *   budget (0.17 throttles per call); a quick climb back to just under the rate that was
+ *   throttled is the next throttle waiting to happen. The rate the provider throttled at
+ *   (`ceiling`) is kept for the operator.
  *
  * Rates are fractions of the configured rate, in (0, 1]. The burst shrinks with the rate (the
  * tolerance τ = burst·T stays the same length of time), so a slowed bucket also bursts less.
@@ -29,14 +37,25 @@
 
 /** Tuning of the learned rate. */
 export interface LearnedRatePolicy {
-  /** Factor applied on a throttle, in (0, 1). @default 0.5 */
+  /** Factor applied on a throttle that is not a failed probe, in (0, 1). @default 0.5 */
   readonly decrease: number;
   /** Lowest fraction of the configured rate. @default 0.05 */
   readonly minFraction: number;
-  /** Seconds to hold the decreased rate before probing higher. @default 12 */
+  /** Seconds to hold the base before probing (doubled after each failed probe). @default 12 */
   readonly plateauSeconds: number;
-  /** Growth per second while probing. @default 0.2 */
+  /** Growth per second while climbing. @default 0.2 */
   readonly probeGrowth: number;
+  /** How far above the base a probe goes before it holds, as a factor. @default 1.5 */
+  readonly probeStep: number;
+  /** Seconds a probe holds before climbing on to the configured rate. @default 8 */
+  readonly probeHoldSeconds: number;
+  /** How many times the plateau may double after failed probes. @default 2 */
+  readonly maxBackoffs: number;
+  /**
+   * Seconds after a decrease during which throttles are its echoes, not new evidence: the calls
+   * re-spaced at the lower rate meet a provider bucket the faster ones left empty. @default 3
+   */
+  readonly settleSeconds: number;
   /** Smallest change worth writing, as a fraction of the configured rate. @default 0.02 */
   readonly minStep: number;
 }
@@ -47,6 +66,10 @@ export const DEFAULT_LEARNED_RATE: LearnedRatePolicy = Object.freeze({
   minFraction: 0.05,
   plateauSeconds: 12,
   probeGrowth: 0.2,
+  probeStep: 1.5,
+  probeHoldSeconds: 8,
+  maxBackoffs: 2,
+  settleSeconds: 3,
   minStep: 0.02,
 });
 
@@ -56,7 +79,7 @@ export interface RateState {
   readonly fraction: number;
   /** The fraction in force when the provider last throttled (1 when it never did). */
   readonly ceiling: number;
-  /** The fraction the last throttle decreased the rate to: where the recovery curve starts. */
+  /** The base the recovery curve starts from: the fraction the last throttle left. */
   readonly decreasedTo: number;
   /** When the last throttle decreased the rate (µs); 0 when it never did. */
   readonly decreasedAtUs: number;
@@ -69,6 +92,8 @@ export interface RateState {
    * epoch: a throttle of it is new evidence.
    */
   readonly sinceUs: number;
+  /** Failed probes since the rate was last back at 1: the plateau is `2^backoffs` as long. */
+  readonly backoffs: number;
 }
 
 /** A bucket that has never been throttled. */
@@ -79,6 +104,7 @@ export const UNTHROTTLED: RateState = Object.freeze({
   decreasedAtUs: 0,
   epoch: 0,
   sinceUs: 0,
+  backoffs: 0,
 });
 
 /**
@@ -92,23 +118,31 @@ export function afterThrottle(
   policy: LearnedRatePolicy = DEFAULT_LEARNED_RATE,
 ): RateState | undefined {
   if (admittedEpoch !== state.epoch) return undefined;
+  if (state.epoch > 0 && nowUs - state.decreasedAtUs < policy.settleSeconds * 1_000_000)
+    return undefined;
   const current = fractionAt(state, nowUs, policy);
-  const decreased = Math.max(policy.minFraction, current * policy.decrease);
+  // A probe that failed: back to the base that held, and probe again later.
+  const probing = state.fraction < 1 && current > state.decreasedTo * (1 + 1e-9);
+  const base = probing
+    ? state.decreasedTo
+    : Math.max(policy.minFraction, current * policy.decrease);
   return {
-    fraction: decreased,
+    fraction: base,
     ceiling: current,
-    decreasedTo: decreased,
+    decreasedTo: base,
     decreasedAtUs: nowUs,
     epoch: state.epoch + 1,
     // A lower bound; the change that writes the decrease sets its re-spacing point.
     sinceUs: nowUs,
+    backoffs: probing ? Math.min(policy.maxBackoffs, state.backoffs + 1) : 0,
   };
 }
 
 /**
- * The fraction the recovery curve gives at `nowUs`: the decreased rate held for `plateauSeconds`,
- * then growing by `probeGrowth` per second up to 1. Never below the state's own fraction, never
- * above 1.
+ * The fraction the recovery curve gives at `nowUs`: the base held for the plateau
+ * (`plateauSeconds · 2^backoffs`), a climb of `probeGrowth` a second to `probeStep` × the base,
+ * a hold of `probeHoldSeconds`, then the climb on to 1. Never below the state's own fraction,
+ * never above 1.
  */
 export function fractionAt(
   state: RateState,
@@ -117,8 +151,20 @@ export function fractionAt(
 ): number {
   if (state.fraction >= 1) return 1;
   const seconds = Math.max(0, (nowUs - state.decreasedAtUs) / 1_000_000);
-  const probing = Math.max(0, seconds - policy.plateauSeconds);
-  const fraction = state.decreasedTo * (1 + policy.probeGrowth) ** probing;
+  const base = state.decreasedTo;
+  const plateau = policy.plateauSeconds * 2 ** state.backoffs;
+  const growth = Math.log(1 + policy.probeGrowth);
+  const toStep = Math.log(policy.probeStep) / growth;
+  let fraction: number;
+  if (seconds <= plateau) fraction = base;
+  else if (seconds <= plateau + toStep) fraction = base * Math.exp(growth * (seconds - plateau));
+  else if (seconds <= plateau + toStep + policy.probeHoldSeconds)
+    fraction = base * policy.probeStep;
+  else
+    fraction =
+      base *
+      policy.probeStep *
+      Math.exp(growth * (seconds - plateau - toStep - policy.probeHoldSeconds));
   return Math.min(1, Math.max(state.fraction, fraction));
 }
 

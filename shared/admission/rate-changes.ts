@@ -72,7 +72,9 @@ export async function recoverIfDue(
   const nowUs = context.clock() * US_PER_MS;
   const fraction = recoveryStep(state.rate, nowUs, context.learnedRate);
   if (fraction === undefined) return;
-  await writeChange(context, bucket, key, state, { ...state.rate, fraction }, nowUs, 0, counter);
+  // Back at the configured rate, failed probes are forgotten.
+  const rate = { ...state.rate, fraction, ...(fraction >= 1 ? { backoffs: 0 } : {}) };
+  await writeChange(context, bucket, key, state, rate, nowUs, 0, counter);
 }
 
 async function writeChange(

@@ -38,6 +38,10 @@ export const learnedRateSchema = z.strictObject({
   minFraction: z.number().gt(0).max(1).optional(),
   plateauSeconds: z.number().min(0).max(3_600).optional(),
   probeGrowth: z.number().gt(0).max(10).optional(),
+  probeStep: z.number().gt(1).max(10).optional(),
+  probeHoldSeconds: z.number().min(0).max(600).optional(),
+  maxBackoffs: z.int().min(0).max(10).optional(),
+  settleSeconds: z.number().min(0).max(60).optional(),
   minStep: z.number().gt(0).max(1).optional(),
 });
 

@@ -242,6 +242,7 @@ describe.each(enginesUnderTest())('scheduling on $name', (engine) => {
     expect(epochsInOrder[epochsInOrder.length - 1]).toBe(epoch + 1);
     expect(epochsInOrder).toEqual([...epochsInOrder].sort((x, y) => x - y));
     expect(await dispatcher().reportThrottle(bucket, epoch)).toBe(false);
+    nowMs += DEFAULT_LEARNED_RATE.settleSeconds * 1_000;
     expect(await dispatcher().reportThrottle(bucket, epoch + 1)).toBe(true);
   });
 

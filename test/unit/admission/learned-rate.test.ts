@@ -25,7 +25,9 @@ describe('afterThrottle', () => {
     const first = afterThrottle(UNTHROTTLED, 0, T0);
     expect(first).toMatchObject({ fraction: 0.5, ceiling: 1, decreasedTo: 0.5, epoch: 1 });
     expect(afterThrottle(first as RateState, 0, T0 + 100)).toBeUndefined();
-    expect(afterThrottle(first as RateState, 1, T0)).toMatchObject({
+    // Within the settle time a throttle is an echo of the decrease, even in the new epoch.
+    expect(afterThrottle(first as RateState, 1, T0 + 2 * S)).toBeUndefined();
+    expect(afterThrottle(first as RateState, 1, T0 + 4 * S)).toMatchObject({
       fraction: 0.25,
       ceiling: 0.5,
       epoch: 2,
@@ -33,20 +35,41 @@ describe('afterThrottle', () => {
   });
 
   it('never goes below the minimum fraction', () => {
-    expect(history(Array.from({ length: 50 }, (_, i) => i * 0.01)).fraction).toBe(
+    expect(history(Array.from({ length: 50 }, (_, i) => i * 4)).fraction).toBe(
       DEFAULT_LEARNED_RATE.minFraction,
     );
   });
 });
 
 describe('fractionAt', () => {
-  it('holds the decreased rate for the plateau, then probes back to the configured rate', () => {
+  it('holds the base for the plateau, climbs to a probe, holds it, then climbs to the configured rate', () => {
     const state = history([0]);
+    const g = Math.log(1.2);
+    const toStep = Math.log(1.5) / g;
     expect(fractionAt(state, T0)).toBeCloseTo(0.5, 10);
     expect(fractionAt(state, T0 + 12 * S)).toBeCloseTo(0.5, 10);
     expect(fractionAt(state, T0 + 13 * S)).toBeCloseTo(0.6, 10);
-    expect(fractionAt(state, T0 + 15 * S)).toBeCloseTo(0.5 * 1.2 ** 3, 10);
-    expect(fractionAt(state, T0 + 16 * S)).toBe(1);
+    expect(fractionAt(state, T0 + (12 + toStep + 4) * S)).toBeCloseTo(0.75, 10);
+    expect(fractionAt(state, T0 + (12 + toStep + 8 + 1) * S)).toBeCloseTo(0.75 * 1.2, 6);
+    expect(fractionAt(state, T0 + 26 * S)).toBe(1);
+  });
+
+  it('goes back to the base on a throttle while probing, and waits twice as long before the next probe', () => {
+    const probed = afterThrottle(history([0]), 1, T0 + 14 * S) as RateState;
+    expect(probed).toMatchObject({ fraction: 0.5, decreasedTo: 0.5, backoffs: 1, epoch: 2 });
+    expect(probed.ceiling).toBeGreaterThan(0.5);
+    expect(fractionAt(probed, T0 + (14 + 23) * S)).toBeCloseTo(0.5, 10);
+    expect(fractionAt(probed, T0 + (14 + 25) * S)).toBeGreaterThan(0.5);
+    // The back-off stops doubling at maxBackoffs.
+    let state = probed;
+    for (let i = 0; i < 5; i++) {
+      const at = state.decreasedAtUs + 60 * S;
+      state = afterThrottle(state, state.epoch, at) as RateState;
+    }
+    expect(state.backoffs).toBe(DEFAULT_LEARNED_RATE.maxBackoffs);
+    // A throttle at the base itself is the budget shrinking: halve, and forget the back-off.
+    const halved = afterThrottle(state, state.epoch, state.decreasedAtUs + 4 * S) as RateState;
+    expect(halved).toMatchObject({ fraction: 0.25, backoffs: 0 });
   });
 
   it('starts its recovery from the latest throttle: a rate that keeps throttling stays down', () => {
@@ -76,15 +99,16 @@ describe('fractionAt', () => {
     );
   });
 
-  it('is back at the configured rate within plateau + the probe time, whatever the history', () => {
+  it('is back at the configured rate within the plateau, the climb and the probe hold, whatever the history', () => {
     fc.assert(
       fc.property(
         fc.array(fc.double({ min: 0, max: 30, noNaN: true }), { minLength: 1, maxLength: 10 }),
         (throttles) => {
           const state = history([...throttles].sort((a, b) => a - b));
           const p = DEFAULT_LEARNED_RATE;
-          const probeS = Math.log(1 / state.decreasedTo) / Math.log(1 + p.probeGrowth);
-          const back = Math.max(...throttles) + p.plateauSeconds + probeS + 1e-6;
+          const climbS = Math.log(1 / state.decreasedTo) / Math.log(1 + p.probeGrowth);
+          const plateauS = p.plateauSeconds * 2 ** state.backoffs;
+          const back = Math.max(...throttles) + plateauS + climbS + p.probeHoldSeconds + 1e-6;
           expect(fractionAt(state, T0 + back * S)).toBe(1);
         },
       ),
