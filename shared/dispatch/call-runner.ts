@@ -17,7 +17,10 @@ import {
 } from '../services/registry.js';
 
 /** What the runner reads of a registry entry (tests pass fakes of this much). */
-export type RunnableService = Pick<ServiceDefinition, 'idempotencyTokens' | 'isReadOnly' | 'load'>;
+export type RunnableService = Pick<
+  ServiceDefinition,
+  'idempotencyTokens' | 'idempotentOperations' | 'isReadOnly' | 'load'
+>;
 
 /** The call of a request, as the runner needs it. */
 export interface CallToRun {
@@ -87,11 +90,18 @@ export class CallRunner {
     this.#credentialsFor = options.credentialsFor;
   }
 
-  /** Whether running this call twice is harmless: read-only, or protected by a token. */
+  /**
+   * Whether running this call twice is harmless: read-only, protected by a token, or idempotent
+   * by itself.
+   */
   isSafeToRepeat(call: CallToRun['call']): boolean {
     const service = this.#services[call.service];
     if (service === undefined) return false;
-    return service.isReadOnly(call.operation) || call.operation in service.idempotencyTokens;
+    return (
+      service.isReadOnly(call.operation) ||
+      call.operation in service.idempotencyTokens ||
+      service.idempotentOperations.has(call.operation)
+    );
   }
 
   /**

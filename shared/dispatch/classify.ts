@@ -33,6 +33,14 @@ export type CallFailure =
       readonly message: string;
     };
 
+/**
+ * Throttling codes the SDK's classifier does not know, by service documentation: EC2 answers
+ * `DescribeCapacityBlockOfferings` beyond its bucket with `CapacityBlockDescribeLimitExceeded`.
+ */
+export const EXTRA_THROTTLING_CODES: ReadonlySet<string> = new Set([
+  'CapacityBlockDescribeLimitExceeded',
+]);
+
 /** Connection-level failures from Node's sockets: the request may never have reached anyone. */
 const NETWORK_CODES = new Set([
   'ECONNRESET',
@@ -64,7 +72,7 @@ export function classifyCallError(error: unknown, nowMs: number = Date.now()): C
   // biome-ignore lint/suspicious/noExplicitAny: the smithy classifiers take the SDK's error type.
   const sdkError = shape as any;
 
-  if (isThrottlingError(sdkError)) {
+  if (isThrottlingError(sdkError) || EXTRA_THROTTLING_CODES.has(code)) {
     const retryAfterMs = parseRetryAfter(shape.$response?.headers, nowMs);
     return retryAfterMs === undefined
       ? { kind: 'throttled', code, message }

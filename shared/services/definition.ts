@@ -36,6 +36,12 @@ export interface ServiceDefinition {
    * the provider (EC2 `ClientToken`: "Ensuring idempotency" in the EC2 API guide).
    */
   readonly idempotencyTokens: Readonly<Record<string, string>>;
+  /**
+   * Mutating operations that are idempotent by themselves, without a token: running one twice
+   * leaves the same state as running it once (EC2 `TerminateInstances`: terminating a terminated
+   * instance succeeds and changes nothing). A call cut off mid-flight is simply run again.
+   */
+  readonly idempotentOperations: ReadonlySet<string>;
   /** Operations that change nothing, so running them twice is harmless. */
   isReadOnly(operation: string): boolean;
   /**

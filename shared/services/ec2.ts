@@ -268,9 +268,10 @@ function costError(
 export const EC2_DEFINITION: ServiceDefinition = Object.freeze({
   id: EC2_SERVICE,
   iamPrefix: 'ec2',
+  // The operations of EC2's "Ensuring idempotency" page. Not StartInstances: it takes no
+  // ClientToken (the SDK drops the field), so a repeated start is not recognised as one.
   idempotencyTokens: Object.freeze({
     RunInstances: 'ClientToken',
-    StartInstances: 'ClientToken',
     CreateFleet: 'ClientToken',
     CreateLaunchTemplate: 'ClientToken',
     CreateLaunchTemplateVersion: 'ClientToken',
@@ -283,6 +284,8 @@ export const EC2_DEFINITION: ServiceDefinition = Object.freeze({
     RequestSpotInstances: 'ClientToken',
     CreateFlowLogs: 'ClientToken',
   }),
+  // Terminating an instance twice terminates it once (the second answer shows it terminated).
+  idempotentOperations: new Set(['TerminateInstances']),
   isReadOnly: readOnlyByName,
   load: async () => sdkPackage(await import('@aws-sdk/client-ec2'), 'EC2Client'),
   limits: Object.freeze({ needs: ec2Needs, bucketsOf: ec2Buckets }),

@@ -14,6 +14,7 @@ function fakeService(configs: Record<string, unknown>[]): RunnableService {
   }
   return {
     idempotencyTokens: {},
+    idempotentOperations: new Set(),
     isReadOnly: () => true,
     load: async () => ({
       createClient: (config) => {

@@ -24,6 +24,14 @@ describe('classifyCallError', () => {
     expect(classifyCallError(sdkError('SomethingElse', 429)).kind).toBe('throttled');
   });
 
+  it("recognises EC2's CapacityBlockDescribeLimitExceeded as throttling, which smithy does not know", () => {
+    expect(classifyCallError(sdkError('CapacityBlockDescribeLimitExceeded', 400))).toEqual({
+      kind: 'throttled',
+      code: 'CapacityBlockDescribeLimitExceeded',
+      message: 'CapacityBlockDescribeLimitExceeded happened',
+    });
+  });
+
   it('honours Retry-After in seconds and as an HTTP date', () => {
     expect(classifyCallError(sdkError('Throttling', 400, { 'retry-after': '4' }))).toMatchObject({
       retryAfterMs: 4_000,
