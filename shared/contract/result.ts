@@ -16,7 +16,8 @@ import {
   truncate,
   versionProblem,
 } from './problems.js';
-import { CONTRACT_VERSION, idSchema, jsonObjectSchema, MAX_MESSAGE_BYTES } from './request.js';
+import { CONTRACT_VERSION, idSchema, jsonObjectSchema } from './request.js';
+import { MAX_MESSAGE_BYTES } from './sizes.js';
 
 /** How a request ended. */
 export const RESULT_STATUSES = ['succeeded', 'failed', 'rejected'] as const;

@@ -122,10 +122,14 @@ export function envelopeAttributes(envelope: Envelope): Record<string, string> {
   return attributes;
 }
 
-/** A dead letter's attributes: the message's own, and why it is dead. */
-export function deadLetterAttributes(
-  message: IncomingMessage,
-  reason: string,
-): Record<string, string> {
-  return { ...message.attributes, [ENVELOPE.reason]: reason.slice(0, MAX_REASON_CHARS) };
+/**
+ * A dead letter's attributes: Sluice's own only — when the request was first received and why it
+ * is dead. None of the message's attributes are copied: a producer's own count against SQS's 10
+ * per message (and its size), and `sluice-*` ones on a request queue are a producer's word.
+ */
+export function deadLetterAttributes(firstSeenMs: number, reason: string): Record<string, string> {
+  return {
+    [ENVELOPE.firstSeen]: String(firstSeenMs),
+    [ENVELOPE.reason]: reason.slice(0, MAX_REASON_CHARS),
+  };
 }

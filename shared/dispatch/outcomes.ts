@@ -9,7 +9,7 @@ import type { Problem } from '../contract/problems.js';
 import { idSchema, type SluiceRequest } from '../contract/request.js';
 import { failedResult, rejectedResult, type SluiceResult } from '../contract/result.js';
 import type { BatchContext, Work } from './context.js';
-import { deadLetterAttributes, type IncomingMessage } from './envelope.js';
+import { deadLetterAttributes, firstSeenOf, type IncomingMessage } from './envelope.js';
 import { producerOf } from './producer.js';
 import { replyMessage } from './replies.js';
 
@@ -32,14 +32,12 @@ export async function finishClaimed(
   result: SluiceResult,
   deadLetterReason?: string,
 ): Promise<void> {
-  // The dead letter goes first: if the record were written first and the send then failed,
-  // the redelivered message would find the request finished and the dead letter would be lost.
-  if (deadLetterReason !== undefined) await deadLetter(ctx, work.message, deadLetterReason);
   const recorded = await ctx.requests.finishClaimed(work.request.id, owner, result, ctx.clock());
   if (!recorded) {
     ctx.telemetry.warn('lease lost before the result was recorded', { id: work.request.id });
     return;
   }
+  if (deadLetterReason !== undefined) await copyToDeadLetters(ctx, work, deadLetterReason);
   announce(ctx, work, result);
 }
 
@@ -57,9 +55,26 @@ export async function finishUnclaimed(
     { code, message },
     { receivedAt: work.firstSeenMs, finishedAt: now },
   );
-  await deadLetter(ctx, work.message, code);
   if (await ctx.requests.finishOpen(work.request.id, result, now, work.firstSeenMs)) {
+    await copyToDeadLetters(ctx, work, code);
     announce(ctx, work, result);
+  }
+}
+
+/**
+ * The dead-letter copy of a request whose result is recorded: the result is what the producer
+ * reads, so it is written first, and a copy that SQS refuses does not undo it — the refusal is
+ * logged (and the message acknowledged: delivered again, it would only find its result).
+ */
+async function copyToDeadLetters(ctx: BatchContext, work: Work, reason: string): Promise<void> {
+  try {
+    await deadLetter(ctx, work.message, work.firstSeenMs, reason);
+  } catch (error) {
+    if (!(error instanceof DeadLetterSendError)) throw error;
+    ctx.telemetry.warn('dead letter not sent; the result is recorded', {
+      id: work.request.id,
+      error: error.message,
+    });
   }
 }
 
@@ -82,7 +97,7 @@ export async function reject(
   });
   if (id === undefined) {
     // Nowhere to record it by id: the dead-letter queue keeps it, with the reason.
-    await deadLetter(ctx, message, result.error.message);
+    await deadLetter(ctx, message, firstSeenOf(message, now), result.error.message);
     return;
   }
   if (await ctx.requests.finishOpen(id, result, now, now)) {
@@ -122,6 +137,7 @@ function replyTo(
 async function deadLetter(
   ctx: BatchContext,
   message: IncomingMessage,
+  firstSeenMs: number,
   reason: string,
 ): Promise<void> {
   const failed = await ctx.queue.sendAll([
@@ -129,7 +145,7 @@ async function deadLetter(
       key: 'dlq',
       queueUrl: ctx.dlqUrl,
       body: message.body,
-      attributes: deadLetterAttributes(message, reason),
+      attributes: deadLetterAttributes(firstSeenMs, reason),
     },
   ]);
   const why = failed.get('dlq');

@@ -102,7 +102,7 @@ describe('builders', () => {
         field: '(body)',
         rule: 'max-size',
         message:
-          '(body): is 1048577 bytes; a message may be at most 1048576 bytes (the SQS limit) (max-size)',
+          "(body): is 1048577 bytes; a message may be at most 1040384 bytes (SQS's 1 MiB less 8 KiB kept for Sluice's envelope) (max-size)",
       },
     ]);
     expect(parseResult(JSON.stringify(result))).toEqual({ ok: true, result });

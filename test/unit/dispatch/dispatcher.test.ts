@@ -55,6 +55,7 @@ function setup(
   const events: string[] = [];
   const warnings: string[] = [];
   let failSends = false;
+  let failDeadLetters = false;
   const dispatcher = new Dispatcher({
     deployment: parseDeploymentConfig({
       targets: [
@@ -132,6 +133,8 @@ function setup(
     queue: {
       sendAll: async (messages) => {
         if (failSends) return new Map(messages.map((m) => [m.key, 'ServiceUnavailable']));
+        if (failDeadLetters && messages.some((m) => m.queueUrl === 'q-dlq'))
+          return new Map(messages.map((m) => [m.key, 'KmsThrottled']));
         sent.push(...messages);
         events.push(...messages.map((m) => `send ${m.queueUrl}`));
         return new Map();
@@ -163,6 +166,9 @@ function setup(
     },
     failSends: () => {
       failSends = true;
+    },
+    failDeadLetters: () => {
+      failDeadLetters = true;
     },
   };
 }
@@ -278,10 +284,40 @@ describe('Dispatcher.processBatch', () => {
     expect(t.sent).toEqual([
       expect.objectContaining({
         queueUrl: 'q-dlq',
-        attributes: { [ENVELOPE.reason]: 'DeadlineExceeded' },
+        attributes: { [ENVELOPE.firstSeen]: String(T0), [ENVELOPE.reason]: 'DeadlineExceeded' },
       }),
     ]);
     expect(t.admits).toEqual([]);
+  });
+
+  it("dead-letters with Sluice's attributes only, none of the producer's", async () => {
+    const t = setup();
+    t.advance(60_000);
+    const producerAttributes = Object.fromEntries(
+      Array.from({ length: 10 }, (_, i) => [`mine-${i}`, 'x']),
+    );
+    await t.dispatcher.processBatch(
+      [message({ id: 'late', deadline: new Date(T0).toISOString() }, producerAttributes)],
+      'owner',
+    );
+    expect(Object.keys(t.sent[0]?.attributes ?? {})).toEqual([ENVELOPE.firstSeen, ENVELOPE.reason]);
+  });
+
+  it('records the result of a request that failed for good even when its dead letter cannot be sent', async () => {
+    const t = setup();
+    t.failDeadLetters();
+    t.advance(60_000);
+    const outcome = await t.dispatcher.processBatch(
+      [message({ id: 'late', deadline: new Date(T0).toISOString() })],
+      'owner',
+    );
+    expect(t.finished.get('late')).toMatchObject({
+      status: 'failed',
+      error: { code: 'DeadlineExceeded' },
+    });
+    expect(t.warnings).toContain('dead letter not sent; the result is recorded');
+    // Delivered again it would only find its result: the message is acknowledged.
+    expect(outcome.failedMessageIds).toEqual([]);
   });
 
   it('after a provider throttle on the last attempt: pushes the bucket back, fails the request, dead-letters it', async () => {
