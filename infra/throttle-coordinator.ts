@@ -1,7 +1,8 @@
 /**
  * `ThrottleCoordinator`: the whole Sluice coordinator in one construct — request queues (one per
  * priority), the scheduled queue of admitted calls waiting for their slots, a dead-letter queue, the dispatcher function and its SQS event sources, the
- * buckets and requests tables, least-privilege IAM, a dashboard and alarms.
+ * buckets and requests tables, the outputs bucket (outputs too large for a result record),
+ * least-privilege IAM, a dashboard and alarms.
  *
  * No business logic lives here: the construct turns the deployment configuration (validated by
  * the same parser the dispatcher uses) into resources, and ships the configuration inside the
@@ -16,12 +17,20 @@ import { Architecture, LoggingFormat, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
+import {
+  BlockPublicAccess,
+  Bucket,
+  BucketEncryption,
+  type CfnBucket,
+  ObjectOwnership,
+} from 'aws-cdk-lib/aws-s3';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../shared/config/environment.js';
 import { METRIC_NAMESPACE } from '../shared/contract/metrics.js';
 import type { Priority } from '../shared/contract/request.js';
+import { OUTPUTS_PREFIX } from '../shared/requests/outputs.js';
 import { iamActionsFor } from '../shared/services/registry.js';
 import { BUCKETS_TABLE, REQUESTS_TABLE, type TableLayout } from '../shared/storage/tables.js';
 import {
@@ -89,6 +98,11 @@ export class ThrottleCoordinator extends Construct {
   readonly bucketsTable: Table;
   /** Request records: status, attempts, result; expired by TTL. */
   readonly requestsTable: Table;
+  /**
+   * Outputs too large for a result record (over 192 KiB), one object each under `outputs/`; a
+   * result points to its object. Objects expire with the results (`resultTtlDays`).
+   */
+  readonly outputsBucket: Bucket;
   /** The CloudWatch dashboard. */
   readonly dashboard: Dashboard;
   /** The alarms, by what they watch. */
@@ -129,6 +143,7 @@ export class ThrottleCoordinator extends Construct {
 
     this.bucketsTable = this.table(BUCKETS_TABLE);
     this.requestsTable = this.table(REQUESTS_TABLE);
+    this.outputsBucket = this.outputs(settings);
 
     this.logGroup = new LogGroup(this, 'DispatcherLogs', {
       retention: settings.logRetention,
@@ -168,6 +183,7 @@ export class ThrottleCoordinator extends Construct {
         ),
         [ENV.scheduledQueueUrl]: this.scheduledQueue.queueUrl,
         [ENV.dlqUrl]: this.dlq.queueUrl,
+        [ENV.outputsBucket]: this.outputsBucket.bucketName,
         // The configuration can exceed Lambda's 4 KB of environment: it ships in the bundle.
         [ENV.configFile]: CONFIG_FILE_NAME,
       },
@@ -200,6 +216,12 @@ export class ThrottleCoordinator extends Construct {
     this.dlq.grantSendMessages(this.dispatcher);
     this.bucketsTable.grantReadWriteData(this.dispatcher);
     this.requestsTable.grantReadWriteData(this.dispatcher);
+    // Writes outputs, never reads or deletes them (the lifecycle rule does).
+    Grant.addToPrincipal({
+      grantee: this.dispatcherRole,
+      actions: ['s3:PutObject'],
+      resourceArns: [this.outputsBucket.arnForObjects(`${OUTPUTS_PREFIX}*`)],
+    });
     this.grantReplyDestinations(settings);
     this.grantTargets(settings);
 
@@ -232,9 +254,50 @@ export class ThrottleCoordinator extends Construct {
     for (const queue of Object.values(this.queues)) queue.grantSendMessages(grantee);
   }
 
-  /** Lets `grantee` read request records and results (what `sluice result` needs). */
+  /**
+   * Lets `grantee` read request records and results (what `sluice result` needs), large outputs
+   * in S3 included.
+   */
   grantReadResults(grantee: IGrantable): void {
     this.requestsTable.grantReadData(grantee);
+    Grant.addToPrincipal({
+      grantee,
+      actions: ['s3:GetObject'],
+      resourceArns: [this.outputsBucket.arnForObjects(`${OUTPUTS_PREFIX}*`)],
+    });
+  }
+
+  /**
+   * The outputs bucket: private (all public access blocked, objects owned by the bucket's
+   * account, no ACLs), encrypted (SSE-S3: no key policy for readers to be granted), TLS only, and
+   * every object expired after the results' TTL — an output lives as long as the record that
+   * points to it. Retained with the stack's tables: the requests table points into it.
+   */
+  private outputs(settings: ResolvedCoordinatorProps): Bucket {
+    const bucket = new Bucket(this, 'OutputsBucket', {
+      encryption: BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      lifecycleRules: [
+        {
+          id: 'expire-with-results',
+          expiration: Duration.days(settings.config.resultTtlDays),
+          abortIncompleteMultipartUploadAfter: Duration.days(1),
+        },
+      ],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    Validations.of(bucket).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason:
+        'Outputs are written only by the dispatcher and read only by roles granted ' +
+        'grantReadResults; access is audited with CloudTrail (S3 data events) where the account ' +
+        'enables them. A log bucket of its own would need its own logging, and would keep call ' +
+        'outputs longer than the results they belong to.',
+    });
+    return bucket;
   }
 
   /** A state table: on-demand, PITR, TTL, retained when the stack goes, never replaced silently. */
@@ -356,6 +419,14 @@ export class ThrottleCoordinator extends Construct {
 
     const policy = this.dispatcherRole.node.tryFindChild('DefaultPolicy');
     if (policy === undefined) return;
+    const bucketId = Stack.of(this).getLogicalId(this.outputsBucket.node.defaultChild as CfnBucket);
+    Validations.of(policy).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/${OUTPUTS_PREFIX}*]`,
+      reason:
+        'The dispatcher writes each large output to an object key it makes per request and ' +
+        'attempt (outputs/<id>/<attempt>.json), unknown at deploy time; s3:PutObject only, under ' +
+        'the outputs/ prefix of the one outputs bucket.',
+    });
     const ownAccountTargets = settings.config.targets.filter((t) => t.roleArn === undefined);
     if (ownAccountTargets.length === 0) return;
     const acknowledgements = new Map<string, string>();

@@ -25,6 +25,7 @@ import { DispatchActivity } from './activity.js';
 import { createTableAndWait } from './emulators/create-table.js';
 import { accountCredentials, LOCAL_CREDENTIALS, LOCAL_REGION } from './emulators/credentials.js';
 import { localDynamoClient } from './emulators/dynalite.js';
+import { createBucket, s3Client } from './emulators/s3.js';
 import { createTopic, snsClient } from './emulators/sns.js';
 import { createQueues, sqsClient } from './emulators/sqs.js';
 import { startEmulatorsThread } from './emulators/thread.js';
@@ -134,25 +135,35 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
   const producerDdb = localDynamoClient(dynamo.endpoint);
   const sqsc = sqsClient(sqs.endpoint);
   const sns = snsClient(sqs.endpoint);
+  const s3 = s3Client(sqs.endpoint);
   const prefix = `sluice-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
-  const [bucketsTableName, requestsTableName, queues, replies, replyTopicArn, extraReplyTo] =
-    await Promise.all([
-      createTableAndWait(ddb, BUCKETS_TABLE, `${prefix}-buckets`),
-      createTableAndWait(ddb, REQUESTS_TABLE, `${prefix}-requests`),
-      createQueues(sqsc, {
-        prefix,
-        maxReceiveCount: options.maxReceiveCount ?? 5,
-        visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 10,
-      }),
-      createQueues(sqsc, {
-        prefix: `${prefix}-replies`,
-        maxReceiveCount: 5,
-        visibilityTimeoutSeconds: 30,
-      }),
-      // Results pushed to subscribers: queues (or anything SNS delivers to) subscribe to it.
-      createTopic(sns, `${prefix}-results`),
-      options.replyDestinations?.(sqs.endpoint) ?? [],
-    ]);
+  const [
+    bucketsTableName,
+    requestsTableName,
+    queues,
+    replies,
+    replyTopicArn,
+    extraReplyTo,
+    outputsBucketName,
+  ] = await Promise.all([
+    createTableAndWait(ddb, BUCKETS_TABLE, `${prefix}-buckets`),
+    createTableAndWait(ddb, REQUESTS_TABLE, `${prefix}-requests`),
+    createQueues(sqsc, {
+      prefix,
+      maxReceiveCount: options.maxReceiveCount ?? 5,
+      visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 10,
+    }),
+    createQueues(sqsc, {
+      prefix: `${prefix}-replies`,
+      maxReceiveCount: 5,
+      visibilityTimeoutSeconds: 30,
+    }),
+    // Results pushed to subscribers: queues (or anything SNS delivers to) subscribe to it.
+    createTopic(sns, `${prefix}-results`),
+    options.replyDestinations?.(sqs.endpoint) ?? [],
+    // Bucket names: lowercase, at most 63 characters (the prefix is lowercase base36 and hex).
+    createBucket(s3, `${prefix}-outputs`),
+  ]);
   const replyQueueUrl = replies.queueUrls.normal;
   const accounts = options.accounts ?? [LOCAL_ACCOUNT];
   const { targets, replyTo, ...rest } = options.config ?? {};
@@ -162,6 +173,7 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
     queueUrls: queues.queueUrls,
     scheduledQueueUrl: queues.scheduledQueueUrl,
     dlqUrl: queues.dlqUrl,
+    outputsBucketName,
     deployment: parseDeploymentConfig({
       targets: targets ?? accounts.map((account) => ({ account, allow: LOCAL_ALLOW })),
       replyTo: [replyQueueUrl, replyTopicArn, ...extraReplyTo, ...(replyTo ?? [])],
@@ -172,6 +184,7 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
   const clients: DispatcherClients = {
     dynamodb: ddb,
     sqs: sqsc,
+    s3,
     // Access key = account id: the simulator's caller account (distinct buckets per account).
     callCredentialsFor: accountCredentials,
     // fauxqs serves every region (and SNS) on one endpoint; the clients still sign per region.
@@ -228,6 +241,8 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
   const client = new SluiceClient({
     sqs: sqsc,
     dynamodb: producerDdb,
+    // Outputs too large for a result come back from the outputs bucket, as for any producer.
+    s3,
     queueUrls: queues.queueUrls,
     requestsTableName,
   });
@@ -280,6 +295,8 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
     replies: built.replies,
     sqs: sqsc,
     sns,
+    /** An S3 client of the emulator (outputs too large for a result are in its outputs bucket). */
+    s3,
     sqsEndpoint: sqs.endpoint,
     dynamoEndpoint: dynamo.endpoint,
     /**
@@ -297,6 +314,7 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
       AWS_DEFAULT_REGION: LOCAL_REGION,
       AWS_ENDPOINT_URL_SQS: sqs.endpoint,
       AWS_ENDPOINT_URL_SNS: sqs.endpoint,
+      AWS_ENDPOINT_URL_S3: sqs.endpoint,
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
       AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
@@ -316,6 +334,7 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
         producerDdb.destroy();
         sqsc.destroy();
         sns.destroy();
+        s3.destroy();
       })();
       return stopped;
     },

@@ -6,6 +6,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { loadDispatcherEnvironment } from '../../shared/config/environment.js';
 import { createDispatcher } from '../../shared/dispatch/create-dispatcher.js';
@@ -17,6 +18,7 @@ const metrics = new Metrics(METRICS_OPTIONS);
 const { dispatcher } = createDispatcher(loadDispatcherEnvironment(), {
   dynamodb: new DynamoDBClient({}),
   sqs: new SQSClient({}),
+  s3: new S3Client({}),
   telemetry: powertoolsTelemetry(logger, metrics),
 });
 

@@ -25,6 +25,7 @@ import {
 } from '../contract/patterns.js';
 import { type Problem, problem, problemsFromIssues } from '../contract/problems.js';
 import { replyDestinationSchema } from '../contract/request.js';
+import { DEFAULT_MAX_OUTPUT_BYTES } from '../contract/sizes.js';
 import { type LimitsConfig, validateLimitsConfig } from '../limits/limits-config.js';
 import {
   assuredTotal,
@@ -33,6 +34,9 @@ import {
   schedulingPolicyOf,
   schedulingSchema,
 } from './scheduling.js';
+
+/** The largest `maxOutputBytes`: 500 MiB, under V8's longest string (about 512 MiB). */
+const MAX_OUTPUT_BYTES_LIMIT = 524_288_000;
 
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::[0-9]{12}:role\/[\w+=,.@/-]{1,512}$/;
 
@@ -103,6 +107,12 @@ export const deploymentConfigSchema = z.strictObject({
   /** A request without `deadline` fails after waiting this long since first received (ms).
    *  @default 86 400 000 (one day) */
   maxWaitMs: z.int().min(1_000).optional(),
+  /**
+   * The largest output recorded (its JSON, bytes): a call whose output is larger ends `failed`
+   * with `OutputTooLarge`. Outputs over 192 KiB are stored in S3 (the result points to them);
+   * at most 500 MiB (V8's longest string is about 512 MiB). @default 104 857 600 (100 MiB)
+   */
+  maxOutputBytes: z.int().min(1).max(MAX_OUTPUT_BYTES_LIMIT).optional(),
   /** Priority levels' assured shares, flows' weights, the freeze margin. @default {} */
   scheduling: schedulingSchema.optional(),
   /** How a throttled bucket slows down and recovers. @default {} */
@@ -126,6 +136,7 @@ export interface DeploymentConfig {
   readonly leaseMs: number;
   readonly resultTtlDays: number;
   readonly maxWaitMs: number;
+  readonly maxOutputBytes: number;
   readonly scheduling: SchedulingPolicy;
   readonly learnedRate: LearnedRatePolicy;
 }
@@ -198,6 +209,7 @@ export function parseDeploymentConfig(value: unknown): DeploymentConfig {
     leaseMs: data.leaseMs ?? 120_000,
     resultTtlDays: data.resultTtlDays ?? 7,
     maxWaitMs: data.maxWaitMs ?? 86_400_000,
+    maxOutputBytes: data.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
     scheduling: schedulingPolicyOf(data.scheduling),
     learnedRate: learnedRatePolicyOf(data.learnedRate),
   });

@@ -24,6 +24,8 @@ export const ENV = {
   scheduledQueueUrl: 'SLUICE_SCHEDULED_QUEUE_URL',
   /** Dead-letter queue URL: poison messages and exhausted requests go there, with the reason. */
   dlqUrl: 'SLUICE_DLQ_URL',
+  /** S3 bucket of outputs too large for a result record (the result points to them). */
+  outputsBucket: 'SLUICE_OUTPUTS_BUCKET',
   /** The deployment configuration as inline JSON … */
   config: 'SLUICE_CONFIG',
   /** … or as a JSON file (relative paths from LAMBDA_TASK_ROOT, else the working directory). */
@@ -39,6 +41,8 @@ export interface DispatcherEnvironment {
   /** Admitted calls waiting for their slot. */
   readonly scheduledQueueUrl: string;
   readonly dlqUrl: string;
+  /** Where outputs too large for a result go. */
+  readonly outputsBucketName: string;
   readonly deployment: DeploymentConfig;
 }
 
@@ -66,6 +70,7 @@ export function loadDispatcherEnvironment(
   const requestsTableName = required(ENV.requestsTable);
   const scheduledQueueUrl = required(ENV.scheduledQueueUrl);
   const dlqUrl = required(ENV.dlqUrl);
+  const outputsBucketName = required(ENV.outputsBucket);
 
   let queueUrls: Readonly<Record<Priority, string>> = { high: '', normal: '', low: '' };
   const rawQueues = required(ENV.queueUrls);
@@ -100,6 +105,7 @@ export function loadDispatcherEnvironment(
     queueUrls,
     scheduledQueueUrl,
     dlqUrl,
+    outputsBucketName,
     deployment,
   });
 }

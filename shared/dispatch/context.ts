@@ -9,6 +9,7 @@ import type { DeploymentConfig } from '../config/deployment.js';
 import type { Priority, SluiceRequest } from '../contract/request.js';
 import type { LimitsCatalog } from '../limits/index.js';
 import type { BucketDraw } from '../limits/types.js';
+import type { OutputStore } from '../requests/outputs.js';
 import type { RequestsStore } from '../requests/requests-store.js';
 import type { CallRunner } from './call-runner.js';
 import type { CheckIns } from './check-in.js';
@@ -36,6 +37,8 @@ export interface DispatcherDeps {
   readonly queue: Pick<QueueSender, 'sendAll'>;
   /** Sends results to `replyTo` queues and topics, in any region. */
   readonly replies: Pick<ReplySender, 'sendAll'>;
+  /** Stores outputs too large for the result (S3). */
+  readonly outputs: Pick<OutputStore, 'put'>;
   readonly telemetry?: Telemetry;
   /** Epoch ms. @default Date.now */
   readonly clock?: () => number;

@@ -7,6 +7,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { BucketStore, type DynamoSender } from '../admission/bucket-store.js';
 import type { DispatcherEnvironment } from '../config/environment.js';
 import { createCatalog } from '../limits/index.js';
+import { OutputStore, type S3Sender } from '../requests/outputs.js';
 import { RequestsStore } from '../requests/requests-store.js';
 import { CallRunner } from './call-runner.js';
 import { Dispatcher, type DispatcherDeps } from './dispatcher.js';
@@ -18,6 +19,8 @@ import type { Telemetry } from './telemetry.js';
 export interface DispatcherClients {
   readonly dynamodb: DynamoSender;
   readonly sqs: SqsSender;
+  /** Writes outputs too large for a result to the outputs bucket. */
+  readonly s3: S3Sender;
   /**
    * How replies get a client for the region of their queue or topic.
    * @default the SDK's clients, configured by the environment (`AWS_ENDPOINT_URL_SQS` …)
@@ -31,7 +34,7 @@ export interface DispatcherClients {
   readonly clock?: () => number;
   /** Replace parts (tests inject faults here). */
   readonly overrides?: Partial<
-    Pick<DispatcherDeps, 'buckets' | 'requests' | 'runner' | 'queue' | 'replies'>
+    Pick<DispatcherDeps, 'buckets' | 'requests' | 'runner' | 'queue' | 'replies' | 'outputs'>
   >;
 }
 
@@ -76,6 +79,7 @@ export function createDispatcher(env: DispatcherEnvironment, clients: Dispatcher
     runner,
     queue: new QueueSender(clients.sqs),
     replies,
+    outputs: new OutputStore({ s3: clients.s3, bucketName: env.outputsBucketName }),
     clock,
     ...(clients.telemetry ? { telemetry: clients.telemetry } : {}),
     ...clients.overrides,

@@ -5,12 +5,13 @@
  */
 import { METRICS } from '../contract/metrics.js';
 import { effectivePriority, type SluiceRequest } from '../contract/request.js';
-import { ERROR_CODES, failedResult, succeededResult } from '../contract/result.js';
+import { ERROR_CODES, failedResult } from '../contract/result.js';
 import type { RequestState } from '../requests/record.js';
 import { UnsupportedCallError } from './call-runner.js';
 import { classifyCallError } from './classify.js';
 import type { BatchContext, Due, Work } from './context.js';
 import { finishClaimed, reply } from './outcomes.js';
+import { succeededWithOutput } from './record-output.js';
 import { requeue } from './requeue.js';
 import { afterCall, type CallOutcome, retryLimitsOf } from './retry-policy.js';
 
@@ -94,7 +95,7 @@ export async function runCall(ctx: BatchContext, due: Due, owner: string): Promi
     case 'failed': {
       const result =
         decision.kind === 'succeeded'
-          ? succeededResult(request.id, claim.attempts, decision.output, finished)
+          ? await succeededWithOutput(ctx, request, claim.attempts, decision.output, finished)
           : failedResult(request.id, claim.attempts, decision.error, finished);
       await finishClaimed(ctx, work, owner, result);
       return;

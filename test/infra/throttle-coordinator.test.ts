@@ -2,6 +2,7 @@ import { Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AccountRootPrincipal, Role } from 'aws-cdk-lib/aws-iam';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { CfnBucket } from 'aws-cdk-lib/aws-s3';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { CfnQueue } from 'aws-cdk-lib/aws-sqs';
 import { describe, expect, it } from 'vitest';
@@ -169,6 +170,7 @@ describe('ThrottleCoordinator dispatcher function', () => {
         'SLUICE_BUCKETS_TABLE',
         'SLUICE_CONFIG_FILE',
         'SLUICE_DLQ_URL',
+        'SLUICE_OUTPUTS_BUCKET',
         'SLUICE_QUEUE_URLS',
         'SLUICE_REQUESTS_TABLE',
         'SLUICE_SCHEDULED_QUEUE_URL',
@@ -216,6 +218,76 @@ describe('ThrottleCoordinator tables', () => {
         expect(resource.Properties?.[nameProperty], `${type}.${nameProperty}`).toBeUndefined();
       }
     }
+  });
+});
+
+describe('ThrottleCoordinator outputs bucket', () => {
+  const bucketId = () =>
+    defaults.stack.getLogicalId(defaults.coordinator.outputsBucket.node.defaultChild as CfnBucket);
+
+  it('is private, encrypted, TLS only, retained, and expires objects with the results', () => {
+    template.resourceCountIs('AWS::S3::Bucket', 1);
+    template.hasResource('AWS::S3::Bucket', {
+      DeletionPolicy: 'Retain',
+      Properties: {
+        BucketEncryption: {
+          ServerSideEncryptionConfiguration: [
+            { ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } },
+          ],
+        },
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: true,
+          BlockPublicPolicy: true,
+          IgnorePublicAcls: true,
+          RestrictPublicBuckets: true,
+        },
+        OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+        LifecycleConfiguration: {
+          Rules: [
+            Match.objectLike({
+              Status: 'Enabled',
+              ExpirationInDays: 7,
+              AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+            }),
+          ],
+        },
+      },
+    });
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Deny',
+            Action: 's3:*',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('expires objects after the configured resultTtlDays', () => {
+    const { template: custom } = coordinatorTemplate({
+      config: { ...testConfig(), resultTtlDays: 30 },
+    });
+    custom.hasResourceProperties('AWS::S3::Bucket', {
+      LifecycleConfiguration: { Rules: [Match.objectLike({ ExpirationInDays: 30 })] },
+    });
+  });
+
+  it('names the bucket in the dispatcher environment and grants it s3:PutObject under outputs/ only', () => {
+    const fn = Object.values(template.findResources('AWS::Lambda::Function'))[0];
+    expect(fn?.Properties.Environment.Variables.SLUICE_OUTPUTS_BUCKET).toEqual({ Ref: bucketId() });
+    const s3 = policyStatements(template).filter((s) =>
+      actionsOf(s).some((a) => a.startsWith('s3:')),
+    );
+    expect(s3).toEqual([
+      expect.objectContaining({
+        Effect: 'Allow',
+        Action: 's3:PutObject',
+        Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId(), 'Arn'] }, '/outputs/*']] },
+      }),
+    ]);
   });
 });
 
@@ -307,6 +379,8 @@ describe('ThrottleCoordinator IAM', () => {
     );
     expect(actions).toContain('sqs:SendMessage');
     expect(actions).toContain('dynamodb:GetItem');
+    // Large outputs: read, under outputs/ only.
+    expect(actions.filter((a) => a.startsWith('s3:'))).toEqual(['s3:GetObject']);
     // A reservation skips admission: producers may send to the request queues only.
     const sendTargets = Object.values(producerPolicy).flatMap((p) =>
       (p.Properties.PolicyDocument.Statement as Array<Record<string, unknown>>)

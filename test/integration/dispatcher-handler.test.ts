@@ -66,6 +66,7 @@ function handlerWith(overrides: DispatcherClients['overrides'] = {}): Handler {
   const { dispatcher } = createDispatcher(stack.env, {
     dynamodb,
     sqs: stack.sqs,
+    s3: stack.s3,
     callCredentialsFor: accountCredentials,
     telemetry: powertoolsTelemetry(logger, metrics),
     overrides,
@@ -140,7 +141,7 @@ describe('dispatcher handler factory', () => {
   });
 
   it('reports a message whose processing failed in batchItemFailures, by its messageId', async () => {
-    const built = createDispatcher(stack.env, { dynamodb, sqs: stack.sqs });
+    const built = createDispatcher(stack.env, { dynamodb, sqs: stack.sqs, s3: stack.s3 });
     const handler = handlerWith({
       requests: {
         claim: async (id, ...rest) => {
@@ -250,6 +251,7 @@ describe('dispatcher handler module, as deployed', () => {
     vi.stubEnv(ENV.queueUrls, JSON.stringify(stack.env.queueUrls));
     vi.stubEnv(ENV.scheduledQueueUrl, stack.env.scheduledQueueUrl);
     vi.stubEnv(ENV.dlqUrl, stack.env.dlqUrl);
+    vi.stubEnv(ENV.outputsBucket, stack.env.outputsBucketName);
     vi.stubEnv(ENV.config, JSON.stringify({ targets: [{ account: ACCOUNT, allow: LOCAL_ALLOW }] }));
     vi.stubEnv('AWS_REGION', 'us-east-1');
     vi.stubEnv('AWS_ENDPOINT_URL_DYNAMODB', stack.dynamoEndpoint);

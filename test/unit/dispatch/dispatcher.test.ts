@@ -3,6 +3,7 @@
  * with which delay and envelope, what is dead-lettered and why. Storage conditions themselves
  * are proven against the engines in test/integration.
  */
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type {
   AdmissionDecision,
@@ -11,6 +12,7 @@ import type {
 import { parseDeploymentConfig } from '../../../shared/config/deployment.js';
 import type { SluiceRequest } from '../../../shared/contract/request.js';
 import type { SluiceResult } from '../../../shared/contract/result.js';
+import { MAX_INLINE_OUTPUT_BYTES } from '../../../shared/contract/sizes.js';
 import { UnsupportedCallError } from '../../../shared/dispatch/call-runner.js';
 import { Dispatcher, type IncomingMessage } from '../../../shared/dispatch/dispatcher.js';
 import { ENVELOPE } from '../../../shared/dispatch/envelope.js';
@@ -41,12 +43,14 @@ function setup(
     decide?: () => AdmissionDecision;
     run?: () => Promise<Record<string, unknown>>;
     check?: () => Promise<void>;
+    maxOutputBytes?: number;
   } = {},
 ) {
   let now = T0;
   const sent: OutgoingMessage[] = [];
   const replies: Reply[] = [];
   const finished = new Map<string, SluiceResult>();
+  const stored = new Map<string, string>();
   const admits: number[] = [];
   const penalties: number[] = [];
   const checkIns: boolean[] = [];
@@ -65,6 +69,7 @@ function setup(
         },
       ],
       replyTo: [REPLY_TOPIC],
+      ...(options.maxOutputBytes === undefined ? {} : { maxOutputBytes: options.maxOutputBytes }),
     }),
     queueUrls,
     scheduledQueueUrl: SCHEDULED,
@@ -140,6 +145,18 @@ function setup(
         return new Map();
       },
     },
+    outputs: {
+      put: async (id, attempt, body) => {
+        const key = `outputs/${id}/${attempt}.json`;
+        stored.set(key, body);
+        return {
+          bucket: 'outputs-bucket',
+          key,
+          bytes: Buffer.byteLength(body),
+          sha256: createHash('sha256').update(body).digest('hex'),
+        };
+      },
+    },
     replies: {
       sendAll: async (outgoing) => {
         if (failSends) return new Map(outgoing.map((r) => [r.key, 'ServiceUnavailable']));
@@ -154,6 +171,7 @@ function setup(
     sent,
     replies,
     finished,
+    stored,
     admits,
     penalties,
     checkIns,
@@ -192,6 +210,55 @@ describe('Dispatcher.processBatch', () => {
     const outcome = await t.dispatcher.processBatch([message({ id: 'a' })], 'owner');
     expect(outcome.failedMessageIds).toEqual([]);
     expect(t.finished.get('a')).toMatchObject({ status: 'succeeded', output: { ok: true } });
+  });
+
+  it('keeps an output of up to 192 KiB in the result', async () => {
+    const output = { Pad: 'x'.repeat(MAX_INLINE_OUTPUT_BYTES - 10) };
+    const t = setup({ run: async () => output });
+    await t.dispatcher.processBatch([message({ id: 'inline' })], 'owner');
+    expect(Buffer.byteLength(JSON.stringify(output))).toBe(MAX_INLINE_OUTPUT_BYTES);
+    expect(t.finished.get('inline')).toMatchObject({ status: 'succeeded', output });
+    expect(t.stored.size).toBe(0);
+  });
+
+  it('stores a larger output in S3 and records a pointer to it, in the result and the reply', async () => {
+    const output = { Pad: 'x'.repeat(MAX_INLINE_OUTPUT_BYTES) };
+    const t = setup({ run: async () => output });
+    await t.dispatcher.processBatch([message({ id: 'large', replyTo: REPLY_TOPIC })], 'owner');
+    const body = JSON.stringify(output);
+    const result = t.finished.get('large');
+    expect(result).toEqual({
+      v: 1,
+      status: 'succeeded',
+      id: 'large',
+      attempts: 1,
+      outputRef: {
+        bucket: 'outputs-bucket',
+        key: 'outputs/large/1.json',
+        bytes: Buffer.byteLength(body),
+        sha256: createHash('sha256').update(body).digest('hex'),
+      },
+      timings: expect.any(Object),
+    });
+    expect(t.stored.get('outputs/large/1.json')).toBe(body);
+    expect(t.replies.map((r) => JSON.parse(r.body))).toEqual([result]);
+  });
+
+  it('fails a call whose output is larger than maxOutputBytes with OutputTooLarge, storing nothing', async () => {
+    const t = setup({
+      run: async () => ({ Pad: 'x'.repeat(300_000) }),
+      maxOutputBytes: 250_000,
+    });
+    await t.dispatcher.processBatch([message({ id: 'huge-output' })], 'owner');
+    expect(t.finished.get('huge-output')).toMatchObject({
+      status: 'failed',
+      error: {
+        code: 'OutputTooLarge',
+        message:
+          'the call succeeded, but its output is 300010 bytes, more than maxOutputBytes (250000); it was not kept',
+      },
+    });
+    expect(t.stored.size).toBe(0);
   });
 
   it('re-sends a reservation to the scheduled queue to arrive early, and runs it at its slot without admission', async () => {
