@@ -15,6 +15,7 @@ import { dirname } from 'node:path';
 import { Writable } from 'node:stream';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { createHandler } from '../functions/dispatcher/create-handler.js';
+import { withTimeouts } from '../shared/aws/client-timeouts.js';
 import { SluiceClient } from '../shared/client/producer.js';
 import { type DeploymentConfigInput, parseDeploymentConfig } from '../shared/config/deployment.js';
 import type { DispatcherEnvironment } from '../shared/config/environment.js';
@@ -55,6 +56,16 @@ export const LOCAL_ALLOW: DeploymentConfigInput['targets'][number]['allow'] = [
  */
 export const LOCAL_LATE_ALLOWANCE_MS = 1_000;
 
+/**
+ * The local stack's call timeouts (the deployed defaults are 20 s for EC2, 10 s for Service
+ * Quotas): the simulator answers in milliseconds, so a call that takes seconds is hung, and
+ * tests of hung connections should not wait long.
+ */
+export const LOCAL_CALL_TIMEOUTS: NonNullable<DeploymentConfigInput['callTimeouts']> = {
+  ec2: { requestTimeoutMs: 5_000 },
+  'service-quotas': { requestTimeoutMs: 5_000 },
+};
+
 /** Settings of {@link startLocalStack}; all optional. */
 export interface LocalStackOptions {
   /** Target accounts (each gets {@link LOCAL_ALLOW}) unless `config.targets` is given. @default [LOCAL_ACCOUNT] */
@@ -81,6 +92,13 @@ export interface LocalStackOptions {
    * wait up to two seconds in-process for their slot). @default 10
    */
   readonly visibilityTimeoutSeconds?: number;
+  /**
+   * The function timeout each invocation's context reports, seconds: the dispatcher starts no
+   * call that could outlive it. On AWS a queue's visibility timeout must be at least the
+   * function's; tests that shorten the visibility timeout (quick redelivery) keep this one, so
+   * calls still have time to run. @default 30
+   */
+  readonly functionTimeoutSeconds?: number;
   /** Receives before the DLQ. @default 5 */
   readonly maxReceiveCount?: number;
   /** Batches in flight per request queue (the event source's maximum concurrency). @default 2 */
@@ -122,8 +140,9 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
   process.env.AWS_ENDPOINT_URL_SERVICE_QUOTAS =
     options.endpoints?.serviceQuotas ?? simulator?.endpoint ?? '';
 
-  // The dispatcher's DynamoDB client counts its requests (the cost of coordination).
-  const ddb = localDynamoClient(dynamo.endpoint);
+  // The dispatcher's DynamoDB client counts its requests (the cost of coordination). Its
+  // clients have the deployed function's timeouts.
+  const ddb = localDynamoClient(dynamo.endpoint, withTimeouts('dynamodb'));
   const dynamoRequests = { count: 0 };
   ddb.middlewareStack.add(
     (next) => async (args) => {
@@ -134,8 +153,9 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
   );
   const producerDdb = localDynamoClient(dynamo.endpoint);
   const sqsc = sqsClient(sqs.endpoint);
+  const dispatcherSqs = sqsClient(sqs.endpoint, withTimeouts('sqs'));
   const sns = snsClient(sqs.endpoint);
-  const s3 = s3Client(sqs.endpoint);
+  const s3 = s3Client(sqs.endpoint, withTimeouts('s3'));
   const prefix = `sluice-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
   const [
     bucketsTableName,
@@ -178,19 +198,24 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
       targets: targets ?? accounts.map((account) => ({ account, allow: LOCAL_ALLOW })),
       replyTo: [replyQueueUrl, replyTopicArn, ...extraReplyTo, ...(replyTo ?? [])],
       lateAllowanceMs: LOCAL_LATE_ALLOWANCE_MS,
+      callTimeouts: LOCAL_CALL_TIMEOUTS,
       ...rest,
     }),
   };
   const clients: DispatcherClients = {
     dynamodb: ddb,
-    sqs: sqsc,
+    sqs: dispatcherSqs,
     s3,
     // Access key = account id: the simulator's caller account (distinct buckets per account).
     callCredentialsFor: accountCredentials,
     // fauxqs serves every region (and SNS) on one endpoint; the clients still sign per region.
     replyClients: {
-      sqs: (region) => sqsClient(sqs.endpoint, region === undefined ? {} : { region }),
-      sns: (region) => snsClient(sqs.endpoint, region),
+      sqs: (region) =>
+        sqsClient(sqs.endpoint, {
+          ...withTimeouts('sqs'),
+          ...(region === undefined ? {} : { region }),
+        }),
+      sns: (region) => snsClient(sqs.endpoint, region, withTimeouts('sns')),
     },
   };
   const built = createDispatcher(env, clients);
@@ -224,13 +249,11 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
   };
   const { dispatcher, handler } = environment();
   const perQueue = options.maxConcurrency ?? 2;
-  const visibilityTimeoutSeconds = options.visibilityTimeoutSeconds ?? 10;
   const source = new LocalEventSource({
     sqs: sqsc,
     queueUrls: [...Object.values(queues.queueUrls), queues.scheduledQueueUrl],
     initHandler: () => environment().handler,
-    // Lambda's rule: a function may run no longer than its queue's visibility timeout.
-    timeoutSeconds: visibilityTimeoutSeconds,
+    timeoutSeconds: options.functionTimeoutSeconds ?? 30,
     maxConcurrency: {
       ...Object.fromEntries(Object.values(queues.queueUrls).map((url) => [url, perQueue])),
       [queues.scheduledQueueUrl]: options.scheduledConcurrency ?? 3 * perQueue,
@@ -333,6 +356,7 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
         ddb.destroy();
         producerDdb.destroy();
         sqsc.destroy();
+        dispatcherSqs.destroy();
         sns.destroy();
         s3.destroy();
       })();

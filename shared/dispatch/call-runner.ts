@@ -1,15 +1,17 @@
 /**
  * Runs one API call for a request: an SDK v3 client per (account, region, service), with
- * credentials from STS AssumeRole into the target's role (or the coordinator's own), and the
- * SDK's retries off — the coordinator is the one layer that retries (DESIGN.md).
+ * credentials from STS AssumeRole into the target's role (or the coordinator's own), the SDK's
+ * retries off — the coordinator is the one layer that retries (DESIGN.md) — and the service's
+ * timeouts (connection, whole call), so that a hung connection fails the call in time.
  *
  * Endpoints come from the SDK's standard resolution, so `AWS_ENDPOINT_URL_EC2` and friends
  * point calls anywhere compatible (the local provider simulator, a VPC endpoint …).
  */
 import { createHash } from 'node:crypto';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
-import type { TargetConfig } from '../config/deployment.js';
+import type { CallTimeoutsConfig, TargetConfig } from '../config/deployment.js';
 import {
+  type CallTimeouts,
   type LoadedService,
   type SdkClient,
   SERVICES,
@@ -19,7 +21,7 @@ import {
 /** What the runner reads of a registry entry (tests pass fakes of this much). */
 export type RunnableService = Pick<
   ServiceDefinition,
-  'idempotencyTokens' | 'idempotentOperations' | 'isReadOnly' | 'load'
+  'idempotencyTokens' | 'idempotentOperations' | 'isReadOnly' | 'load' | 'callTimeouts'
 >;
 
 /** The call of a request, as the runner needs it. */
@@ -58,7 +60,12 @@ export interface CallRunnerOptions {
    * @default undefined (the coordinator's own credentials for every account)
    */
   readonly credentialsFor?: (account: string) => unknown;
+  /** Timeouts per service over the registry's defaults (deployment `callTimeouts`). @default {} */
+  readonly timeouts?: Readonly<Record<string, CallTimeoutsConfig>>;
 }
+
+/** Timeouts of a service unknown to the registry (its calls fail before any client is made). */
+const FALLBACK_TIMEOUTS: CallTimeouts = { connectionTimeoutMs: 3_000, requestTimeoutMs: 10_000 };
 
 /**
  * Derives an idempotency token from the request id: the same request always sends the same
@@ -80,6 +87,7 @@ export class CallRunner {
   readonly #services: Readonly<Record<string, RunnableService>>;
   readonly #clientDefaults: Record<string, unknown>;
   readonly #credentialsFor: ((account: string) => unknown) | undefined;
+  readonly #timeouts: Readonly<Record<string, CallTimeoutsConfig>>;
   readonly #clients = new Map<string, SdkClient>();
   readonly #loaded = new Map<string, Promise<LoadedService>>();
 
@@ -88,6 +96,13 @@ export class CallRunner {
     this.#services = options.services ?? SERVICES;
     this.#clientDefaults = options.clientDefaults ?? {};
     this.#credentialsFor = options.credentialsFor;
+    this.#timeouts = options.timeouts ?? {};
+  }
+
+  /** The timeouts of a service's calls: the deployment's, else the registry's. */
+  timeoutsOf(serviceId: string): CallTimeouts {
+    const defaults = this.#services[serviceId]?.callTimeouts ?? FALLBACK_TIMEOUTS;
+    return { ...defaults, ...this.#timeouts[serviceId] };
   }
 
   /**
@@ -177,9 +192,16 @@ export class CallRunner {
     let client = this.#clients.get(key);
     if (client === undefined) {
       const targetConfig = this.#targets.get(target.account);
+      const timeouts = this.timeoutsOf(serviceId);
       const config: Record<string, unknown> = {
         region: target.region,
         maxAttempts: 1,
+        // requestTimeout bounds the whole call only with throwOnRequestTimeout (else it warns).
+        requestHandler: {
+          connectionTimeout: timeouts.connectionTimeoutMs,
+          requestTimeout: timeouts.requestTimeoutMs,
+          throwOnRequestTimeout: true,
+        },
         ...this.#clientDefaults,
       };
       const own = this.#credentialsFor?.(target.account);

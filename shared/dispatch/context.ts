@@ -32,8 +32,11 @@ export interface DispatcherDeps {
   readonly dlqUrl: string;
   readonly catalog: LimitsCatalog;
   readonly buckets: Pick<BucketStore, 'admit' | 'checkIn' | 'reportThrottle'>;
-  readonly requests: Pick<RequestsStore, 'claim' | 'release' | 'finishClaimed' | 'finishOpen'>;
-  readonly runner: Pick<CallRunner, 'check' | 'run' | 'isSafeToRepeat'>;
+  readonly requests: Pick<
+    RequestsStore,
+    'claim' | 'markSent' | 'release' | 'finishClaimed' | 'finishOpen'
+  >;
+  readonly runner: Pick<CallRunner, 'check' | 'run' | 'isSafeToRepeat' | 'timeoutsOf'>;
   readonly queue: Pick<QueueSender, 'sendAll'>;
   /** Sends results to `replyTo` queues and topics, in any region. */
   readonly replies: Pick<ReplySender, 'sendAll'>;
@@ -67,6 +70,11 @@ export interface BatchContext
   /** The scheduled queue's name, which a reservation's message must come from. */
   readonly scheduledQueueName: string;
   /**
+   * When the invocation ends, epoch ms (Lambda's remaining time from the batch's start; infinite
+   * when unknown): no call starts that could outlive it, and bookkeeping retries stop before it.
+   */
+  readonly deadlineMs: number;
+  /**
    * Queues a message to send for `message` (a re-send, a reply). `message` is acknowledged only
    * if everything queued for it is sent.
    */
@@ -93,6 +101,13 @@ export interface Work {
   readonly firstSeenMs: number;
   /** A reservation from the scheduled queue: its slot and place on its buckets' timelines. */
   readonly reservation?: ReservationEnvelope;
+}
+
+/** A claim held on a request: who holds it, and until when its writes may be retried. */
+export interface Lease {
+  readonly owner: string;
+  /** Epoch ms: the lease's end or the invocation's, whichever comes first. */
+  readonly untilMs: number;
 }
 
 /** An admitted call (or a reservation that arrived) and the slot it runs at. */

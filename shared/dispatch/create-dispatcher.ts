@@ -5,6 +5,7 @@
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { BucketStore, type DynamoSender } from '../admission/bucket-store.js';
+import { withTimeouts } from '../aws/client-timeouts.js';
 import type { DispatcherEnvironment } from '../config/environment.js';
 import { createCatalog } from '../limits/index.js';
 import { OutputStore, type S3Sender } from '../requests/outputs.js';
@@ -38,10 +39,12 @@ export interface DispatcherClients {
   >;
 }
 
-/** Reply clients from the SDK's configuration chain, one per region. */
+/** Reply clients from the SDK's configuration chain, one per region, with timeouts. */
 export const SDK_REPLY_CLIENTS: ReplyClients = {
-  sqs: (region) => new SQSClient(region === undefined ? {} : { region }),
-  sns: (region) => new SNSClient(region === undefined ? {} : { region }),
+  sqs: (region) =>
+    new SQSClient({ ...withTimeouts('sqs'), ...(region === undefined ? {} : { region }) }),
+  sns: (region) =>
+    new SNSClient({ ...withTimeouts('sns'), ...(region === undefined ? {} : { region }) }),
 };
 
 /** Builds the dispatcher and the parts it owns. */
@@ -65,6 +68,7 @@ export function createDispatcher(env: DispatcherEnvironment, clients: Dispatcher
   const runner = new CallRunner({
     targets: deployment.targets,
     clientDefaults: clients.callClientDefaults ?? {},
+    timeouts: deployment.callTimeouts,
     ...(clients.callCredentialsFor ? { credentialsFor: clients.callCredentialsFor } : {}),
   });
   const replies = new ReplySender(clients.replyClients ?? SDK_REPLY_CLIENTS);

@@ -8,7 +8,8 @@ import { METRICS } from '../contract/metrics.js';
 import type { Problem } from '../contract/problems.js';
 import { idSchema, type SluiceRequest } from '../contract/request.js';
 import { failedResult, rejectedResult, type SluiceResult } from '../contract/result.js';
-import type { BatchContext, Work } from './context.js';
+import type { BatchContext, Lease, Work } from './context.js';
+import { durably } from './durable.js';
 import { deadLetterAttributes, firstSeenOf, type IncomingMessage } from './envelope.js';
 import { producerOf } from './producer.js';
 import { replyMessage } from './replies.js';
@@ -22,22 +23,27 @@ export class DeadLetterSendError extends Error {
 }
 
 /**
- * Records a claimed request's result, dead-letters it (with `deadLetterReason`) when it failed for
- * good, and replies.
+ * Records a claimed request's result (retried while the lease holds: a non-idempotent call's
+ * output must not be lost to a blink of DynamoDB), dead-letters it (with `deadLetterReason`) when
+ * it failed for good, and replies.
  */
 export async function finishClaimed(
   ctx: BatchContext,
   work: Work,
-  owner: string,
+  lease: Lease,
   result: SluiceResult,
   deadLetterReason?: string,
 ): Promise<void> {
-  const recorded = await ctx.requests.finishClaimed(work.request.id, owner, result, ctx.clock());
+  const recorded = await durably(ctx, 'result write', lease.untilMs, () =>
+    ctx.requests.finishClaimed(work.request.id, lease.owner, result, ctx.clock()),
+  );
   if (!recorded) {
     ctx.telemetry.warn('lease lost before the result was recorded', { id: work.request.id });
     return;
   }
-  if (deadLetterReason !== undefined) await copyToDeadLetters(ctx, work, deadLetterReason);
+  if (deadLetterReason !== undefined) {
+    await copyToDeadLetters(ctx, work, deadLetterReason, lease.untilMs);
+  }
   announce(ctx, work, result);
 }
 
@@ -56,19 +62,27 @@ export async function finishUnclaimed(
     { receivedAt: work.firstSeenMs, finishedAt: now },
   );
   if (await ctx.requests.finishOpen(work.request.id, result, now, work.firstSeenMs)) {
-    await copyToDeadLetters(ctx, work, code);
+    await copyToDeadLetters(ctx, work, code, ctx.deadlineMs);
     announce(ctx, work, result);
   }
 }
 
 /**
  * The dead-letter copy of a request whose result is recorded: the result is what the producer
- * reads, so it is written first, and a copy that SQS refuses does not undo it — the refusal is
- * logged (and the message acknowledged: delivered again, it would only find its result).
+ * reads, so it is written first, and a copy that SQS refuses (tried again until `untilMs`) does
+ * not undo it — the refusal is logged (and the message acknowledged: delivered again, it would
+ * only find its result).
  */
-async function copyToDeadLetters(ctx: BatchContext, work: Work, reason: string): Promise<void> {
+async function copyToDeadLetters(
+  ctx: BatchContext,
+  work: Work,
+  reason: string,
+  untilMs: number,
+): Promise<void> {
   try {
-    await deadLetter(ctx, work.message, work.firstSeenMs, reason);
+    await durably(ctx, 'dead letter', untilMs, () =>
+      deadLetter(ctx, work.message, work.firstSeenMs, reason),
+    );
   } catch (error) {
     if (!(error instanceof DeadLetterSendError)) throw error;
     ctx.telemetry.warn('dead letter not sent; the result is recorded', {

@@ -14,7 +14,8 @@ import {
   type Timings,
 } from '../contract/result.js';
 import { MAX_INLINE_OUTPUT_BYTES } from '../contract/sizes.js';
-import type { BatchContext } from './context.js';
+import type { BatchContext, Lease } from './context.js';
+import { durably } from './durable.js';
 
 /** Where an output goes, by its size in bytes (its JSON, UTF-8). */
 export type OutputPlace = 'inline' | 's3' | 'too-large';
@@ -27,10 +28,11 @@ export function outputPlace(bytes: number, maxOutputBytes: number): OutputPlace 
 
 /**
  * The result of attempt `attempt` of `request`, whose call returned `output`; a large output is
- * written to S3 first (throws what S3 throws).
+ * written to S3 first, tried again while `lease` holds (then throws what S3 threw).
  */
 export async function succeededWithOutput(
   ctx: BatchContext,
+  lease: Lease,
   request: SluiceRequest,
   attempt: number,
   output: Record<string, unknown>,
@@ -43,7 +45,9 @@ export async function succeededWithOutput(
     case 'inline':
       return succeededResult(request.id, attempt, output, timings);
     case 's3': {
-      const ref = await ctx.outputs.put(request.id, attempt, body);
+      const ref = await durably(ctx, 'output upload', lease.untilMs, () =>
+        ctx.outputs.put(request.id, attempt, body),
+      );
       return succeededWithOutputRef(request.id, attempt, ref, timings);
     }
     case 'too-large':

@@ -5,9 +5,11 @@
  * States: (no item) → `waiting` ⇄ `running` (claimed under a lease) → `succeeded` | `failed` |
  * `rejected`. A claim is a conditional write that only succeeds on a waiting request or on a
  * running one whose lease has expired (its dispatcher died); the claim returns the state it
- * replaced, so the dispatcher knows when a previous attempt may have reached the provider.
- * Finishing is conditional on still holding the lease. TTL only cleans up: expiry is also
- * compared in conditions, since DynamoDB deletes expired items lazily.
+ * replaced, so the dispatcher knows when a previous attempt may have reached the provider: the
+ * "sent" marker (`sentAt`), written under the lease just before a call that is not safe to repeat
+ * and removed when the attempt ends knowing its outcome, says it may have. Finishing is
+ * conditional on still holding the lease. TTL only cleans up: expiry is also compared in
+ * conditions, since DynamoDB deletes expired items lazily.
  */
 
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
@@ -19,7 +21,7 @@ import {
 import type { DynamoSender } from '../admission/bucket-store.js';
 import type { SluiceResult } from '../contract/result.js';
 import { REQUEST_ATTRIBUTES as A } from '../storage/tables.js';
-import { decodeRequestItem, type RequestState } from './record.js';
+import { decodeRequestItem, type RequestItem, type RequestState } from './record.js';
 
 /** The answer to a claim. */
 export type ClaimOutcome =
@@ -28,8 +30,13 @@ export type ClaimOutcome =
       /** Attempts including the one now starting. */
       readonly attempts: number;
       readonly receivedAt: number;
-      /** A previous claim lapsed: that attempt may or may not have reached the provider. */
+      /** A previous claim lapsed: its dispatcher died or lost touch mid-attempt. */
       readonly tookOverLapsedLease: boolean;
+      /**
+       * The lapsed attempt had marked a call not safe to repeat as sent ({@link markSent}): it may
+       * have reached the provider. Without the mark, it never left.
+       */
+      readonly previousMayHaveRun: boolean;
     }
   | { readonly claimed: false; readonly state: RequestState };
 
@@ -105,11 +112,14 @@ export class RequestsStore {
         }),
       );
       const old = out.Attributes;
+      const tookOverLapsedLease = old?.[A.status]?.S === STATUS_RUNNING;
       return {
         claimed: true,
         attempts: numberOf(old?.[A.attempts]) + 1,
         receivedAt: numberOf(old?.[A.receivedAt]) || firstSeenMs,
-        tookOverLapsedLease: old?.[A.status]?.S === STATUS_RUNNING,
+        tookOverLapsedLease,
+        // The mark stays until an attempt knows the outcome: a takeover that dies too leaves it.
+        previousMayHaveRun: tookOverLapsedLease && old?.[A.sentAt] !== undefined,
       };
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
@@ -121,12 +131,35 @@ export class RequestsStore {
     }
   }
 
-  /** Gives a claimed request back (it will be tried again later). False if the lease was lost. */
+  /**
+   * Marks the call of the claimed request as about to be sent: from now on, a takeover of a
+   * lapsed lease must assume it may have run. Written before a call that is not safe to repeat.
+   * False if the lease was lost (the call must then not be sent).
+   */
+  async markSent(id: string, owner: string, nowMs: number): Promise<boolean> {
+    return this.#conditional(id, {
+      ConditionExpression: '#leaseOwner = :owner AND #status = :running',
+      UpdateExpression: 'SET #sentAt = :now',
+      ExpressionAttributeNames: names('leaseOwner', 'status', 'sentAt'),
+      ExpressionAttributeValues: {
+        ':owner': { S: owner },
+        ':running': { S: STATUS_RUNNING },
+        ':now': num(nowMs),
+      },
+    });
+  }
+
+  /**
+   * Gives a claimed request back (it will be tried again later), its outcome known: the call
+   * did not run (throttled, failed before the provider took it), so the "sent" marker goes too.
+   * False if the lease was lost.
+   */
   async release(id: string, owner: string, nowMs: number): Promise<boolean> {
     return this.#conditional(id, {
       ConditionExpression: '#leaseOwner = :owner AND #status = :running',
-      UpdateExpression: 'SET #status = :waiting, #updatedAt = :now REMOVE #leaseOwner, #leaseUntil',
-      ExpressionAttributeNames: names('leaseOwner', 'status', 'updatedAt', 'leaseUntil'),
+      UpdateExpression:
+        'SET #status = :waiting, #updatedAt = :now REMOVE #leaseOwner, #leaseUntil, #sentAt',
+      ExpressionAttributeNames: names('leaseOwner', 'status', 'updatedAt', 'leaseUntil', 'sentAt'),
       ExpressionAttributeValues: {
         ':owner': { S: owner },
         ':running': { S: STATUS_RUNNING },
@@ -138,7 +171,8 @@ export class RequestsStore {
 
   /**
    * Records the result of a claimed request. False if the lease was lost (another dispatcher
-   * took over), in which case that dispatcher's result stands.
+   * took over), in which case that dispatcher's result stands. Safe to repeat: when a write
+   * whose answer was lost is tried again, finding this very result recorded is success.
    */
   async finishClaimed(
     id: string,
@@ -146,10 +180,12 @@ export class RequestsStore {
     result: SluiceResult,
     nowMs: number,
   ): Promise<boolean> {
-    return this.#conditional(id, {
+    const stored = JSON.stringify(result);
+    const recorded = await this.#conditional(id, {
       ConditionExpression: '#leaseOwner = :owner AND #status = :running',
       UpdateExpression:
-        'SET #status = :status, #result = :result, #updatedAt = :now, #expiresAt = :exp REMOVE #leaseOwner, #leaseUntil',
+        'SET #status = :status, #result = :result, #updatedAt = :now, #expiresAt = :exp ' +
+        'REMOVE #leaseOwner, #leaseUntil, #sentAt',
       ExpressionAttributeNames: names(
         'leaseOwner',
         'status',
@@ -157,16 +193,21 @@ export class RequestsStore {
         'updatedAt',
         'expiresAt',
         'leaseUntil',
+        'sentAt',
       ),
       ExpressionAttributeValues: {
         ':owner': { S: owner },
         ':running': { S: STATUS_RUNNING },
         ':status': { S: result.status },
-        ':result': { S: JSON.stringify(result) },
+        ':result': { S: stored },
         ':now': num(nowMs),
         ':exp': num(this.#expiry(nowMs)),
       },
     });
+    if (recorded) return true;
+    // An earlier try may have been applied with its answer lost: then the record is ours.
+    const item = await this.#item(id);
+    return item?.[A.result]?.S === stored;
   }
 
   /**
@@ -184,7 +225,7 @@ export class RequestsStore {
       UpdateExpression:
         'SET #status = :status, #result = :result, #updatedAt = :now, #expiresAt = :exp, ' +
         '#receivedAt = if_not_exists(#receivedAt, :firstSeen), #attempts = if_not_exists(#attempts, :zero) ' +
-        'REMOVE #leaseOwner, #leaseUntil',
+        'REMOVE #leaseOwner, #leaseUntil, #sentAt',
       ExpressionAttributeNames: names(
         'status',
         'result',
@@ -194,6 +235,7 @@ export class RequestsStore {
         'attempts',
         'leaseOwner',
         'leaseUntil',
+        'sentAt',
       ),
       ExpressionAttributeValues: {
         ':waiting': { S: STATUS_WAITING },
@@ -213,6 +255,12 @@ export class RequestsStore {
    * @throws {MalformedRecordError} the stored item cannot be read (see record.ts).
    */
   async get(id: string): Promise<RequestState> {
+    const item = await this.#item(id);
+    return item === undefined ? { status: 'absent' } : decodeRequestItem(item);
+  }
+
+  /** The stored item (strongly consistent), if any. */
+  async #item(id: string): Promise<RequestItem | undefined> {
     const out = await this.#client.send(
       new GetItemCommand({
         TableName: this.#tableName,
@@ -220,7 +268,7 @@ export class RequestsStore {
         ConsistentRead: true,
       }),
     );
-    return out.Item === undefined ? { status: 'absent' } : decodeRequestItem(out.Item);
+    return out.Item;
   }
 
   async #conditional(

@@ -24,6 +24,18 @@ export interface LoadedService {
   command(operation: string): CommandClass | undefined;
 }
 
+/**
+ * How long one call may take (the SDK client's `requestHandler`): to connect, and in all, from
+ * the request's start to the whole answer read. Without them a hung connection holds the call
+ * until the function times out (the SDK's default is no timeout).
+ */
+export interface CallTimeouts {
+  /** The TCP (and TLS) connection. */
+  readonly connectionTimeoutMs: number;
+  /** The whole call, connection included: past it the call fails with `TimeoutError`. */
+  readonly requestTimeoutMs: number;
+}
+
 /** One service of the registry: everything Sluice knows about calling it. */
 export interface ServiceDefinition {
   /** Service id used in requests (`call.service`) and in bucket keys. */
@@ -44,6 +56,8 @@ export interface ServiceDefinition {
   readonly idempotentOperations: ReadonlySet<string>;
   /** Operations that change nothing, so running them twice is harmless. */
   isReadOnly(operation: string): boolean;
+  /** Default timeouts of its calls; the deployment's `callTimeouts` overrides them. */
+  readonly callTimeouts: CallTimeouts;
   /**
    * Loads the SDK client package. Use a dynamic `import()`: a client is a large module, and a
    * cold start should pay only for the services its batch needs.

@@ -287,6 +287,8 @@ export const EC2_DEFINITION: ServiceDefinition = Object.freeze({
   // Terminating an instance twice terminates it once (the second answer shows it terminated).
   idempotentOperations: new Set(['TerminateInstances']),
   isReadOnly: readOnlyByName,
+  // RunInstances of many instances and unfiltered describes of large accounts take seconds.
+  callTimeouts: Object.freeze({ connectionTimeoutMs: 3_000, requestTimeoutMs: 20_000 }),
   load: async () => sdkPackage(await import('@aws-sdk/client-ec2'), 'EC2Client'),
   limits: Object.freeze({ needs: ec2Needs, bucketsOf: ec2Buckets }),
 });

@@ -74,6 +74,7 @@ export const SERVICE_QUOTAS_DEFINITION: ServiceDefinition = Object.freeze({
   idempotencyTokens: Object.freeze({}),
   idempotentOperations: new Set<string>(),
   isReadOnly: readOnlyByName,
+  callTimeouts: Object.freeze({ connectionTimeoutMs: 3_000, requestTimeoutMs: 10_000 }),
   load: async () =>
     sdkPackage(await import('@aws-sdk/client-service-quotas'), 'ServiceQuotasClient'),
   limits: tableRules(SERVICE_QUOTAS_LIMITS),

@@ -148,6 +148,7 @@ describe('dispatcher handler factory', () => {
           if (id === 'handler-doomed-1') throw new Error('requests table unavailable');
           return built.requests.claim(id, ...rest);
         },
+        markSent: built.requests.markSent.bind(built.requests),
         release: built.requests.release.bind(built.requests),
         finishClaimed: built.requests.finishClaimed.bind(built.requests),
         finishOpen: built.requests.finishOpen.bind(built.requests),

@@ -342,6 +342,7 @@ describe('dispatcher killed mid-batch', () => {
               throw new Error('killed before record');
             return requests.finishClaimed(id, ...rest);
           },
+          markSent: requests.markSent.bind(requests),
           release: requests.release.bind(requests),
           finishOpen: requests.finishOpen.bind(requests),
         },

@@ -15,6 +15,7 @@ function fakeService(configs: Record<string, unknown>[]): RunnableService {
   return {
     idempotencyTokens: {},
     idempotentOperations: new Set(),
+    callTimeouts: { connectionTimeoutMs: 1_000, requestTimeoutMs: 1_000 },
     isReadOnly: () => true,
     load: async () => ({
       createClient: (config) => {

@@ -54,6 +54,25 @@ describe('classifyCallError', () => {
     ).toBe('transient');
   });
 
+  it('says which transient failures may have run at the provider: those left without an answer', () => {
+    const noAnswer = (name: string, code?: string) =>
+      classifyCallError(Object.assign(new Error(name), { name, ...(code ? { code } : {}) }));
+    // The provider answered 5xx: it did not succeed.
+    expect(classifyCallError(sdkError('InternalError', 500))).toEqual({
+      kind: 'transient',
+      code: 'InternalError',
+      message: 'InternalError happened',
+    });
+    // Timed out or cut off after the request left: it may have run.
+    expect(noAnswer('TimeoutError', 'ETIMEDOUT')).toMatchObject({ mayHaveRun: true });
+    expect(noAnswer('TimeoutError', 'ECONNRESET')).toMatchObject({ mayHaveRun: true });
+    expect(noAnswer('TimeoutError')).toMatchObject({ mayHaveRun: true });
+    expect(noAnswer('AbortError')).toMatchObject({ kind: 'transient', mayHaveRun: true });
+    // Never arrived: nothing listened, or the name did not resolve.
+    expect(noAnswer('Error', 'ECONNREFUSED')).toMatchObject({ mayHaveRun: false });
+    expect(noAnswer('Error', 'EAI_AGAIN')).toMatchObject({ mayHaveRun: false });
+  });
+
   it('treats validation, access denied and not found as permanent, keeping the provider code', () => {
     expect(classifyCallError(sdkError('InvalidParameterValue', 400))).toEqual({
       kind: 'permanent',

@@ -44,6 +44,12 @@ function setup(
     run?: () => Promise<Record<string, unknown>>;
     check?: () => Promise<void>;
     maxOutputBytes?: number;
+    /** Whether the call is safe to repeat (read-only, token). @default true */
+    safeToRepeat?: boolean;
+    /** What the claim says of a previous attempt. */
+    claim?: { tookOverLapsedLease: boolean; previousMayHaveRun: boolean };
+    /** Writes that fail (DynamoDB unavailable) this many times before they succeed. */
+    failing?: Partial<Record<'markSent' | 'release' | 'finishClaimed' | 'reportThrottle', number>>;
   } = {},
 ) {
   let now = T0;
@@ -55,11 +61,26 @@ function setup(
   const penalties: number[] = [];
   const checkIns: boolean[] = [];
   let runs = 0;
+  let claims = 0;
   const ranAt: number[] = [];
   const events: string[] = [];
   const warnings: string[] = [];
   let failSends = false;
   let failDeadLetters = false;
+  const failing = { ...options.failing };
+  /** Throws the first `failing[write]` times, like a DynamoDB that is down. */
+  const blink = (write: keyof typeof failing) => {
+    const left = failing[write] ?? 0;
+    if (left > 0) {
+      failing[write] = left - 1;
+      events.push(`${write} failed`);
+      throw Object.assign(new Error('connect ECONNREFUSED'), {
+        name: 'Error',
+        code: 'ECONNREFUSED',
+      });
+    }
+    events.push(write);
+  };
   const dispatcher = new Dispatcher({
     deployment: parseDeploymentConfig({
       targets: [
@@ -104,19 +125,27 @@ function setup(
         };
       },
       reportThrottle: async (_bucket, _epoch, retryAfterMs) => {
+        blink('reportThrottle');
         penalties.push(now + (retryAfterMs ?? 0));
         return true;
       },
     },
     requests: {
-      claim: async () => ({
-        claimed: true,
-        attempts: 1,
-        receivedAt: T0,
-        tookOverLapsedLease: false,
-      }),
-      release: async () => true,
+      claim: async () => {
+        claims++;
+        const previous = options.claim ?? { tookOverLapsedLease: false, previousMayHaveRun: false };
+        return { claimed: true, attempts: 1, receivedAt: T0, ...previous };
+      },
+      markSent: async () => {
+        blink('markSent');
+        return true;
+      },
+      release: async () => {
+        blink('release');
+        return true;
+      },
       finishClaimed: async (id, _owner, result) => {
+        blink('finishClaimed');
         finished.set(id, result);
         return true;
       },
@@ -127,7 +156,8 @@ function setup(
     },
     runner: {
       check: options.check ?? (async () => {}),
-      isSafeToRepeat: () => true,
+      isSafeToRepeat: () => options.safeToRepeat ?? true,
+      timeoutsOf: () => ({ connectionTimeoutMs: 1_000, requestTimeoutMs: 5_000 }),
       run: async () => {
         runs++;
         ranAt.push(now);
@@ -176,6 +206,7 @@ function setup(
     penalties,
     checkIns,
     runs: () => runs,
+    claims: () => claims,
     ranAt,
     events,
     warnings,
@@ -210,6 +241,27 @@ describe('Dispatcher.processBatch', () => {
     const outcome = await t.dispatcher.processBatch([message({ id: 'a' })], 'owner');
     expect(outcome.failedMessageIds).toEqual([]);
     expect(t.finished.get('a')).toMatchObject({ status: 'succeeded', output: { ok: true } });
+  });
+
+  it('does not claim a call that could outlive the invocation: it is re-queued through admission', async () => {
+    const t = setup();
+    // The call's timeout (5 s) and the bookkeeping reserve (3 s) do not fit in 7.9 s.
+    const outcome = await t.dispatcher.processBatch([message({ id: 'late-in-run' })], 'o', {
+      remainingMs: 7_900,
+    });
+    expect(t.claims()).toBe(0);
+    expect(t.runs()).toBe(0);
+    expect(t.sent).toEqual([
+      expect.objectContaining({ queueUrl: 'q-normal', delaySeconds: 0, body: expect.any(String) }),
+    ]);
+    expect(outcome.failedMessageIds).toEqual([]);
+  });
+
+  it('runs a call whose timeout and bookkeeping fit in the time the invocation has left', async () => {
+    const t = setup();
+    await t.dispatcher.processBatch([message({ id: 'in-time' })], 'o', { remainingMs: 8_000 });
+    expect(t.runs()).toBe(1);
+    expect(t.finished.get('in-time')).toMatchObject({ status: 'succeeded' });
   });
 
   it('keeps an output of up to 192 KiB in the result', async () => {
@@ -304,7 +356,10 @@ describe('Dispatcher.processBatch', () => {
       decide: () => (n++ === 0 ? admittedAt(T0) : admittedAt(T0 + 30_000)),
     });
     await t.dispatcher.processBatch([message({ id: 'now' }), message({ id: 'later' })], 'owner');
-    expect(t.events).toEqual([`send ${SCHEDULED}`, 'run']);
+    expect(t.events.filter((e) => e.startsWith('send') || e === 'run')).toEqual([
+      `send ${SCHEDULED}`,
+      'run',
+    ]);
   });
 
   it('ignores a reservation on a request queue (producers can send there): admits it like any request', async () => {
@@ -548,5 +603,104 @@ describe('Dispatcher.processBatch', () => {
       },
     });
     expect(t.runs()).toBe(0);
+  });
+});
+
+describe('Dispatcher bookkeeping under the lease', () => {
+  const throttle = () =>
+    Promise.reject(
+      Object.assign(new Error('Request limit exceeded.'), {
+        name: 'RequestLimitExceeded',
+        $metadata: { httpStatusCode: 503 },
+      }),
+    );
+
+  it('marks a call that is not safe to repeat as sent, just before sending it', async () => {
+    const t = setup({ safeToRepeat: false });
+    await t.dispatcher.processBatch([message({ id: 'tags' })], 'o');
+    expect(t.events.slice(0, 3)).toEqual(['markSent', 'run', 'finishClaimed']);
+  });
+
+  it('writes no marker before a call that is safe to repeat', async () => {
+    const t = setup({ safeToRepeat: true });
+    await t.dispatcher.processBatch([message({ id: 'read' })], 'o');
+    expect(t.events).not.toContain('markSent');
+    expect(t.runs()).toBe(1);
+  });
+
+  it('runs again an unsafe call whose lapsed attempt never marked it sent', async () => {
+    const t = setup({
+      safeToRepeat: false,
+      claim: { tookOverLapsedLease: true, previousMayHaveRun: false },
+    });
+    await t.dispatcher.processBatch([message({ id: 'never-sent' })], 'o');
+    expect(t.runs()).toBe(1);
+    expect(t.finished.get('never-sent')).toMatchObject({ status: 'succeeded' });
+  });
+
+  it('ends an unsafe call whose lapsed attempt marked it sent as OutcomeUnknown, without running it', async () => {
+    const t = setup({
+      safeToRepeat: false,
+      claim: { tookOverLapsedLease: true, previousMayHaveRun: true },
+    });
+    await t.dispatcher.processBatch([message({ id: 'maybe-ran' })], 'o');
+    expect(t.runs()).toBe(0);
+    expect(t.finished.get('maybe-ran')).toMatchObject({
+      status: 'failed',
+      error: { code: 'OutcomeUnknown' },
+    });
+    expect(t.sent.map((m) => m.attributes?.[ENVELOPE.reason])).toEqual(['outcome unknown']);
+  });
+
+  it('does not send the call when its marker cannot be written, and leaves the message for redelivery', async () => {
+    const t = setup({ safeToRepeat: false, failing: { markSent: 100 } });
+    const outcome = await t.dispatcher.processBatch([message({ id: 'unmarked' })], 'o', {
+      remainingMs: 30_000,
+    });
+    expect(t.runs()).toBe(0);
+    expect(outcome.failedMessageIds).toEqual(['m-unmarked']);
+  });
+
+  it('retries a failed lease release after a throttle, with jitter, and re-queues the call', async () => {
+    const t = setup({ run: throttle, safeToRepeat: false, failing: { release: 3 } });
+    const outcome = await t.dispatcher.processBatch([message({ id: 'blink' })], 'o');
+    expect(t.events.filter((e) => e.startsWith('release'))).toEqual([
+      'release failed',
+      'release failed',
+      'release failed',
+      'release',
+    ]);
+    expect(t.warnings.filter((w) => w === 'lease release failed; trying again')).toHaveLength(3);
+    expect(t.sent.map((m) => m.queueUrl)).toEqual(['q-normal']);
+    expect(outcome.failedMessageIds).toEqual([]);
+  });
+
+  it('releases the lease even when the throttle report cannot be written', async () => {
+    const t = setup({ run: throttle, failing: { reportThrottle: 1_000 } });
+    const outcome = await t.dispatcher.processBatch([message({ id: 'unreported' })], 'o');
+    expect(t.events).toContain('release');
+    expect(t.warnings).toContain('throttle report not written');
+    expect(t.sent.map((m) => m.queueUrl)).toEqual(['q-normal']);
+    expect(outcome.failedMessageIds).toEqual([]);
+  });
+
+  it('retries the result write of a call that ran, so its output is not lost', async () => {
+    const t = setup({ safeToRepeat: false, failing: { finishClaimed: 5 } });
+    const outcome = await t.dispatcher.processBatch([message({ id: 'ran-once' })], 'o');
+    expect(t.runs()).toBe(1);
+    expect(t.finished.get('ran-once')).toMatchObject({ status: 'succeeded', output: { ok: true } });
+    expect(outcome.failedMessageIds).toEqual([]);
+  });
+
+  it('stops retrying before the lease ends, and leaves the message for redelivery', async () => {
+    // A lease of 10 s: the writes are tried for about 9 s, then given up.
+    const t = setup({ run: throttle, failing: { release: 1_000 } });
+    const outcome = await t.dispatcher.processBatch([message({ id: 'down' })], 'o', {
+      remainingMs: 10_000,
+    });
+    const tries = t.events.filter((e) => e === 'release failed').length;
+    expect(tries).toBeGreaterThan(3);
+    expect(tries).toBeLessThan(20);
+    expect(outcome.failedMessageIds).toEqual(['m-down']);
   });
 });
