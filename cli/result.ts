@@ -11,7 +11,9 @@ import {
   type CommandContext,
   dynamoClientFor,
   ENV_HELP,
+  PRODUCER_ENV,
   parseSeconds,
+  resolveProducer,
   resolveRequestsTable,
   s3ClientFor,
 } from './settings.js';
@@ -20,15 +22,17 @@ interface ResultOptions extends AwsFlags {
   wait?: boolean;
   timeout: number;
   requestsTable?: string;
+  producer?: string;
 }
 
 /** How to read a result without this CLI or the producer client, for `--help`. */
 export const RESULT_WITHOUT_CLIENT_HELP = `
 Without this CLI (any language, any AWS SDK): a finished request's item in the requests table
-(key {"id": {"S": "<id>"}}, read with ConsistentRead) holds the result document as a JSON string
-in its attribute "result"; before that, "status" says waiting or running. With the AWS CLI:
+(key {"id": {"S": "<producer>#<id>"}}, read with ConsistentRead; the producer is "default"
+unless the deployment names producers) holds the result document as a JSON string in its
+attribute "result"; before that, "status" says waiting or running. With the AWS CLI:
   aws dynamodb get-item --table-name "$${ENV.requestsTable}" --consistent-read \\
-    --key '{"id": {"S": "hello-1"}}' --query Item.result.S --output text
+    --key '{"id": {"S": "default#hello-1"}}' --query Item.result.S --output text
 Or have results pushed: name an SQS queue or SNS topic the deployment allows in the request's
 replyTo (sluice submit --reply-to). The result's JSON Schema: schema/result.v1.json.
 An output over 192 KiB is not in the result: "outputRef" names its S3 object (bucket, key,
@@ -49,6 +53,10 @@ export function addResultCommand(program: Command, context: CommandContext): voi
     .option('--wait', 'poll until the request finishes')
     .option('--timeout <seconds>', 'with --wait: give up after this long', parseSeconds, 60)
     .option('--requests-table <name>', `the requests table (default: $${ENV.requestsTable})`)
+    .option(
+      '--producer <name>',
+      `the producer whose request it is (default: $${PRODUCER_ENV}, else default)`,
+    )
     .option('--aws-region <region>', 'region of the table (default: $AWS_REGION)')
     .option(
       '--endpoint-url <url>',
@@ -66,10 +74,11 @@ async function result(
   context: CommandContext,
 ): Promise<number> {
   const requestsTableName = resolveRequestsTable(options.requestsTable, context.env);
+  const producer = resolveProducer(options.producer, context.env);
   const dynamodb = await dynamoClientFor(options, context.env);
   const s3 = s3ClientFor(options, context.env);
   try {
-    const reader = new SluiceResultReader({ dynamodb, requestsTableName, s3 });
+    const reader = new SluiceResultReader({ dynamodb, requestsTableName, producer, s3 });
     let found: SluiceResult;
     if (options.wait) {
       found = await reader.waitForResult(id, { timeoutMs: options.timeout * 1000 });

@@ -11,7 +11,12 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { InvalidArgumentError } from 'commander';
 import { parseSqsQueueUrl } from '../shared/aws/sqs-url.js';
 import { ENV } from '../shared/config/environment.js';
-import { parseQueueUrls, type QueueUrls } from '../shared/config/queue-urls.js';
+import {
+  parseQueueUrls,
+  QUEUE_URLS_VARIABLE,
+  type QueueUrls,
+} from '../shared/config/queue-urls.js';
+import { DEFAULT_PRODUCER, PRODUCER_PATTERN, PRODUCER_RULE } from '../shared/contract/patterns.js';
 import { usageError } from './exit-codes.js';
 
 /** Environment variables, as the CLI reads them. */
@@ -48,13 +53,17 @@ export interface AwsFlags {
 /** One request queue URL for every priority, the alternative to `SLUICE_QUEUE_URLS`. */
 export const SINGLE_QUEUE_ENV = 'SLUICE_QUEUE_URL';
 
+/** The producer whose results `result` reads (its queue is the one the requests went to). */
+export const PRODUCER_ENV = 'SLUICE_PRODUCER';
+
 /** The environment variables as `--help` lists them. */
 export const ENV_HELP = `
 Environment:
-  ${ENV.queueUrls}      request queue URLs by priority, JSON: {"high":…,"normal":…,"low":…}
+  ${QUEUE_URLS_VARIABLE}      request queue URLs by priority, JSON: {"high":…,"normal":…,"low":…}
                          (normal required; a missing priority uses normal's queue)
   ${SINGLE_QUEUE_ENV}       one request queue URL for every priority
   ${ENV.requestsTable}  the requests table
+  ${PRODUCER_ENV}        the producer whose results to read (default: default)
   AWS_REGION             region of the queues and the table (also read from an SQS queue URL)
   AWS_ENDPOINT_URL_SQS, AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL
                          endpoints, e.g. local emulators (the AWS SDK's own variables); S3 is
@@ -126,21 +135,21 @@ export function s3ClientFor(flags: AwsFlags, env: Env): S3Client {
 /** Queue URLs from `--queue-url`, else `SLUICE_QUEUE_URLS` (JSON), else `SLUICE_QUEUE_URL`. */
 export function resolveQueueUrls(flag: string | undefined, env: Env): QueueUrls {
   if (flag !== undefined) return { normal: checkUrl(flag, '--queue-url') };
-  const json = nonEmpty(env[ENV.queueUrls]);
+  const json = nonEmpty(env[QUEUE_URLS_VARIABLE]);
   const single = nonEmpty(env[SINGLE_QUEUE_ENV]);
   if (json !== undefined && single !== undefined) {
-    throw usageError(`set one of ${ENV.queueUrls} and ${SINGLE_QUEUE_ENV}, not both`);
+    throw usageError(`set one of ${QUEUE_URLS_VARIABLE} and ${SINGLE_QUEUE_ENV}, not both`);
   }
   if (single !== undefined) return { normal: checkUrl(single, SINGLE_QUEUE_ENV) };
   if (json === undefined) {
     throw usageError(
-      `no request queue: pass --queue-url or set ${ENV.queueUrls} (JSON by priority) or ${SINGLE_QUEUE_ENV}`,
+      `no request queue: pass --queue-url or set ${QUEUE_URLS_VARIABLE} (JSON by priority) or ${SINGLE_QUEUE_ENV}`,
     );
   }
-  const reading = parseQueueUrls(json, ENV.queueUrls);
+  const reading = parseQueueUrls(json, QUEUE_URLS_VARIABLE);
   if (!reading.ok) throw usageError(reading.problems.join('; '));
   const urls = reading.queueUrls;
-  for (const [key, value] of Object.entries(urls)) checkUrl(value, `${ENV.queueUrls}.${key}`);
+  for (const [key, value] of Object.entries(urls)) checkUrl(value, `${QUEUE_URLS_VARIABLE}.${key}`);
   return urls;
 }
 
@@ -151,6 +160,16 @@ export function resolveRequestsTable(flag: string | undefined, env: Env): string
     throw usageError(`no requests table: pass --requests-table or set ${ENV.requestsTable}`);
   }
   return tableName;
+}
+
+/** The producer from `--producer`, else `SLUICE_PRODUCER`, else `default`. */
+export function resolveProducer(flag: string | undefined, env: Env): string {
+  const producer = flag ?? nonEmpty(env[PRODUCER_ENV]) ?? DEFAULT_PRODUCER;
+  if (!PRODUCER_PATTERN.test(producer)) {
+    const source = flag === undefined ? PRODUCER_ENV : '--producer';
+    throw usageError(`${source}: ${JSON.stringify(producer)} ${PRODUCER_RULE}`);
+  }
+  return producer;
 }
 
 /** Commander's parser of `--timeout`: seconds ≥ 0. */

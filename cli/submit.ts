@@ -10,7 +10,7 @@ import {
   type SentBatchEntry,
   SluiceSender,
 } from '../shared/client/index.js';
-import { ENV } from '../shared/config/environment.js';
+import { QUEUE_URLS_VARIABLE } from '../shared/config/queue-urls.js';
 import { describeProblems, type Problem, problem } from '../shared/contract/problems.js';
 import { CONTRACT_VERSION, PRIORITIES } from '../shared/contract/request.js';
 import { EXIT_CODES, EXIT_HELP, usageError } from './exit-codes.js';
@@ -98,7 +98,7 @@ export function addSubmitCommand(program: Command, context: CommandContext): voi
     .option('--json', 'print one JSON object per request')
     .option(
       '--queue-url <url>',
-      `the request queue for every priority (default: $${ENV.queueUrls} or $${SINGLE_QUEUE_ENV})`,
+      `the request queue for every priority (default: $${QUEUE_URLS_VARIABLE} or $${SINGLE_QUEUE_ENV})`,
     )
     .option(
       '--aws-region <region>',

@@ -57,8 +57,10 @@ export interface ThrottleCoordinatorProps {
   readonly config: DeploymentConfigInput;
 
   /**
-   * The priorities that get their own request queue. `normal` is required: the dispatcher
-   * sends requests of a priority without a queue to `normal`'s.
+   * The priorities that get their own request queue, for a deployment that names no producers
+   * (`config.producers`); named producers get one queue each, serving every priority (priority
+   * orders admission). `normal` is required: producers send requests of a priority without a
+   * queue to `normal`'s.
    * @default ['high', 'normal', 'low']
    */
   readonly priorities?: readonly Priority[];

@@ -1,7 +1,8 @@
 /**
  * The role the coordinator assumes in a member (target) account: it trusts only the
- * coordinator's dispatcher role, only with the agreed `ExternalId`, and allows only the
- * operations the deployment allowlists for that account.
+ * coordinator's dispatcher role, only with the agreed `ExternalId` and a session tagged with one
+ * of the account's producers, and allows each producer only its own allowlist entries for that
+ * account (./target-role.ts).
  *
  * `SluiceMemberRoleStack` wraps it as a standalone template (no CDK bootstrap needed in the
  * member account) that `aws cloudformation deploy` can install; see the README, "Deploy".
@@ -14,10 +15,10 @@ import {
   type StackProps,
   Validations,
 } from 'aws-cdk-lib';
-import { ArnPrincipal, PolicyDocument, PolicyStatement, Role } from 'aws-cdk-lib/aws-iam';
+import type { Role } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import type { TargetConfig } from '../shared/config/deployment.js';
-import { iamActionsFor, SERVICES } from '../shared/services/registry.js';
+import type { ProducerConfig, TargetConfig } from '../shared/config/deployment.js';
+import { SluiceTargetRole } from './target-role.js';
 
 /** Construction properties of {@link SluiceMemberRole}. */
 export interface SluiceMemberRoleProps {
@@ -25,8 +26,13 @@ export interface SluiceMemberRoleProps {
   readonly coordinatorRoleArn: string;
   /** The `ExternalId` the coordinator presents (the target's `externalId` in the config). */
   readonly externalId: string;
-  /** The (service, operations) allowlist of this account, as in the deployment config. */
-  readonly allow: TargetConfig['allow'];
+  /** The member account. */
+  readonly account: string;
+  /**
+   * The deployment's producers (`DeploymentConfig.producers`, validated): the role allows each
+   * its allowlist entries naming this account.
+   */
+  readonly producers: readonly ProducerConfig[];
   /**
    * Regions the role may act in (`aws:RequestedRegion`).
    * @default - any region
@@ -62,7 +68,8 @@ export class SluiceMemberRolePropsError extends Error {
  * new SluiceMemberRole(stack, 'SluiceMember', {
  *   coordinatorRoleArn: 'arn:aws:iam::111111111111:role/Sluice-DispatcherRole-ABC',
  *   externalId: 'sluice-222222222222',
- *   allow: [{ service: 'ec2', operations: ['DescribeInstances', 'RunInstances'] }],
+ *   account: '222222222222',
+ *   producers: parseDeploymentConfig(config).producers,
  *   roleName: 'SluiceMember',
  * });
  */
@@ -76,60 +83,42 @@ export class SluiceMemberRole extends Construct {
     if (props.externalId.length < 2 || props.externalId.length > 1224) {
       problems.push('externalId: must be 2 to 1224 characters (IAM limit)');
     }
-    if (props.allow.length === 0) problems.push('allow: must list at least one service');
-    props.allow.forEach((entry, i) => {
-      if (SERVICES[entry.service] === undefined) {
-        problems.push(
-          `allow[${i}].service: ${entry.service} is not a Sluice service (known: ${Object.keys(SERVICES).join(', ')})`,
-        );
-      }
-      if (entry.operations.length === 0) problems.push(`allow[${i}].operations: must not be empty`);
-      entry.operations.forEach((op, j) => {
-        if (op === '*' || !/^[A-Z][A-Za-z0-9]*\*?$/.test(op)) {
-          problems.push(`allow[${i}].operations[${j}]: ${op} is not an operation name or prefix*`);
-        }
-      });
+    const target = new SluiceTargetRole(this, 'Target', {
+      trustedRoleArn: props.coordinatorRoleArn,
+      externalId: props.externalId,
+      account: props.account,
+      producers: props.producers,
+      ...(props.regions === undefined ? {} : { regions: props.regions }),
+      ...(props.roleName === undefined ? {} : { roleName: props.roleName }),
+      ...(props.path === undefined ? {} : { path: props.path }),
+      description:
+        "Assumed by the Sluice throttle coordinator to run producers' allowlisted API calls",
     });
-    if (problems.length > 0) throw new SluiceMemberRolePropsError(problems);
-
-    const actions = [
-      ...new Set(props.allow.flatMap((entry) => iamActionsFor(entry.service, entry.operations))),
-    ];
-    this.role = new Role(this, 'Role', {
-      assumedBy: new ArnPrincipal(props.coordinatorRoleArn),
-      // Confused-deputy protection: the trust policy requires the agreed ExternalId.
-      externalIds: [props.externalId],
-      description: 'Assumed by the Sluice throttle coordinator to run allowlisted API calls',
-      ...(props.roleName !== undefined ? { roleName: props.roleName } : {}),
-      ...(props.path !== undefined ? { path: props.path } : {}),
-      inlinePolicies: {
-        SluiceAllowlist: new PolicyDocument({
-          statements: [
-            new PolicyStatement({
-              sid: 'SluiceAllowlistedOperations',
-              actions,
-              // EC2 Describe* and Service Quotas List*/Get* have no resource-level permissions.
-              resources: ['*'],
-              ...(props.regions !== undefined
-                ? { conditions: { StringEquals: { 'aws:RequestedRegion': [...props.regions] } } }
-                : {}),
-            }),
-          ],
-        }),
-      },
-    });
-
-    const reason =
-      'The member role allows exactly the operations the Sluice deployment allowlists for this ' +
-      'account, on resources named by each request (unknown at deploy time); EC2 Describe* and ' +
-      'Service Quotas List*/Get* support no resource-level permissions.';
-    Validations.of(this.role).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason });
-    for (const action of actions.filter((a) => a.endsWith('*'))) {
-      Validations.of(this.role).acknowledge({
-        id: `AwsSolutions-IAM5[Action::${action}]`,
-        reason: `The deployment configuration allowlists the operation pattern ${action} for this account; the coordinator enforces the same allowlist before any call.`,
-      });
+    if (target.actions.length === 0) {
+      problems.push(`producers: none is allowed anything in account ${props.account}`);
     }
+    if (problems.length > 0) throw new SluiceMemberRolePropsError(problems);
+    this.role = target.role;
+    acknowledgeAllowlist(this.role, target.actions, `account ${props.account}`);
+  }
+}
+
+/** The cdk-nag findings a target role's allowlist statements raise, each with its reason. */
+export function acknowledgeAllowlist(
+  scope: Construct,
+  actions: readonly string[],
+  where: string,
+): void {
+  const reason =
+    `The role allows each producer exactly its allowlisted operations in ${where}, on ` +
+    "resources named by each request (unknown at deploy time), under the entry's resource " +
+    'conditions; EC2 Describe* and Service Quotas List*/Get* support no resource-level permissions.';
+  Validations.of(scope).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason });
+  for (const action of actions.filter((a) => a.endsWith('*'))) {
+    Validations.of(scope).acknowledge({
+      id: `AwsSolutions-IAM5[Action::${action}]`,
+      reason: `The deployment configuration allowlists the operation pattern ${action} in ${where}; the coordinator enforces the same allowlist before any call.`,
+    });
   }
 }
 
@@ -137,6 +126,8 @@ export class SluiceMemberRole extends Construct {
 export interface SluiceMemberRoleStackProps extends StackProps {
   /** The target this role serves; must have `roleArn` and `externalId`. */
   readonly target: TargetConfig;
+  /** The deployment's producers (`DeploymentConfig.producers`). */
+  readonly producers: readonly ProducerConfig[];
   /**
    * The coordinator's dispatcher role ARN.
    * @default - a `CoordinatorRoleArn` CloudFormation parameter, given at deploy time (the
@@ -151,13 +142,10 @@ export interface SluiceMemberRoleStackProps extends StackProps {
  * an account that never ran `cdk bootstrap`.
  *
  * @example
+ * const config = parseDeploymentConfig(json);
  * new SluiceMemberRoleStack(app, 'SluiceMemberRole-222222222222', {
- *   target: {
- *     account: '222222222222',
- *     roleArn: 'arn:aws:iam::222222222222:role/SluiceMember',
- *     externalId: 'sluice-222222222222',
- *     allow: [{ service: 'ec2', operations: ['DescribeInstances'] }],
- *   },
+ *   target: config.targets[1],
+ *   producers: config.producers,
  * });
  */
 export class SluiceMemberRoleStack extends Stack {
@@ -165,7 +153,7 @@ export class SluiceMemberRoleStack extends Stack {
   readonly memberRole: SluiceMemberRole;
 
   constructor(scope: Construct, id: string, props: SluiceMemberRoleStackProps) {
-    const { target, coordinatorRoleArn: givenRoleArn, ...stackProps } = props;
+    const { target, producers, coordinatorRoleArn: givenRoleArn, ...stackProps } = props;
     super(scope, id, {
       synthesizer: new BootstraplessSynthesizer(),
       description: `Sluice member role for account ${target.account}`,
@@ -189,7 +177,8 @@ export class SluiceMemberRoleStack extends Stack {
     this.memberRole = new SluiceMemberRole(this, 'SluiceMember', {
       coordinatorRoleArn,
       externalId: target.externalId,
-      allow: target.allow,
+      account: target.account,
+      producers,
       roleName,
       path,
       ...(target.regions !== undefined ? { regions: target.regions } : {}),

@@ -11,6 +11,7 @@ import { type DeploymentConfigInput, parseDeploymentConfig } from '../shared/con
 import type { ThrottleCoordinatorProps } from './coordinator-props.js';
 import { SluiceMemberRoleStack } from './member-role.js';
 import { SluiceStack } from './sluice-stack.js';
+import { producersIn } from './target-role.js';
 
 /** Id (and CloudFormation name) of the coordinator stack. */
 export const COORDINATOR_STACK_ID = 'Sluice';
@@ -85,7 +86,19 @@ export function buildSluiceApp(app: App, options: SluiceAppOptions): SluiceAppSt
       );
       continue;
     }
-    members.push(new SluiceMemberRoleStack(app, memberStackId(target.account), { target }));
+    if (producersIn(config.producers, target.account).length === 0) {
+      Annotations.of(coordinator).addWarningV2(
+        'sluice:member-role-without-producers',
+        `target ${target.account} is allowed to no producer: no member-role template is synthesized for it`,
+      );
+      continue;
+    }
+    members.push(
+      new SluiceMemberRoleStack(app, memberStackId(target.account), {
+        target,
+        producers: config.producers,
+      }),
+    );
   }
   if (options.nag ?? true) {
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));

@@ -6,6 +6,7 @@
 import { Aws, CfnOutput, Fn, Stack, type StackProps } from 'aws-cdk-lib';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
+import { DEFAULT_PRODUCER } from '../shared/contract/patterns.js';
 import { ThrottleCoordinator, type ThrottleCoordinatorProps } from './throttle-coordinator.js';
 
 /** Construction properties of {@link SluiceStack}. */
@@ -46,12 +47,25 @@ export class SluiceStack extends Stack {
     });
     const c = this.coordinator;
 
-    new CfnOutput(this, 'QueueUrls', {
-      value: this.toJsonString(
-        Object.fromEntries(Object.entries(c.queues).map(([p, q]) => [p, q.queueUrl])),
-      ),
-      description: 'Request queue URLs by priority: export as SLUICE_QUEUE_URLS for the CLI',
-    });
+    const own = c.producerQueues[DEFAULT_PRODUCER];
+    if (c.settings.config.implicitProducer && own !== undefined) {
+      new CfnOutput(this, 'QueueUrls', {
+        value: this.toJsonString(
+          Object.fromEntries(Object.entries(own).map(([p, q]) => [p, q.queueUrl])),
+        ),
+        description: 'Request queue URLs by priority: export as SLUICE_QUEUE_URLS for the CLI',
+      });
+    } else {
+      new CfnOutput(this, 'ProducerQueueUrls', {
+        value: this.toJsonString(
+          Object.fromEntries(
+            Object.entries(c.producerQueues).map(([p, q]) => [p, q.normal?.queueUrl]),
+          ),
+        ),
+        description:
+          "Each producer's request queue URL: a producer exports its own as SLUICE_QUEUE_URL, and its name as SLUICE_PRODUCER",
+      });
+    }
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: c.dlq.queueUrl });
     new CfnOutput(this, 'RequestsTableName', {
       value: c.requestsTable.tableName,

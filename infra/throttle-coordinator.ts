@@ -1,8 +1,10 @@
 /**
  * `ThrottleCoordinator`: the whole Sluice coordinator in one construct — request queues (one per
- * priority), the scheduled queue of admitted calls waiting for their slots, a dead-letter queue, the dispatcher function and its SQS event sources, the
- * buckets and requests tables, the outputs bucket (outputs too large for a result record),
- * least-privilege IAM, a dashboard and alarms.
+ * named producer, or one per priority for a deployment that names none), the scheduled queue (the
+ * dispatcher's own: reservations and re-sent requests), a dead-letter queue, the dispatcher
+ * function and its SQS event sources, the buckets and requests tables, the outputs bucket
+ * (outputs too large for a result record), the own-account role, least-privilege IAM, a
+ * dashboard and alarms.
  *
  * No business logic lives here: the construct turns the deployment configuration (validated by
  * the same parser the dispatcher uses) into resources, and ships the configuration inside the
@@ -11,37 +13,47 @@
 import { Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import type { Dashboard } from 'aws-cdk-lib/aws-cloudwatch';
 import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
-import { Grant, type IGrantable, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import {
+  AnyPrincipal,
+  Effect,
+  Grant,
+  type IGrantable,
+  PolicyStatement,
+  Role,
+  ServicePrincipal,
+} from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Architecture, LoggingFormat, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
-import {
-  BlockPublicAccess,
-  Bucket,
-  BucketEncryption,
-  type CfnBucket,
-  ObjectOwnership,
-} from 'aws-cdk-lib/aws-s3';
+import type { Bucket, CfnBucket } from 'aws-cdk-lib/aws-s3';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../shared/config/environment.js';
 import { METRIC_NAMESPACE } from '../shared/contract/metrics.js';
+import { DEFAULT_PRODUCER } from '../shared/contract/patterns.js';
 import type { Priority } from '../shared/contract/request.js';
-import { OUTPUTS_PREFIX } from '../shared/requests/outputs.js';
-import { iamActionsFor } from '../shared/services/registry.js';
-import { BUCKETS_TABLE, REQUESTS_TABLE, type TableLayout } from '../shared/storage/tables.js';
+import { OUTPUTS_PREFIX, producerOutputsPrefix } from '../shared/requests/outputs.js';
+import {
+  BUCKETS_TABLE,
+  REQUESTS_TABLE,
+  requestKey,
+  type TableLayout,
+} from '../shared/storage/tables.js';
 import {
   REPO_ROOT,
   type ResolvedCoordinatorProps,
   resolveCoordinatorProps,
   type ThrottleCoordinatorProps,
 } from './coordinator-props.js';
+import { acknowledgeAllowlist } from './member-role.js';
 import { CoordinatorAlarms } from './monitoring/alarms.js';
 import { bucketLimits } from './monitoring/bucket-limits.js';
 import { CoordinatorDashboard } from './monitoring/dashboard.js';
+import { createOutputsBucket } from './outputs-bucket.js';
+import { producersIn, SluiceTargetRole } from './target-role.js';
 
 export {
   type ThrottleCoordinatorProps,
@@ -56,6 +68,20 @@ const MAX_BATCH_WITHOUT_WINDOW = 10;
 
 /** The service name the dispatcher's logs and metrics carry (Powertools). */
 export const POWERTOOLS_SERVICE_NAME = 'sluice-dispatcher';
+
+/**
+ * The DynamoDB actions the dispatcher uses on each table (shared/admission/bucket-item.ts,
+ * shared/requests/requests-store.ts): conditional updates and consistent reads, nothing else.
+ */
+export const DISPATCHER_TABLE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:UpdateItem'] as const;
+
+/** What the scheduled queue refuses to every principal but the dispatcher role. */
+export const SCHEDULED_QUEUE_DENIED_ACTIONS = [
+  'sqs:SendMessage',
+  'sqs:ReceiveMessage',
+  'sqs:DeleteMessage',
+  'sqs:ChangeMessageVisibility',
+] as const;
 
 /**
  * The Sluice throttle coordinator: producers send API-call requests to `queues`; the dispatcher
@@ -74,18 +100,34 @@ export const POWERTOOLS_SERVICE_NAME = 'sluice-dispatcher';
  *     targets: [
  *       { account: '111111111111', allow: [{ service: 'ec2', operations: ['DescribeInstances'] }] },
  *     ],
+ *     producers: [
+ *       { name: 'web', allow: [{ accounts: ['111111111111'], service: 'ec2', operations: ['DescribeInstances'] }] },
+ *     ],
  *   },
  * });
- * sluice.grantSubmit(producerRole);
+ * sluice.grantSubmit('web', producerRole);
+ * sluice.grantReadResults('web', producerRole);
  */
 export class ThrottleCoordinator extends Construct {
-  /** Request queues by priority (only the configured priorities). */
-  readonly queues: Readonly<Partial<Record<Priority, Queue>>>;
   /**
-   * Admitted calls waiting for their slots. Only the dispatcher sends to it: a reservation skips
-   * admission, so producers must never be able to write one.
+   * Each producer's request queues by priority: `{ default: { high, normal, low } }` for a
+   * deployment that names no producers (the configured priorities), else one queue per producer
+   * serving every priority, `{ web: { normal }, … }`.
+   */
+  readonly producerQueues: Readonly<Record<string, Readonly<Partial<Record<Priority, Queue>>>>>;
+  /** Every request queue by label: its priority, or `producer-<name>`. */
+  readonly queues: Readonly<Record<string, Queue>>;
+  /**
+   * The dispatcher's own queue: admitted calls waiting for their slots, and requests re-sent to
+   * wait. Its messages' envelope is trusted (producer, first receipt, reservation), so a queue
+   * policy denies every principal but the dispatcher role.
    */
   readonly scheduledQueue: Queue;
+  /**
+   * The role calls to own-account targets (no `roleArn`) run under, one session per producer;
+   * absent when every target has a role.
+   */
+  readonly ownAccountRole: Role | undefined;
   /** Dead-letter queue of every request queue; the dispatcher also sends exhausted requests here. */
   readonly dlq: Queue;
   /** The dispatcher function. */
@@ -99,8 +141,8 @@ export class ThrottleCoordinator extends Construct {
   /** Request records: status, attempts, result; expired by TTL. */
   readonly requestsTable: Table;
   /**
-   * Outputs too large for a result record (over 192 KiB), one object each under `outputs/`; a
-   * result points to its object. Objects expire with the results (`resultTtlDays`).
+   * Outputs too large for a result record (over 192 KiB), one object each under
+   * `outputs/<producer>/`; a result points to its object. Objects expire with the results.
    */
   readonly outputsBucket: Bucket;
   /** The CloudWatch dashboard. */
@@ -133,17 +175,32 @@ export class ThrottleCoordinator extends Construct {
         retentionPeriod: Duration.days(4),
         deadLetterQueue: { queue: this.dlq, maxReceiveCount: settings.maxReceiveCount },
       });
-    const queues: Partial<Record<Priority, Queue>> = {};
-    for (const priority of settings.priorities) {
-      queues[priority] = workQueue(`RequestQueue-${priority}`);
+    const producerQueues: Record<string, Partial<Record<Priority, Queue>>> = {};
+    const queues: Record<string, Queue> = {};
+    if (settings.config.implicitProducer) {
+      const own: Partial<Record<Priority, Queue>> = {};
+      for (const priority of settings.priorities) {
+        own[priority] = workQueue(`RequestQueue-${priority}`);
+        queues[priority] = own[priority];
+      }
+      producerQueues[DEFAULT_PRODUCER] = own;
+    } else {
+      // One queue per producer: priority orders admission, and a producer's queue only holds
+      // fresh requests (waits go to the scheduled queue), so per-priority queues would multiply
+      // event source mappings (each at least 2 concurrent dispatchers) for little.
+      for (const producer of settings.config.producers) {
+        const queue = workQueue(`RequestQueue-producer-${producer.name}`);
+        producerQueues[producer.name] = { normal: queue };
+        queues[`producer-${producer.name}`] = queue;
+      }
     }
+    this.producerQueues = producerQueues;
     this.queues = queues;
     // Its own queue and event source: admitted calls never wait behind requests not yet admitted.
     this.scheduledQueue = workQueue('ScheduledQueue');
-
     this.bucketsTable = this.table(BUCKETS_TABLE);
     this.requestsTable = this.table(REQUESTS_TABLE);
-    this.outputsBucket = this.outputs(settings);
+    this.outputsBucket = createOutputsBucket(this, 'OutputsBucket', settings.config.resultTtlDays);
 
     this.logGroup = new LogGroup(this, 'DispatcherLogs', {
       retention: settings.logRetention,
@@ -156,6 +213,7 @@ export class ThrottleCoordinator extends Construct {
       description: 'Sluice dispatcher: admits and runs allowlisted API calls',
     });
     this.logGroup.grantWrite(this.dispatcherRole);
+    this.ownAccountRole = this.createOwnAccountRole(settings, stack);
 
     this.dispatcher = new NodejsFunction(this, 'Dispatcher', {
       entry: settings.entry,
@@ -176,11 +234,17 @@ export class ThrottleCoordinator extends Construct {
         POWERTOOLS_METRICS_NAMESPACE: METRIC_NAMESPACE,
         [ENV.bucketsTable]: this.bucketsTable.tableName,
         [ENV.requestsTable]: this.requestsTable.tableName,
-        [ENV.queueUrls]: stack.toJsonString(
+        [ENV.producerQueues]: stack.toJsonString(
           Object.fromEntries(
-            Object.entries(queues).map(([priority, queue]) => [priority, queue.queueUrl]),
+            Object.entries(producerQueues).map(([producer, own]) => [
+              producer,
+              Object.values(own).map((queue) => queue.queueName),
+            ]),
           ),
         ),
+        ...(this.ownAccountRole === undefined
+          ? {}
+          : { [ENV.ownAccountRoleArn]: this.ownAccountRole.roleArn }),
         [ENV.scheduledQueueUrl]: this.scheduledQueue.queueUrl,
         [ENV.dlqUrl]: this.dlq.queueUrl,
         [ENV.outputsBucket]: this.outputsBucket.bucketName,
@@ -199,8 +263,6 @@ export class ThrottleCoordinator extends Construct {
           maxConcurrency: settings.maxConcurrency,
         }),
       );
-      // Re-queueing a request sends a new message with a delay.
-      queue.grantSendMessages(this.dispatcher);
     }
     // Reservations arrive 0.5-1.5 s before their slots: no batching window may hold them back
     // (and without one, SQS event sources take at most 10 messages a batch).
@@ -213,9 +275,13 @@ export class ThrottleCoordinator extends Construct {
       }),
     );
     this.scheduledQueue.grantSendMessages(this.dispatcher);
+    this.closeScheduledQueue();
     this.dlq.grantSendMessages(this.dispatcher);
-    this.bucketsTable.grantReadWriteData(this.dispatcher);
-    this.requestsTable.grantReadWriteData(this.dispatcher);
+    Grant.addToPrincipal({
+      grantee: this.dispatcherRole,
+      actions: [...DISPATCHER_TABLE_ACTIONS],
+      resourceArns: [this.bucketsTable.tableArn, this.requestsTable.tableArn],
+    });
     // Writes outputs, never reads or deletes them (the lifecycle rule does).
     Grant.addToPrincipal({
       grantee: this.dispatcherRole,
@@ -247,57 +313,86 @@ export class ThrottleCoordinator extends Construct {
   }
 
   /**
-   * Lets `grantee` send requests to every request queue (what a producer needs); never to the
-   * scheduled queue.
+   * Lets `grantee` send requests as `producer`: to that producer's request queues only (the
+   * queue is the producer's identity), never to another's or to the scheduled queue.
+   * @throws {Error} `producer` is not a producer of the deployment.
    */
-  grantSubmit(grantee: IGrantable): void {
-    for (const queue of Object.values(this.queues)) queue.grantSendMessages(grantee);
+  grantSubmit(producer: string, grantee: IGrantable): void {
+    for (const queue of Object.values(this.queuesOf(producer))) queue.grantSendMessages(grantee);
   }
 
   /**
-   * Lets `grantee` read request records and results (what `sluice result` needs), large outputs
-   * in S3 included.
+   * Lets `grantee` read `producer`'s request records and results (what `sluice result
+   * --producer` needs): `GetItem` on the requests table, only for keys in the producer's
+   * namespace (`dynamodb:LeadingKeys` like `<producer>#*`), and `GetObject` on its outputs too
+   * large for a record (`outputs/<producer>/*` in the outputs bucket). No Scan or Query: a reader
+   * learns nothing of other producers' requests.
+   * @throws {Error} `producer` is not a producer of the deployment.
    */
-  grantReadResults(grantee: IGrantable): void {
-    this.requestsTable.grantReadData(grantee);
+  grantReadResults(producer: string, grantee: IGrantable): void {
+    this.queuesOf(producer);
+    Grant.addToPrincipal({
+      grantee,
+      actions: ['dynamodb:GetItem'],
+      resourceArns: [this.requestsTable.tableArn],
+      conditions: {
+        'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [requestKey(producer, '*')] },
+      },
+    });
     Grant.addToPrincipal({
       grantee,
       actions: ['s3:GetObject'],
-      resourceArns: [this.outputsBucket.arnForObjects(`${OUTPUTS_PREFIX}*`)],
+      resourceArns: [this.outputsBucket.arnForObjects(`${producerOutputsPrefix(producer)}*`)],
     });
   }
 
+  /** A producer's request queues; throws naming the producers when it has none. */
+  private queuesOf(producer: string): Readonly<Partial<Record<Priority, Queue>>> {
+    const own = this.producerQueues[producer];
+    if (own === undefined) {
+      throw new Error(
+        `${producer} is not a producer of this coordinator (producers: ${Object.keys(this.producerQueues).join(', ')})`,
+      );
+    }
+    return own;
+  }
+
   /**
-   * The outputs bucket: private (all public access blocked, objects owned by the bucket's
-   * account, no ACLs), encrypted (SSE-S3: no key policy for readers to be granted), TLS only, and
-   * every object expired after the results' TTL — an output lives as long as the record that
-   * points to it. Retained with the stack's tables: the requests table points into it.
+   * The scheduled queue's messages skip admission and carry a trusted envelope: every principal
+   * but the dispatcher role is denied sending, receiving and deleting there, whatever its own
+   * policies allow (an account admin with `sqs:*` included).
    */
-  private outputs(settings: ResolvedCoordinatorProps): Bucket {
-    const bucket = new Bucket(this, 'OutputsBucket', {
-      encryption: BucketEncryption.S3_MANAGED,
-      enforceSSL: true,
-      minimumTLSVersion: 1.2,
-      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      lifecycleRules: [
-        {
-          id: 'expire-with-results',
-          expiration: Duration.days(settings.config.resultTtlDays),
-          abortIncompleteMultipartUploadAfter: Duration.days(1),
-        },
-      ],
-      removalPolicy: RemovalPolicy.RETAIN,
+  private closeScheduledQueue(): void {
+    this.scheduledQueue.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'OnlyTheDispatcher',
+        effect: Effect.DENY,
+        principals: [new AnyPrincipal()],
+        actions: [...SCHEDULED_QUEUE_DENIED_ACTIONS],
+        resources: [this.scheduledQueue.queueArn],
+        conditions: { ArnNotEquals: { 'aws:PrincipalArn': this.dispatcherRole.roleArn } },
+      }),
+    );
+  }
+
+  /**
+   * The role own-account targets' calls run under, one session per producer, allowing each
+   * producer its own entries (./target-role.ts): the dispatcher's own role holds no API
+   * permission of any target. Undefined when every target has a role of its own.
+   */
+  private createOwnAccountRole(settings: ResolvedCoordinatorProps, stack: Stack): Role | undefined {
+    const own = settings.config.targets.filter((t) => t.roleArn === undefined);
+    const producers = settings.config.producers;
+    if (own.every((t) => producersIn(producers, t.account).length === 0)) return undefined;
+    const target = new SluiceTargetRole(this, 'OwnAccountRole', {
+      trustedRoleArn: this.dispatcherRole.roleArn,
+      account: own[0]?.account ?? stack.account,
+      producers,
+      ...(own[0]?.regions === undefined ? {} : { regions: own[0].regions }),
+      description: "Sluice: producers' allowlisted API calls in the coordinator's own account",
     });
-    Validations.of(bucket).acknowledge({
-      id: 'AwsSolutions-S1',
-      reason:
-        'Outputs are written only by the dispatcher and read only by roles granted ' +
-        'grantReadResults; access is audited with CloudTrail (S3 data events) where the account ' +
-        'enables them. A log bucket of its own would need its own logging, and would keep call ' +
-        'outputs longer than the results they belong to.',
-    });
-    return bucket;
+    acknowledgeAllowlist(target.role, target.actions, 'the coordinator account');
+    return target.role;
   }
 
   /** A state table: on-demand, PITR, TTL, retained when the stack goes, never replaced silently. */
@@ -347,29 +442,19 @@ export class ThrottleCoordinator extends Construct {
   }
 
   /**
-   * Target access: `sts:AssumeRole` on exactly the configured roles; for targets served with
-   * the dispatcher's own credentials, exactly the allowlisted actions, in the allowed regions.
+   * Target access: `sts:AssumeRole` and `sts:TagSession` (the producer's session tag) on exactly
+   * the configured member roles and the own-account role; no API permission of its own.
    */
   private grantTargets(settings: ResolvedCoordinatorProps): void {
-    settings.config.targets.forEach((target, i) => {
-      if (target.roleArn !== undefined) {
-        Role.fromRoleArn(this, `TargetRole${i}`, target.roleArn, {
-          mutable: false,
-        }).grantAssumeRole(this.dispatcherRole);
-        return;
-      }
-      const actions = target.allow.flatMap((entry) =>
-        iamActionsFor(entry.service, entry.operations),
-      );
-      Grant.addToPrincipal({
-        grantee: this.dispatcherRole,
-        actions: [...new Set(actions)],
-        // EC2 Describe* and Service Quotas List*/Get* support no resource-level permissions.
-        resourceArns: ['*'],
-        ...(target.regions !== undefined
-          ? { conditions: { StringEquals: { 'aws:RequestedRegion': [...target.regions] } } }
-          : {}),
-      });
+    const roleArns = [
+      ...settings.config.targets.flatMap((t) => (t.roleArn === undefined ? [] : [t.roleArn])),
+      ...(this.ownAccountRole === undefined ? [] : [this.ownAccountRole.roleArn]),
+    ];
+    if (roleArns.length === 0) return;
+    Grant.addToPrincipal({
+      grantee: this.dispatcherRole,
+      actions: ['sts:AssumeRole', 'sts:TagSession'],
+      resourceArns: roleArns,
     });
   }
 
@@ -416,38 +501,17 @@ export class ThrottleCoordinator extends Construct {
         });
       }
     }
-
     const policy = this.dispatcherRole.node.tryFindChild('DefaultPolicy');
-    if (policy === undefined) return;
     const bucketId = Stack.of(this).getLogicalId(this.outputsBucket.node.defaultChild as CfnBucket);
-    Validations.of(policy).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/${OUTPUTS_PREFIX}*]`,
-      reason:
-        'The dispatcher writes each large output to an object key it makes per request and ' +
-        'attempt (outputs/<id>/<attempt>.json), unknown at deploy time; s3:PutObject only, under ' +
-        'the outputs/ prefix of the one outputs bucket.',
-    });
-    const ownAccountTargets = settings.config.targets.filter((t) => t.roleArn === undefined);
-    if (ownAccountTargets.length === 0) return;
-    const acknowledgements = new Map<string, string>();
-    const ownReason =
-      'The dispatcher runs the allowlisted operations in its own account on resources named by ' +
-      'each request (instances, subnets, quotas), unknown at deploy time, and EC2 Describe* and ' +
-      'Service Quotas List*/Get* support no resource-level permissions; the actions are exactly ' +
-      'the allowlist, limited to the allowed regions when configured.';
-    acknowledgements.set('AwsSolutions-IAM5[Resource::*]', ownReason);
-    for (const target of ownAccountTargets) {
-      for (const entry of target.allow) {
-        for (const action of iamActionsFor(entry.service, entry.operations)) {
-          if (!action.endsWith('*')) continue;
-          acknowledgements.set(
-            `AwsSolutions-IAM5[Action::${action}]`,
-            `The deployment configuration allowlists the operation pattern ${action} for account ${target.account}; the dispatcher enforces the same allowlist before any call.`,
-          );
-        }
-      }
+    if (policy !== undefined) {
+      Validations.of(policy).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/${OUTPUTS_PREFIX}*]`,
+        reason:
+          'The dispatcher writes each large output to an object key it makes per producer, ' +
+          'request and attempt (outputs/<producer>/<id>/<attempt>.json), unknown at deploy time; ' +
+          's3:PutObject only, under the outputs/ prefix of the one outputs bucket.',
+      });
     }
-    for (const [id, reason] of acknowledgements) Validations.of(policy).acknowledge({ id, reason });
   }
 }
 

@@ -1,9 +1,11 @@
 /**
  * What the local stack's dispatcher is doing, per provider bucket: the calls it admitted (with
- * their slots) and the calls running now. Read by the live view; counted by wrapping the
- * dispatcher's bucket store and call runner, so the dispatcher itself knows nothing of it.
+ * their slots), the calls running now, the provider throttles its calls met, and each bucket's
+ * learned rate. Read by the live view and the report; counted by wrapping the dispatcher's
+ * bucket store and call runner, so the dispatcher itself knows nothing of it.
  */
 import type { DeploymentConfig } from '../shared/config/deployment.js';
+import { classifyCallError } from '../shared/dispatch/classify.js';
 import type { createDispatcher, DispatcherClients } from '../shared/dispatch/create-dispatcher.js';
 import { createCatalog } from '../shared/limits/index.js';
 
@@ -16,6 +18,8 @@ export function activityKey(account: string, region: string, bucket: string): st
 export class DispatchActivity {
   readonly #slotsMs = new Map<string, number[]>();
   readonly #running = new Map<string, number>();
+  readonly #learnedRate = new Map<string, number>();
+  #throttles = 0;
   readonly #catalog;
 
   constructor(deployment: DeploymentConfig) {
@@ -45,6 +49,16 @@ export class DispatchActivity {
     return n / (windowMs / 1_000);
   }
 
+  /** The bucket's learned rate (calls/s) at its last admission, once it has had one. */
+  learnedRate(key: string): number | undefined {
+    return this.#learnedRate.get(key);
+  }
+
+  /** Provider throttles the dispatcher's calls met so far, over every bucket. */
+  throttles(): number {
+    return this.#throttles;
+  }
+
   /** Overrides for `createDispatcher` that count through the parts `built` made. */
   wrap(built: ReturnType<typeof createDispatcher>): NonNullable<DispatcherClients['overrides']> {
     const { buckets, runner } = built;
@@ -58,10 +72,27 @@ export class DispatchActivity {
             const slots = this.#slotsMs.get(key) ?? [];
             this.#slotsMs.set(key, slots);
             for (const d of outcome.decisions) if (d.kind === 'admitted') slots.push(d.runAtMs);
+            const admitted = outcome.decisions.find((d) => d.kind === 'admitted');
+            const limit = groupBuckets[0]?.limit;
+            if (admitted !== undefined && limit !== undefined) {
+              this.#learnedRate.set(key, limit.rate * (admitted.fractions[0] ?? 1));
+            }
           }
           return outcome;
         },
-        checkIn: (reservations, commit) => buckets.checkIn(reservations, commit),
+        checkIn: async (reservations, commit) => {
+          const outcome = await buckets.checkIn(reservations, commit);
+          // A slowed bucket's backlog runs on check-ins: its rate changes show there too.
+          reservations.forEach((r, i) => {
+            const result = outcome.results[i];
+            const ref = r.buckets[0]?.ref;
+            const limit = r.buckets[0]?.limit;
+            if (result === undefined || result.kind === 'lost' || !ref || !limit) return;
+            const key = activityKey(ref.account, ref.region, ref.bucket);
+            this.#learnedRate.set(key, limit.rate * (result.fractions[0] ?? 1));
+          });
+          return outcome;
+        },
         reportThrottle: (bucket, epoch, retryAfterMs) =>
           buckets.reportThrottle(bucket, epoch, retryAfterMs),
       },
@@ -79,6 +110,9 @@ export class DispatchActivity {
           this.#running.set(key, this.running(key) + 1);
           try {
             return await runner.run(request);
+          } catch (error) {
+            if (classifyCallError(error).kind === 'throttled') this.#throttles++;
+            throw error;
           } finally {
             this.#running.set(key, this.running(key) - 1);
           }

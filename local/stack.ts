@@ -8,6 +8,12 @@
  *
  * Several accounts: target calls are signed with access key = account id, which the simulator
  * treats as that account, so each account has its own provider buckets, as at AWS.
+ *
+ * Several producers (`config.producers`): each gets its own request queue and reply queue, and
+ * a client of its own (`clients`). The dispatcher tells them apart by the queue a message
+ * arrived on, as on AWS, where IAM lets each send to its own queue only; the local SQS emulator
+ * checks no permissions (and sets one `SenderId` for everyone), so here the isolation the queue
+ * gives is the dispatcher's and the requests table's, not IAM's.
  */
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync } from 'node:fs';
@@ -16,9 +22,11 @@ import { Writable } from 'node:stream';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { createHandler } from '../functions/dispatcher/create-handler.js';
 import { withTimeouts } from '../shared/aws/client-timeouts.js';
+import { queueNameOf } from '../shared/aws/sqs-url.js';
 import { SluiceClient } from '../shared/client/producer.js';
 import { type DeploymentConfigInput, parseDeploymentConfig } from '../shared/config/deployment.js';
 import type { DispatcherEnvironment } from '../shared/config/environment.js';
+import { DEFAULT_PRODUCER } from '../shared/contract/patterns.js';
 import { createDispatcher, type DispatcherClients } from '../shared/dispatch/create-dispatcher.js';
 import { powertoolsTelemetry } from '../shared/dispatch/telemetry.js';
 import { BUCKETS_TABLE, REQUESTS_TABLE } from '../shared/storage/tables.js';
@@ -71,8 +79,8 @@ export interface LocalStackOptions {
   /** Target accounts (each gets {@link LOCAL_ALLOW}) unless `config.targets` is given. @default [LOCAL_ACCOUNT] */
   readonly accounts?: readonly string[];
   /**
-   * Deployment configuration; `targets` defaults from `accounts`, `replyTo` adds the reply queue
-   * and the reply topic.
+   * Deployment configuration; `targets` defaults from `accounts`; `replyTo` adds the reply
+   * queues and the reply topic; each producer's `replyTo`, its own reply queue and the topic.
    */
   readonly config?: Omit<DeploymentConfigInput, 'targets'> & {
     targets?: DeploymentConfigInput['targets'];
@@ -157,6 +165,8 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
   const sns = snsClient(sqs.endpoint);
   const s3 = s3Client(sqs.endpoint, withTimeouts('s3'));
   const prefix = `sluice-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+  const { targets, replyTo, producers, ...rest } = options.config ?? {};
+  const named = producers?.map((p) => p.name);
   const [
     bucketsTableName,
     requestsTableName,
@@ -172,11 +182,13 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
       prefix,
       maxReceiveCount: options.maxReceiveCount ?? 5,
       visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 10,
+      ...(named === undefined ? {} : { producers: named }),
     }),
     createQueues(sqsc, {
       prefix: `${prefix}-replies`,
       maxReceiveCount: 5,
       visibilityTimeoutSeconds: 30,
+      ...(named === undefined ? {} : { producers: named }),
     }),
     // Results pushed to subscribers: queues (or anything SNS delivers to) subscribe to it.
     createTopic(sns, `${prefix}-results`),
@@ -184,19 +196,46 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
     // Bucket names: lowercase, at most 63 characters (the prefix is lowercase base36 and hex).
     createBucket(s3, `${prefix}-outputs`),
   ]);
+  /** Each producer's reply queue. */
+  const replyQueueUrls: Record<string, string> = Object.fromEntries(
+    Object.entries(replies.producerQueueUrls).map(([producer, urls]) => [producer, urls.normal]),
+  );
   const replyQueueUrl = replies.queueUrls.normal;
   const accounts = options.accounts ?? [LOCAL_ACCOUNT];
-  const { targets, replyTo, ...rest } = options.config ?? {};
+  const producerQueues = new Map(
+    Object.entries(queues.producerQueueUrls).flatMap(([producer, urls]) =>
+      [...new Set(Object.values(urls))].map((url) => [queueNameOf(url), producer] as const),
+    ),
+  );
   const env: DispatcherEnvironment = {
     bucketsTableName,
     requestsTableName,
-    queueUrls: queues.queueUrls,
+    producerQueues,
     scheduledQueueUrl: queues.scheduledQueueUrl,
     dlqUrl: queues.dlqUrl,
     outputsBucketName,
     deployment: parseDeploymentConfig({
       targets: targets ?? accounts.map((account) => ({ account, allow: LOCAL_ALLOW })),
-      replyTo: [replyQueueUrl, replyTopicArn, ...extraReplyTo, ...(replyTo ?? [])],
+      ...(producers === undefined
+        ? {}
+        : {
+            // The topic is shared: its messages carry the producer, for subscriptions to filter.
+            producers: producers.map((p) => ({
+              ...p,
+              replyTo: [
+                replyQueueUrls[p.name] as string,
+                replyTopicArn,
+                ...extraReplyTo,
+                ...(p.replyTo ?? []),
+              ],
+            })),
+          }),
+      replyTo: [
+        ...Object.values(replyQueueUrls),
+        replyTopicArn,
+        ...extraReplyTo,
+        ...(replyTo ?? []),
+      ],
       lateAllowanceMs: LOCAL_LATE_ALLOWANCE_MS,
       callTimeouts: LOCAL_CALL_TIMEOUTS,
       ...rest,
@@ -249,26 +288,38 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
   };
   const { dispatcher, handler } = environment();
   const perQueue = options.maxConcurrency ?? 2;
+  const requestQueueUrls = [
+    ...new Set(Object.values(queues.producerQueueUrls).flatMap((urls) => Object.values(urls))),
+  ];
   const source = new LocalEventSource({
     sqs: sqsc,
-    queueUrls: [...Object.values(queues.queueUrls), queues.scheduledQueueUrl],
+    queueUrls: [...requestQueueUrls, queues.scheduledQueueUrl],
     initHandler: () => environment().handler,
     timeoutSeconds: options.functionTimeoutSeconds ?? 30,
     maxConcurrency: {
-      ...Object.fromEntries(Object.values(queues.queueUrls).map((url) => [url, perQueue])),
+      ...Object.fromEntries(requestQueueUrls.map((url) => [url, perQueue])),
       [queues.scheduledQueueUrl]: options.scheduledConcurrency ?? 3 * perQueue,
     },
     ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
     onError: (error) => errors.push(error),
   });
-  const client = new SluiceClient({
-    sqs: sqsc,
-    dynamodb: producerDdb,
-    // Outputs too large for a result come back from the outputs bucket, as for any producer.
-    s3,
-    queueUrls: queues.queueUrls,
-    requestsTableName,
-  });
+  /** A client per producer: sends to its queues, reads its results. */
+  const producerClients: Record<string, SluiceClient> = Object.fromEntries(
+    Object.entries(queues.producerQueueUrls).map(([producer, queueUrls]) => [
+      producer,
+      new SluiceClient({
+        sqs: sqsc,
+        dynamodb: producerDdb,
+        // Outputs too large for a result come back from the outputs bucket, as for any producer.
+        s3,
+        queueUrls,
+        requestsTableName,
+        producer,
+      }),
+    ]),
+  );
+  const firstProducer = named?.[0] ?? DEFAULT_PRODUCER;
+  const client = producerClients[firstProducer] as SluiceClient;
 
   /** Drains a queue (bounded): what the DLQ or the reply queue holds. */
   async function drain(queueUrl: string, expected: number, timeoutMs = 10_000) {
@@ -301,7 +352,14 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
     env,
     /** The built-in simulator; undefined when both target endpoints were given. */
     simulator: simulator as ProviderSimulator | undefined,
+    /** The first producer's client (the default producer's, without named producers). */
     client,
+    /** Each producer's client. */
+    clients: producerClients,
+    /** Each producer's request queues by priority. */
+    producerQueueUrls: queues.producerQueueUrls,
+    /** The first producer's request queues by priority. */
+    queueUrls: queues.queueUrls,
     dispatcher,
     /** What the dispatcher admitted and is running, per bucket. */
     activity,
@@ -311,7 +369,10 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
     logFile: options.logFile,
     source,
     errors,
+    /** The first producer's reply queue. */
     replyQueueUrl,
+    /** Each producer's reply queue. */
+    replyQueueUrls,
     /** An SNS topic results may be sent to (`replyTo`); subscribe queues to it to receive them. */
     replyTopicArn,
     /** The sender of every reply, with its clients per region. */
@@ -329,8 +390,9 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
      * `AWS_DEFAULT_REGION` — and Sluice's.
      */
     cliEnvironment: {
-      SLUICE_QUEUE_URLS: JSON.stringify(env.queueUrls),
+      SLUICE_QUEUE_URLS: JSON.stringify(queues.queueUrls),
       SLUICE_REQUESTS_TABLE: env.requestsTableName,
+      ...(named === undefined ? {} : { SLUICE_PRODUCER: firstProducer }),
       SLUICE_REPLY_QUEUE_URL: replyQueueUrl,
       SLUICE_REPLY_TOPIC_ARN: replyTopicArn,
       AWS_REGION: LOCAL_REGION,

@@ -128,7 +128,7 @@ async function serve(): Promise<void> {
     '# any AWS client works too (boto3, the AWS CLI: they read AWS_DEFAULT_REGION): see examples/python/sluice_producer.py and examples/shell/sluice-producer.sh;',
   );
   console.log(
-    '#   a result is the JSON string in the attribute "result" of the requests table item {"id": {"S": "<id>"}},',
+    '#   a result is the JSON string in the attribute "result" of the requests table item {"id": {"S": "default#<id>"}},',
   );
   console.log(
     `#   or pushed to --reply-to ${stack.replyQueueUrl} (a queue) or ${stack.replyTopicArn} (a topic: subscribe queues to it)`,

@@ -2,12 +2,13 @@
 
 Sluice's contract is JSON on SQS: a request is an SQS message whose body follows
 schema/request.v1.json; its result is a JSON document stored in the requests table
-(DynamoDB, key "id", attribute "result") and, when the request names one, sent to its
-replyTo queue or SNS topic.
+(DynamoDB, key "id" = "<producer>#<id>", attribute "result") and, when the request names
+one, sent to its replyTo queue or SNS topic.
 
 Settings come from the environment that `npm start -- --serve` prints (or your deployment):
   SLUICE_QUEUE_URLS      request queue URLs by priority, JSON: {"high": …, "normal": …, "low": …}
   SLUICE_REQUESTS_TABLE  the requests table
+  SLUICE_PRODUCER        the producer whose queue you send to (default: default)
   AWS_DEFAULT_REGION, AWS_ENDPOINT_URL_SQS, AWS_ENDPOINT_URL_DYNAMODB, credentials: as boto3 reads them
 
 Usage:
@@ -85,13 +86,15 @@ def submit_batch(sqs, requests):
 def get_result(dynamodb, request_id):
     """The result of a request, or None while it is in flight (or not received yet).
 
-    Without any Sluice client: GetItem on the requests table, key "id"; a finished request's
-    item has the result document as a JSON string in the attribute "result" ("status" says
-    waiting or running before that).
+    Without any Sluice client: GetItem on the requests table, key "id" = "<producer>#<id>"
+    (ids live in their producer's namespace); a finished request's item has the result
+    document as a JSON string in the attribute "result" ("status" says waiting or running
+    before that).
     """
+    producer = os.environ.get("SLUICE_PRODUCER") or "default"
     item = dynamodb.get_item(
         TableName=os.environ["SLUICE_REQUESTS_TABLE"],
-        Key={"id": {"S": request_id}},
+        Key={"id": {"S": f"{producer}#{request_id}"}},
         ConsistentRead=True,
     ).get("Item")
     if item is None or "result" not in item:

@@ -14,7 +14,6 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import type { Priority } from '../../shared/contract/request.js';
 import {
   dispatcherMetrics,
   oldestMessageAge,
@@ -24,7 +23,8 @@ import {
 
 /** What the alarms watch and when they fire. */
 export interface CoordinatorAlarmsProps {
-  readonly queues: Readonly<Partial<Record<Priority, IQueue>>>;
+  /** The request queues by label (a priority, or `producer-<name>`). */
+  readonly queues: Readonly<Record<string, IQueue>>;
   readonly dlq: IQueue;
   readonly dispatcher: IFunction;
   /** Oldest-message alarm threshold. */
@@ -40,7 +40,7 @@ export class CoordinatorAlarms extends Construct {
   /** A message reached the dead-letter queue. */
   readonly dlqNotEmpty: Alarm;
   /** One per request queue: its oldest message waited too long. */
-  readonly oldestMessageTooOld: Readonly<Partial<Record<Priority, Alarm>>>;
+  readonly oldestMessageTooOld: Readonly<Record<string, Alarm>>;
   /** Providers throttled many admitted calls: limits set too high, or other clients share them. */
   readonly providerThrottles: Alarm;
   /** The dispatcher failed whole invocations. */
@@ -62,8 +62,8 @@ export class CoordinatorAlarms extends Construct {
       treatMissingData: TreatMissingData.NOT_BREACHING,
     });
 
-    const oldest: Partial<Record<Priority, Alarm>> = {};
-    for (const [priority, queue] of Object.entries(props.queues) as [Priority, IQueue][]) {
+    const oldest: Record<string, Alarm> = {};
+    for (const [priority, queue] of Object.entries(props.queues)) {
       oldest[priority] = new Alarm(this, `OldestMessage-${priority}`, {
         alarmDescription:
           `Sluice: the oldest message of the ${priority} request queue is older than ` +

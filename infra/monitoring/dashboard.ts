@@ -17,7 +17,6 @@ import {
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import type { Priority } from '../../shared/contract/request.js';
 import type { BucketLimits } from './bucket-limits.js';
 import {
   admissionWrites,
@@ -110,8 +109,8 @@ export function bucketAgainstLimitWidget(limits: BucketLimits): GraphWidget {
 
 /** What the dashboard shows. */
 export interface CoordinatorDashboardProps {
-  /** Work queues by label: the request queues by priority, and the scheduled queue. */
-  readonly queues: Readonly<Partial<Record<Priority | 'scheduled', IQueue>>>;
+  /** Work queues by label: the request queues (by priority or producer), the scheduled queue. */
+  readonly queues: Readonly<Record<string, IQueue>>;
   readonly dlq: IQueue;
   readonly dispatcher: IFunction;
   /** Buckets drawn against their limits, one graph each. */

@@ -16,6 +16,8 @@ import {
   type SQSClientConfig,
 } from '@aws-sdk/client-sqs';
 import { buildApp } from 'fauxqs';
+import { queueUrlPerPriority } from '../../shared/config/queue-urls.js';
+import { DEFAULT_PRODUCER } from '../../shared/contract/patterns.js';
 import { PRIORITIES, type Priority } from '../../shared/contract/request.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './credentials.js';
 import type { RunningEmulator } from './dynalite.js';
@@ -62,10 +64,16 @@ export function sqsClient(endpoint: string, overrides: SQSClientConfig = {}): SQ
 /** Settings of {@link createQueues}. */
 export interface CreateQueuesOptions {
   /**
-   * Queue names are `<prefix>-high`, `<prefix>-normal`, `<prefix>-low`, `<prefix>-scheduled`
-   * and `<prefix>-dlq`.
+   * Queue names are `<prefix>-high`, `<prefix>-normal`, `<prefix>-low` (or `<prefix>-p-<name>`
+   * per producer), `<prefix>-scheduled` and `<prefix>-dlq`.
    */
   readonly prefix: string;
+  /**
+   * Named producers, one request queue each. Without them, the request queues are one per
+   * priority, all of the default producer's (a deployment that names no producers).
+   * @default undefined
+   */
+  readonly producers?: readonly string[];
   /** Receives after which a message moves to the DLQ (SQS redrive policy): 1 to 1000. */
   readonly maxReceiveCount: number;
   /** Default visibility timeout of the request queues, in seconds: 0 to 43200. */
@@ -74,6 +82,12 @@ export interface CreateQueuesOptions {
 
 /** The queues made by {@link createQueues}. */
 export interface CreatedQueues {
+  /**
+   * Each producer's request queues by priority (a named producer's one queue serves every
+   * priority), in the order given; `default`'s without named producers.
+   */
+  readonly producerQueueUrls: Readonly<Record<string, Readonly<Record<Priority, string>>>>;
+  /** The first producer's request queues by priority. */
   readonly queueUrls: Readonly<Record<Priority, string>>;
   /** Admitted calls waiting for their slot (the dispatcher's own queue). */
   readonly scheduledQueueUrl: string;
@@ -81,25 +95,39 @@ export interface CreatedQueues {
   readonly dlqArn: string;
 }
 
-// SQS queue names: 1-80 of [A-Za-z0-9_-]; the longest suffix added is `-scheduled` (10).
+// SQS queue names: 1-80 of [A-Za-z0-9_-]; the longest suffix added is `-scheduled` (10), or a
+// producer's `-p-<name>` (up to 35), checked per name.
 const PREFIX_PATTERN = /^[A-Za-z0-9_-]{1,70}$/;
+const QUEUE_NAME = /^[A-Za-z0-9_-]{1,80}$/;
 // The DLQ keeps what it gets for SQS's maximum retention: it is where operators look afterwards.
 const DLQ_RETENTION_SECONDS = '1209600';
 
 /**
- * Creates a dead-letter queue, one request queue per priority and the scheduled queue, each with
- * a redrive policy that sends a message to the DLQ after `maxReceiveCount` receives. Idempotent for identical settings (SQS's
- * CreateQueue is). Works against fauxqs and real SQS alike.
+ * Creates a dead-letter queue, the request queues (one per priority, or one per named producer)
+ * and the scheduled queue, each with a redrive policy that sends a message to the DLQ after
+ * `maxReceiveCount` receives. Idempotent for identical settings (SQS's CreateQueue is). Works
+ * against fauxqs and real SQS alike.
  */
 export async function createQueues(
   client: Pick<SQSClient, 'send'>,
   options: CreateQueuesOptions,
 ): Promise<CreatedQueues> {
-  const { prefix, maxReceiveCount, visibilityTimeoutSeconds } = options;
+  const { prefix, maxReceiveCount, visibilityTimeoutSeconds, producers } = options;
   if (!PREFIX_PATTERN.test(prefix)) {
     throw new RangeError(
       `prefix ${JSON.stringify(prefix)} must be 1 to 70 letters, digits, _ or - (queue name rules)`,
     );
+  }
+  const requestQueues: readonly (readonly [name: string, suffix: string])[] =
+    producers === undefined
+      ? PRIORITIES.map((priority) => [priority, priority])
+      : producers.map((producer) => [producer, `p-${producer}`]);
+  for (const [, suffix] of requestQueues) {
+    if (!QUEUE_NAME.test(`${prefix}-${suffix}`)) {
+      throw new RangeError(
+        `queue name ${prefix}-${suffix} breaks SQS's rules (1-80 of A-Za-z0-9_-)`,
+      );
+    }
   }
   if (!Number.isInteger(maxReceiveCount) || maxReceiveCount < 1 || maxReceiveCount > 1000) {
     throw new RangeError(
@@ -135,27 +163,33 @@ export async function createQueues(
   );
   const redrivePolicy = JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount });
 
-  const urls = await Promise.all(
-    [...PRIORITIES, 'scheduled' as const].map(async (name) => {
-      const created = await client.send(
-        new CreateQueueCommand({
-          QueueName: `${prefix}-${name}`,
-          Attributes: {
-            RedrivePolicy: redrivePolicy,
-            VisibilityTimeout: String(visibilityTimeoutSeconds),
-          },
-        }),
+  const create = async (suffix: string) => {
+    const created = await client.send(
+      new CreateQueueCommand({
+        QueueName: `${prefix}-${suffix}`,
+        Attributes: {
+          RedrivePolicy: redrivePolicy,
+          VisibilityTimeout: String(visibilityTimeoutSeconds),
+        },
+      }),
+    );
+    return required(created.QueueUrl, `CreateQueue returned no QueueUrl`);
+  };
+  const [scheduledQueueUrl, ...requestUrls] = await Promise.all([
+    create('scheduled'),
+    ...requestQueues.map(([, suffix]) => create(suffix)),
+  ]);
+  const named = requestQueues.map(([name], i) => [name, requestUrls[i] as string] as const);
+  const producerQueueUrls: Record<string, Readonly<Record<Priority, string>>> = producers ===
+  undefined
+    ? { [DEFAULT_PRODUCER]: Object.fromEntries(named) as Record<Priority, string> }
+    : Object.fromEntries(
+        named.map(([producer, url]) => [producer, queueUrlPerPriority({ normal: url })]),
       );
-      return [name, required(created.QueueUrl, `CreateQueue returned no QueueUrl`)] as const;
-    }),
-  );
-  const { scheduled, ...queueUrls } = Object.fromEntries(urls) as Record<
-    Priority | 'scheduled',
-    string
-  >;
   return {
-    queueUrls,
-    scheduledQueueUrl: scheduled,
+    producerQueueUrls,
+    queueUrls: Object.values(producerQueueUrls)[0] as Readonly<Record<Priority, string>>,
+    scheduledQueueUrl: scheduledQueueUrl as string,
     dlqUrl,
     dlqArn,
   };

@@ -57,6 +57,8 @@ export type AdmissionDecision =
       /** Not within the horizon; from `retryAtMs` on, the first waiting request fits. */
       readonly kind: 'not-yet';
       readonly retryAtMs: number;
+      /** Some bucket runs below its configured rate: the wait shortens when it recovers. */
+      readonly slowed: boolean;
     }
   | {
       /** The request costs more than the bucket holds: it can never run under this limit. */
@@ -184,6 +186,7 @@ export async function admitGroup(
     });
   }
   const retryAtMs = Math.max(Math.ceil(retryAtUsMax / US_PER_MS), context.clock());
+  const slowed = keys.some((key) => knownState(context, key).rate.fraction < 1);
   eligible.forEach((requestIndex, position) => {
     if (position < count) {
       const slotsUs = grants.map((g) => g.slotsUs[position] as number);
@@ -197,7 +200,7 @@ export async function admitGroup(
         fractions: grants.map((g) => g.fraction),
       };
     } else {
-      decisions[requestIndex] = { kind: 'not-yet', retryAtMs };
+      decisions[requestIndex] = { kind: 'not-yet', retryAtMs, slowed };
     }
   });
   return { decisions: decisions as AdmissionDecision[], requests: counter, forfeitedTokens };

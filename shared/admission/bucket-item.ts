@@ -222,6 +222,7 @@ export class BucketItems {
     u.set(A.decreasedTo, u.value(write.rate.decreasedTo));
     u.set(A.decreasedAt, u.value(write.rate.decreasedAtUs));
     u.set(A.epoch, u.value(write.rate.epoch));
+    u.set(A.rateSince, u.value(write.rate.sinceUs));
     for (const hint of write.hints) u.set(hint.name, u.value(hint.valueUs));
     return this.#send(key, u);
   }

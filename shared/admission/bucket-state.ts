@@ -12,8 +12,9 @@
  * - `lseq`, `log` — the timeline log: `lseq` numbers the newest entry, `log` holds the newest ones
  *   (oldest first), each a short string (`s|at|by|stride|count` for a shift,
  *   `r|at|from|to|fromTol|toTol|extra` for a rate change). Old entries are dropped from the front; `lseq` keeps counting.
- * - `rf`, `rc`, `rd`, `rt`, `re` — the learned rate (shared/admission/learned-rate.ts): fraction in
- *   force (absent: 1), ceiling, fraction decreased to, when (µs), epoch.
+ * - `rf`, `rc`, `rd`, `rt`, `re`, `rs` — the learned rate (shared/admission/learned-rate.ts):
+ *   fraction in force (absent: 1), ceiling, fraction decreased to, when (µs), epoch, and the slot
+ *   after which the epoch's rate spaces the cells.
  * - `lt:<level>`, `ft:<level>:<flow>`, `cm:<level>` — placement hints (shared/admission/placement.ts):
  *   where each level's and flow's cells end, and each level's cut-in meter. Hints steer where a
  *   call goes; the bound never depends on them.
@@ -44,6 +45,7 @@ export const BUCKET_ATTRIBUTES = {
   decreasedTo: 'rd',
   decreasedAt: 'rt',
   epoch: 're',
+  rateSince: 'rs',
   levelTail: 'lt:',
   flowTail: 'ft:',
   cutMeter: 'cm:',
@@ -139,6 +141,7 @@ export function decodeBucket(key: string, item: BucketItem | undefined): BucketS
           decreasedTo: number(A.decreasedTo) ?? fraction ?? 1,
           decreasedAtUs: number(A.decreasedAt) ?? 0,
           epoch: number(A.epoch) ?? 0,
+          sinceUs: number(A.rateSince) ?? 0,
         };
   return {
     tatUs,

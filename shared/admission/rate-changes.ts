@@ -104,6 +104,8 @@ async function writeChange(
       valueUs: move(tailUs),
     });
   }
+  // A decrease's epoch starts at its re-spacing point: slots after it are spaced at the new rate.
+  const since = rate.epoch === state.rate.epoch ? rate : { ...rate, sinceUs: change.atUs };
   counter.writes++;
   const written = await context.items.changeRate(key, {
     expectedTatUs: state.tatUs,
@@ -115,7 +117,7 @@ async function writeChange(
     atUs: change.atUs,
     entries: change.entries,
     newTatUs: change.tatUs,
-    rate,
+    rate: since,
     hints,
   });
   const after = await settle(context, key, written, counter);

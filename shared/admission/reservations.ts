@@ -15,12 +15,15 @@ import type { GroupBucket } from './admit-group.js';
 import { type BucketContext, type RequestCounter, settle } from './bucket-context.js';
 import type { BucketState } from './bucket-state.js';
 import { US_PER_MS } from './gcra.js';
+import { epochOfSlot } from './learned-rate.js';
+import { recoverIfDue } from './rate-changes.js';
 import { FIXED, replay, type TimelinePosition } from './timeline.js';
 
-/** A reservation: its buckets, and where it stands on each. */
+/** A reservation: its buckets, where it stands on each, and each one's learned-rate epoch. */
 export interface Reservation {
   readonly buckets: readonly GroupBucket[];
   readonly positions: readonly TimelinePosition[];
+  readonly epochs: readonly number[];
 }
 
 /** Where a reservation stands after checking in. */
@@ -30,6 +33,10 @@ export type CheckIn =
       readonly kind: 'unchanged';
       readonly runAtMs: number;
       readonly positions: readonly TimelinePosition[];
+      /** Each bucket's epoch now (`epochOfSlot`): the one a throttle of the call reports. */
+      readonly epochs: readonly number[];
+      /** Each bucket's learned rate as the check-in found it (1: not slowed). */
+      readonly fractions: readonly number[];
       /** Some bucket runs below its configured rate (check in again before a long wait). */
       readonly slowed: boolean;
     }
@@ -38,6 +45,8 @@ export type CheckIn =
       readonly kind: 'moved';
       readonly runAtMs: number;
       readonly positions: readonly TimelinePosition[];
+      readonly epochs: readonly number[];
+      readonly fractions: readonly number[];
       readonly slowed: boolean;
     }
   | { readonly kind: 'lost' };
@@ -77,15 +86,33 @@ export async function checkIn(
       states.set(key, state);
     }),
   );
+  if (commit) {
+    // A slowed bucket recovers as its calls run, not only when new calls arrive: a backlog
+    // admitted long ago must speed up too. After the commit, the change lands after every slot
+    // of this batch (they are frozen), so it moves none of them; later ones see it when they
+    // check in.
+    const slowed = new Map<string, GroupBucket>();
+    for (const r of reservations)
+      for (const bucket of r.buckets) {
+        const key = bucketKey(bucket.ref);
+        if ((states.get(key)?.rate.fraction ?? 1) < 1) slowed.set(key, bucket);
+      }
+    await Promise.all([...slowed.values()].map((bucket) => recoverIfDue(context, bucket, counter)));
+  }
   return reservations.map((r) => {
     const positions: TimelinePosition[] = [];
+    const epochs: number[] = [];
+    const fractions: number[] = [];
     let moved = false;
     let slowed = false;
     for (let b = 0; b < r.buckets.length; b++) {
       const before = r.positions[b] as TimelinePosition;
+      const granted = r.epochs[b] ?? 0;
       const state = states.get(bucketKey((r.buckets[b] as GroupBucket).ref));
       if (before.seq === FIXED || state === undefined) {
         positions.push(before);
+        epochs.push(granted);
+        fractions.push(state?.rate.fraction ?? 1);
         continue;
       }
       const now = replay(before, state.log, state.headSeq);
@@ -93,8 +120,11 @@ export async function checkIn(
       if (now.slotUs !== before.slotUs) moved = true;
       if (state.rate.fraction < 1) slowed = true;
       positions.push(now);
+      // Replayed to the present: spaced at the rate in force, unless committed before it came.
+      epochs.push(epochOfSlot(state.rate, now.slotUs, granted));
+      fractions.push(state.rate.fraction);
     }
     const runAtMs = Math.ceil(Math.max(...positions.map((p) => p.slotUs)) / US_PER_MS);
-    return { kind: moved ? 'moved' : 'unchanged', runAtMs, positions, slowed };
+    return { kind: moved ? 'moved' : 'unchanged', runAtMs, positions, epochs, fractions, slowed };
   });
 }

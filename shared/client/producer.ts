@@ -35,6 +35,11 @@ export interface SluiceClientOptions {
   readonly queueUrls?: QueueUrls;
   /** Needed to read results. */
   readonly requestsTableName?: string;
+  /**
+   * The producer whose results to read (the one whose queue `queueUrls` names).
+   * @default 'default'
+   */
+  readonly producer?: string;
   /** Epoch milliseconds; injected so tests control time. @default Date.now */
   readonly clock?: () => number;
 }
@@ -77,7 +82,7 @@ export class SluiceClient {
    * is malformed (`queueUrls` without `normal`, an empty `requestsTableName`).
    */
   constructor(options: SluiceClientOptions) {
-    const { sqs, dynamodb, s3, queueUrls, requestsTableName, clock } = options;
+    const { sqs, dynamodb, s3, queueUrls, requestsTableName, producer, clock } = options;
     if (sqs === undefined && dynamodb === undefined) {
       throw new ClientConfigurationError(
         'SluiceClient needs sqs (to submit requests), dynamodb (to read results), or both',
@@ -102,6 +107,7 @@ export class SluiceClient {
             dynamodb,
             requestsTableName,
             ...(s3 === undefined ? {} : { s3 }),
+            ...(producer === undefined ? {} : { producer }),
             ...(clock === undefined ? {} : { clock }),
           });
   }

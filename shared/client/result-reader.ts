@@ -1,17 +1,19 @@
 /**
- * Reading how requests ended: all a producer needs is a DynamoDB client and the requests table
- * that the dispatcher writes. Items are read through the table's one codec
- * (shared/requests/record.ts), the same the dispatcher reads them with. An output too large for
- * the record is in S3 (the result's `outputRef`): given an S3 client, the reader fetches it and
- * returns the result with its `output`, as if it had been small.
+ * Reading how requests ended: all a producer needs is a DynamoDB client, the requests table
+ * that the dispatcher writes, and its own name — its requests are recorded under
+ * `<producer>#<id>`, and its IAM policy lets it read only those keys. Items are read through the
+ * table's one codec (shared/requests/record.ts), the same the dispatcher reads them with. An
+ * output too large for the record is in S3 (the result's `outputRef`): given an S3 client, the
+ * reader fetches it and returns the result with its `output`, as if it had been small.
  */
 import { type DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { DEFAULT_PRODUCER, PRODUCER_PATTERN, PRODUCER_RULE } from '../contract/patterns.js';
 import { problemsFromIssues } from '../contract/problems.js';
 import { idSchema } from '../contract/request.js';
 import type { SluiceResult } from '../contract/result.js';
 import { fetchOutput, OutputMismatchError, type S3Sender } from '../requests/outputs.js';
 import { decodeRequestItem, MalformedRecordError } from '../requests/record.js';
-import { REQUEST_ATTRIBUTES as A } from '../storage/tables.js';
+import { REQUEST_ATTRIBUTES as A, requestKey } from '../storage/tables.js';
 import { sleep } from '../util/sleep.js';
 import {
   ClientConfigurationError,
@@ -34,6 +36,11 @@ export interface SluiceResultReaderOptions {
    * @default none
    */
   readonly s3?: S3Sender;
+  /**
+   * The producer whose results to read: the one the request queue you send to belongs to.
+   * @default 'default' (a deployment that names no producers)
+   */
+  readonly producer?: string;
   /** Epoch milliseconds; injected so tests control time. @default Date.now */
   readonly clock?: () => number;
 }
@@ -89,9 +96,10 @@ export class SluiceResultReader {
   readonly #dynamodb: DynamoReader;
   readonly #tableName: string;
   readonly #s3: S3Sender | undefined;
+  readonly #producer: string;
   readonly #clock: () => number;
 
-  /** @throws {ClientConfigurationError} `requestsTableName` is empty. */
+  /** @throws {ClientConfigurationError} `requestsTableName` is empty, or `producer` malformed. */
   constructor(options: SluiceResultReaderOptions) {
     this.#dynamodb = options.dynamodb;
     this.#s3 = options.s3;
@@ -102,11 +110,16 @@ export class SluiceResultReader {
       throw new ClientConfigurationError('requestsTableName must be a non-empty string');
     }
     this.#tableName = tableName;
+    const producer: unknown = options.producer ?? DEFAULT_PRODUCER;
+    if (typeof producer !== 'string' || !PRODUCER_PATTERN.test(producer)) {
+      throw new ClientConfigurationError(`producer ${PRODUCER_RULE}`);
+    }
+    this.#producer = producer;
   }
 
   /**
-   * Reads where request `id` stands (a strongly consistent read of the requests table), with a
-   * large output fetched from S3 when the reader has an S3 client.
+   * Reads where this producer's request `id` stands (a strongly consistent read of the requests
+   * table), with a large output fetched from S3 when the reader has an S3 client.
    * @throws {InvalidRequestError} `id` is not a valid request id.
    * @throws {MalformedResultError} the stored record cannot be read, or its output in S3 is not
    *   what the record says.
@@ -116,7 +129,7 @@ export class SluiceResultReader {
     const out = await this.#dynamodb.send(
       new GetItemCommand({
         TableName: this.#tableName,
-        Key: { [A.id]: { S: id } },
+        Key: { [A.id]: { S: requestKey(this.#producer, id) } },
         // Strongly consistent: a producer that polls must not see a result, then no result.
         ConsistentRead: true,
       }),

@@ -5,7 +5,8 @@
  * dispatcher at cold start, the local runtime at start: the same schema and the same messages.
  *
  * Security: a queue message can only ever make the coordinator call an operation listed here for
- * the message's target account; everything else is rejected before any client is built.
+ * the message's target account and its producer (./producers.ts); everything else is rejected
+ * before any client is built.
  */
 import { z } from 'zod';
 import type { SchedulingPolicy } from '../admission/bucket-store.js';
@@ -17,7 +18,6 @@ import {
   KMS_KEY_ARN_RULE,
   OPERATION_GLOB_PATTERN,
   OPERATION_GLOB_RULE,
-  operationMatches,
   REGION_PATTERN,
   REGION_RULE,
   SERVICE_PATTERN,
@@ -29,6 +29,16 @@ import { DEFAULT_MAX_OUTPUT_BYTES } from '../contract/sizes.js';
 import { type LimitsConfig, validateLimitsConfig } from '../limits/limits-config.js';
 import { SERVICES } from '../services/registry.js';
 import {
+  DEFAULT_PRODUCER,
+  implicitProducer,
+  type ProducerConfig,
+  type ProducerDeployment,
+  producerProblems,
+  producerSchema,
+  regionProblems,
+  resolveProducer,
+} from './producers.js';
+import {
   assuredTotal,
   learnedRatePolicyOf,
   learnedRateSchema,
@@ -38,6 +48,16 @@ import {
 
 /** The largest `maxOutputBytes`: 500 MiB, under V8's longest string (about 512 MiB). */
 const MAX_OUTPUT_BYTES_LIMIT = 524_288_000;
+
+export {
+  DEFAULT_PRODUCER,
+  disallowedReason,
+  isRegionKnown,
+  type ProducerConfig,
+  type ProducerGrant,
+  producerNamed,
+  replyToAllowed,
+} from './producers.js';
 
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::[0-9]{12}:role\/[\w+=,.@/-]{1,512}$/;
 
@@ -50,7 +70,7 @@ const allowSchema = z.strictObject({
 /** An account the coordinator acts in. */
 const targetSchema = z.strictObject({
   account: z.string().regex(ACCOUNT_PATTERN, ACCOUNT_RULE),
-  /** Regions calls may run in; any region when absent. */
+  /** Regions calls may run in; any known region (and `extraRegions`) when absent. */
   regions: z.array(z.string().regex(REGION_PATTERN, REGION_RULE)).min(1).optional(),
   /** Role assumed in the target account; absent: the coordinator's own credentials. */
   roleArn: z.string().regex(ROLE_ARN, 'must be an IAM role ARN').optional(),
@@ -89,8 +109,16 @@ export type CallTimeoutsConfig = z.infer<typeof callTimeoutsSchema>;
 export const deploymentConfigSchema = z.strictObject({
   targets: z.array(targetSchema).min(1),
   /**
+   * The teams that send calls, each with its own queue, id namespace and allowlist (within the
+   * targets'). @default one producer, `default`, allowed everything the targets allow
+   */
+  producers: z.array(producerSchema).min(1).optional(),
+  /** Regions newer than Sluice's list of known regions (shared/aws/regions.ts). @default [] */
+  extraRegions: z.array(z.string().regex(REGION_PATTERN, REGION_RULE)).optional(),
+  /**
    * Where results may be sent (exact match): SQS queue URLs and SNS topic ARNs, each a string or
    * `{ "destination": …, "kmsKeyArn": … }` when it is encrypted with a customer-managed key.
+   * Each producer may use those of its own `replyTo` (the implicit producer: all of them).
    * @default []
    */
   replyTo: z
@@ -145,8 +173,11 @@ export type DeploymentConfigInput = Omit<z.infer<typeof deploymentConfigSchema>,
 };
 
 /** The deployment configuration with every default applied; frozen. */
-export interface DeploymentConfig {
+export interface DeploymentConfig extends ProducerDeployment {
   readonly targets: readonly TargetConfig[];
+  /** At least one: {@link DEFAULT_PRODUCER} when the configuration names none. */
+  readonly producers: readonly ProducerConfig[];
+  readonly extraRegions: readonly string[];
   /** Where results may be sent, one entry per destination. */
   readonly replyTo: readonly ReplyToConfig[];
   readonly limits: LimitsConfig;
@@ -181,8 +212,23 @@ export function parseDeploymentConfig(value: unknown): DeploymentConfig {
   const parsed = deploymentConfigSchema.safeParse(value);
   const problems: Problem[] = parsed.success ? [] : problemsFromIssues(parsed.error.issues);
   if (parsed.success) {
-    problems.push(...validateLimitsConfig(parsed.data.limits ?? {}, ['limits']));
-    const total = assuredTotal(schedulingPolicyOf(parsed.data.scheduling));
+    const { data } = parsed;
+    problems.push(...validateLimitsConfig(data.limits ?? {}, ['limits']));
+    const context = {
+      targets: data.targets,
+      replyDestinations: (data.replyTo ?? []).map((entry) => entry.destination),
+      extraRegions: data.extraRegions ?? [],
+    };
+    problems.push(...producerProblems(data.producers ?? [], context));
+    // Flows are producers (shared/dispatch/admit-batch.ts): a weight for anything else is a typo.
+    const names = data.producers?.map((p) => p.name) ?? [DEFAULT_PRODUCER];
+    for (const flow of Object.keys(data.scheduling?.flowWeights ?? {})) {
+      if (!names.includes(flow)) {
+        const text = `${flow} is not a producer of this deployment (${names.join(', ')})`;
+        problems.push(problem(['scheduling', 'flowWeights', flow], 'not-a-producer', text));
+      }
+    }
+    const total = assuredTotal(schedulingPolicyOf(data.scheduling));
     if (total > 1 + 1e-9) {
       problems.push(
         problem(
@@ -193,13 +239,14 @@ export function parseDeploymentConfig(value: unknown): DeploymentConfig {
       );
     }
     const seen = new Set<string>();
-    parsed.data.targets.forEach((target, i) => {
+    data.targets.forEach((target, i) => {
       if (seen.has(target.account)) {
         problems.push(
           problem(['targets', i, 'account'], 'unique', `${target.account} is listed twice`),
         );
       }
       seen.add(target.account);
+      problems.push(...regionProblems(target.regions ?? [], ['targets', i, 'regions'], context));
       if (target.externalId !== undefined && target.roleArn === undefined) {
         problems.push(
           problem(
@@ -210,14 +257,14 @@ export function parseDeploymentConfig(value: unknown): DeploymentConfig {
         );
       }
     });
-    for (const service of Object.keys(parsed.data.callTimeouts ?? {})) {
+    for (const service of Object.keys(data.callTimeouts ?? {})) {
       if (SERVICES[service] === undefined) {
         const text = `${service} is not a service Sluice can call (${Object.keys(SERVICES).join(', ')})`;
         problems.push(problem(['callTimeouts', service], 'unknown-service', text));
       }
     }
     const destinations = new Set<string>();
-    (parsed.data.replyTo ?? []).forEach((entry, i) => {
+    (data.replyTo ?? []).forEach((entry, i) => {
       if (destinations.has(entry.destination)) {
         const text = `${entry.destination} is listed twice`;
         problems.push(problem(['replyTo', i, 'destination'], 'unique', text));
@@ -227,9 +274,18 @@ export function parseDeploymentConfig(value: unknown): DeploymentConfig {
   }
   if (!parsed.success || problems.length > 0) throw new DeploymentConfigError(problems);
   const data = parsed.data;
+  const replyTo = data.replyTo ?? [];
   return deepFreeze({
     targets: data.targets,
-    replyTo: data.replyTo ?? [],
+    producers: data.producers?.map(resolveProducer) ?? [
+      implicitProducer(
+        data.targets,
+        replyTo.map((entry) => entry.destination),
+      ),
+    ],
+    implicitProducer: data.producers === undefined,
+    extraRegions: data.extraRegions ?? [],
+    replyTo,
     limits: data.limits ?? {},
     horizonMs: data.horizonMs ?? 60_000,
     lateAllowanceMs: data.lateAllowanceMs ?? 250,
@@ -242,37 +298,6 @@ export function parseDeploymentConfig(value: unknown): DeploymentConfig {
     scheduling: schedulingPolicyOf(data.scheduling),
     learnedRate: learnedRatePolicyOf(data.learnedRate),
   });
-}
-
-/** Why a call may not run, or `undefined` when the deployment allows it. */
-export function disallowedReason(
-  config: DeploymentConfig,
-  target: { account: string; region: string },
-  call: { service: string; operation: string },
-): Problem | undefined {
-  const entry = config.targets.find((t) => t.account === target.account);
-  if (entry === undefined) {
-    const text = `${target.account} is not a target of this deployment`;
-    return problem(['target', 'account'], 'not-allowed', text);
-  }
-  if (entry.regions !== undefined && !entry.regions.includes(target.region)) {
-    const text = `${target.region} is not allowed for account ${target.account}`;
-    return problem(['target', 'region'], 'not-allowed', text);
-  }
-  const allowed = entry.allow.some(
-    (a) =>
-      a.service === call.service && a.operations.some((op) => operationMatches(op, call.operation)),
-  );
-  if (!allowed) {
-    const text = `${call.service}:${call.operation} is not allowed for account ${target.account}`;
-    return problem(['call', 'operation'], 'not-allowed', text);
-  }
-  return undefined;
-}
-
-/** Whether `replyTo` is one of the deployment's reply destinations (queues and topics). */
-export function replyToAllowed(config: DeploymentConfig, replyTo: string): boolean {
-  return config.replyTo.some((entry) => entry.destination === replyTo);
 }
 
 function deepFreeze<T>(value: T): T {

@@ -4,13 +4,16 @@
  */
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import type { Priority } from '../contract/request.js';
 import {
   type DeploymentConfig,
   DeploymentConfigError,
   parseDeploymentConfig,
 } from './deployment.js';
-import { parseQueueUrls, QUEUE_URLS_VARIABLE, queueUrlPerPriority } from './queue-urls.js';
+import {
+  PRODUCER_QUEUES_VARIABLE,
+  type ProducerQueues,
+  parseProducerQueues,
+} from './producer-queues.js';
 
 /** Names of the environment variables the dispatcher reads. */
 export const ENV = {
@@ -18,9 +21,15 @@ export const ENV = {
   bucketsTable: 'SLUICE_BUCKETS_TABLE',
   /** Requests table name. */
   requestsTable: 'SLUICE_REQUESTS_TABLE',
-  /** JSON object of request queue URLs by priority: `{"high":…,"normal":…,"low":…}`; `normal` required. */
-  queueUrls: QUEUE_URLS_VARIABLE,
-  /** Queue URL of admitted calls waiting for their slot (only the dispatcher sends to it). */
+  /**
+   * JSON object of request queue names by producer, `{"web":["sluice-web"]}`: a message's
+   * producer is the producer of the queue it arrived on.
+   */
+  producerQueues: PRODUCER_QUEUES_VARIABLE,
+  /**
+   * Queue URL of the dispatcher's own queue: admitted calls waiting for their slot and every
+   * request re-sent to wait (only the dispatcher sends to it).
+   */
   scheduledQueueUrl: 'SLUICE_SCHEDULED_QUEUE_URL',
   /** Dead-letter queue URL: poison messages and exhausted requests go there, with the reason. */
   dlqUrl: 'SLUICE_DLQ_URL',
@@ -30,20 +39,27 @@ export const ENV = {
   config: 'SLUICE_CONFIG',
   /** … or as a JSON file (relative paths from LAMBDA_TASK_ROOT, else the working directory). */
   configFile: 'SLUICE_CONFIG_FILE',
+  /**
+   * Optional: the role in the coordinator's own account that calls to targets without `roleArn`
+   * run under, assumed per producer like a member role. Unset: the dispatcher's own credentials.
+   */
+  ownAccountRoleArn: 'SLUICE_OWN_ACCOUNT_ROLE_ARN',
 } as const;
 
 /** Everything the dispatcher needs to know about where it runs. */
 export interface DispatcherEnvironment {
   readonly bucketsTableName: string;
   readonly requestsTableName: string;
-  /** Queue per priority; priorities without their own queue use `normal`'s. */
-  readonly queueUrls: Readonly<Record<Priority, string>>;
-  /** Admitted calls waiting for their slot. */
+  /** Request queue name → its producer. */
+  readonly producerQueues: ProducerQueues;
+  /** The dispatcher's own queue: reservations and re-sent requests. */
   readonly scheduledQueueUrl: string;
   readonly dlqUrl: string;
   /** Where outputs too large for a result go. */
   readonly outputsBucketName: string;
   readonly deployment: DeploymentConfig;
+  /** The own-account role calls to targets without `roleArn` run under, if any. */
+  readonly ownAccountRoleArn?: string;
 }
 
 /** A variable is missing or malformed; the message names every one. */
@@ -71,14 +87,8 @@ export function loadDispatcherEnvironment(
   const scheduledQueueUrl = required(ENV.scheduledQueueUrl);
   const dlqUrl = required(ENV.dlqUrl);
   const outputsBucketName = required(ENV.outputsBucket);
-
-  let queueUrls: Readonly<Record<Priority, string>> = { high: '', normal: '', low: '' };
-  const rawQueues = required(ENV.queueUrls);
-  if (rawQueues !== '') {
-    const reading = parseQueueUrls(rawQueues, ENV.queueUrls);
-    if (reading.ok) queueUrls = queueUrlPerPriority(reading.queueUrls);
-    else problems.push(...reading.problems);
-  }
+  const rawQueues = required(ENV.producerQueues);
+  const ownAccountRoleArn = env[ENV.ownAccountRoleArn]?.trim() || undefined;
 
   let deployment: DeploymentConfig | undefined;
   const inline = env[ENV.config];
@@ -98,15 +108,23 @@ export function loadDispatcherEnvironment(
       );
     }
   }
+  let producerQueues: ProducerQueues = new Map();
+  if (rawQueues !== '' && deployment !== undefined) {
+    const names = deployment.producers.map((p) => p.name);
+    const reading = parseProducerQueues(rawQueues, names, ENV.producerQueues);
+    if (reading.ok) producerQueues = reading.producerQueues;
+    else problems.push(...reading.problems);
+  }
   if (problems.length > 0 || deployment === undefined) throw new EnvironmentError(problems);
   return Object.freeze({
     bucketsTableName,
     requestsTableName,
-    queueUrls,
+    producerQueues,
     scheduledQueueUrl,
     dlqUrl,
     outputsBucketName,
     deployment,
+    ...(ownAccountRoleArn === undefined ? {} : { ownAccountRoleArn }),
   });
 }
 

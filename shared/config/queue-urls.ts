@@ -4,7 +4,7 @@
  * required and a priority without its own queue uses `normal`'s. One reader for all three.
  */
 import { PRIORITIES, type Priority } from '../contract/request.js';
-import { isRecord } from '../util/objects.js';
+import { parseJsonObject } from './json-variable.js';
 
 /** Name of the environment variable holding the request queue URLs (JSON by priority). */
 export const QUEUE_URLS_VARIABLE = 'SLUICE_QUEUE_URLS';
@@ -19,15 +19,9 @@ export type QueueUrlsReading =
 
 /** Reads a `SLUICE_QUEUE_URLS` value; `source` names it in problems. */
 export function parseQueueUrls(json: string, source = QUEUE_URLS_VARIABLE): QueueUrlsReading {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(json);
-  } catch (error) {
-    return { ok: false, problems: [`${source} is not JSON: ${(error as Error).message}`] };
-  }
-  if (!isRecord(parsed)) {
-    return { ok: false, problems: [`${source} must be a JSON object of queue URLs by priority`] };
-  }
+  const reading = parseJsonObject(json, source, 'a JSON object of queue URLs by priority');
+  if (!reading.ok) return reading;
+  const parsed = reading.value;
   const problems: string[] = [];
   const urls: Partial<Record<Priority, string>> = {};
   for (const [key, value] of Object.entries(parsed)) {

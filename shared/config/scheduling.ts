@@ -36,8 +36,6 @@ export const schedulingSchema = z.strictObject({
 export const learnedRateSchema = z.strictObject({
   decrease: z.number().gt(0).lt(1).optional(),
   minFraction: z.number().gt(0).max(1).optional(),
-  approachSeconds: z.number().min(0).max(600).optional(),
-  approachTo: z.number().gt(0).max(1).optional(),
   plateauSeconds: z.number().min(0).max(3_600).optional(),
   probeGrowth: z.number().gt(0).max(10).optional(),
   minStep: z.number().gt(0).max(1).optional(),

@@ -61,7 +61,28 @@ export const OPERATION_GLOB_PATTERN = /^[A-Z][A-Za-z0-9]{0,127}\*?$/;
 export const OPERATION_GLOB_RULE =
   'must be an operation name, optionally ending in * (e.g. Describe*)';
 
+/**
+ * A producer's name: lowercase letters, digits and `-`, starting with a letter, at most 32
+ * characters. It keys the producer's records (`<producer>#<id>`), names its session in member
+ * accounts (`sluice-<producer>`, IAM's 64-character limit) and its queue.
+ */
+export const PRODUCER_PATTERN = /^[a-z][a-z0-9-]{0,31}$/;
+export const PRODUCER_RULE =
+  'must be 1 to 32 lowercase letters, digits or -, starting with a letter (e.g. web-team)';
+
+/** The producer of a deployment that names none: every request queue is its. */
+export const DEFAULT_PRODUCER = 'default';
+
 /** `Describe*` matches `DescribeInstances`; a name without `*` matches only itself. */
 export function operationMatches(pattern: string, operation: string): boolean {
   return pattern.endsWith('*') ? operation.startsWith(pattern.slice(0, -1)) : pattern === operation;
+}
+
+/**
+ * Whether every operation `inner` matches is matched by `outer`: `DescribeInstances` and
+ * `DescribeI*` are within `Describe*`; `Describe*` is not within `DescribeInstances`.
+ */
+export function operationWithin(inner: string, outer: string): boolean {
+  if (!outer.endsWith('*')) return inner === outer;
+  return inner.startsWith(outer.slice(0, -1));
 }

@@ -33,6 +33,11 @@ export type ResultStatus = (typeof RESULT_STATUSES)[number];
 export const ERROR_CODES = {
   /** The message broke the contract; the result lists the problems. Never retried. */
   validationFailed: 'ValidationFailed',
+  /**
+   * The producer used this `id` before for another call (target, operation or input): the new
+   * message is refused, never run, and the id's record is left as it was.
+   */
+  idConflict: 'IdConflict',
   /** The request used all its attempts (`maxAttempts`) without the call completing. */
   attemptsExhausted: 'AttemptsExhausted',
   /** The request's `deadline` (or the deployment's longest wait) passed before the call completed. */
@@ -149,7 +154,7 @@ export const resultSchema = z.discriminatedUnion('status', [
     id: idSchema.optional(),
     attempts,
     error: z.strictObject({
-      code: z.literal(ERROR_CODES.validationFailed),
+      code: z.enum([ERROR_CODES.validationFailed, ERROR_CODES.idConflict]),
       message: z.string().max(MAX_ERROR_MESSAGE_CHARS),
       problems: z.array(problemSchema).max(MAX_RESULT_PROBLEMS),
     }),
@@ -215,12 +220,14 @@ export function failedResult(
 
 /**
  * The result of a message rejected on receipt: no attempts, received and finished at `nowMs`.
- * Lists at most {@link MAX_RESULT_PROBLEMS} problems; the message counts them all.
+ * Lists at most {@link MAX_RESULT_PROBLEMS} problems; the message counts them all. `code` is
+ * `ValidationFailed` (the message broke the contract or the allowlist) or `IdConflict`.
  */
 export function rejectedResult(
   id: string | undefined,
   problems: readonly Problem[],
   nowMs: number,
+  code: RejectedResult['error']['code'] = ERROR_CODES.validationFailed,
 ): RejectedResult {
   const listed = problems.slice(0, MAX_RESULT_PROBLEMS).map((p) => ({
     field: truncate(p.field, MAX_PROBLEM_TEXT_CHARS),
@@ -232,7 +239,7 @@ export function rejectedResult(
     status: 'rejected',
     attempts: 0,
     error: {
-      code: ERROR_CODES.validationFailed,
+      code,
       message: truncate(describeProblems(problems), MAX_ERROR_MESSAGE_CHARS),
       problems: listed,
     },

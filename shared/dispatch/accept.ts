@@ -1,10 +1,11 @@
 /**
- * The first step of every message: validate it against the contract and the deployment, resolve
- * the buckets its call draws on, and read its envelope. A message that cannot go on is answered
- * here: rejected (broke the contract, never retried), failed (its deadline passed), or re-sent
- * (a chained wait that is not over).
+ * The first step of every message: name its producer by the queue it came from, validate it
+ * against the contract and that producer's allowlist, resolve the buckets its call draws on, and
+ * read its envelope (trusted on the scheduled queue only). A message that cannot go on is
+ * answered here: refused (from a queue of no producer), rejected (broke the contract, never
+ * retried), failed (its deadline passed), or re-sent (a chained wait that is not over).
  */
-import { disallowedReason, replyToAllowed } from '../config/deployment.js';
+import { disallowedReason, producerNamed, replyToAllowed } from '../config/deployment.js';
 import { type Problem, problem } from '../contract/problems.js';
 import { parseRequest, type SluiceRequest } from '../contract/request.js';
 import { ERROR_CODES } from '../contract/result.js';
@@ -13,16 +14,17 @@ import type { BucketDraw } from '../limits/types.js';
 import { UnsupportedCallError } from './call-runner.js';
 import type { BatchContext, Work } from './context.js';
 import {
-  claimsReservation,
-  firstSeenOf,
+  envelopeAttributeNames,
   type IncomingMessage,
-  notBeforeOf,
-  type ReservationEnvelope,
   reservationOf,
+  trustedEnvelope,
 } from './envelope.js';
-import { finishUnclaimed, reject } from './outcomes.js';
+import { deadLetter, finishUnclaimed, reject } from './outcomes.js';
 import { RUN_IN_PROCESS_MS, requeue } from './requeue.js';
 import { lastStartMs, retryLimitsOf } from './retry-policy.js';
+
+/** Why a message that names no producer is dead-lettered (its `sluice-reason`). */
+export const NO_PRODUCER_REASON = 'NoProducer: the message came from a queue of no producer';
 
 /**
  * Validates a message and resolves its buckets; answers the ones that cannot go on and returns
@@ -33,22 +35,46 @@ export async function accept(
   message: IncomingMessage,
 ): Promise<Work | undefined> {
   const now = ctx.clock();
-  const firstSeenMs = firstSeenOf(message, now);
+  const envelope = trustedEnvelope(message, ctx, now);
+  if (envelope === undefined || producerNamed(ctx.deployment, envelope.producer) === undefined) {
+    // Nobody to answer and no namespace to record in: the dead-letter queue keeps it.
+    ctx.telemetry.warn('message refused: no producer', {
+      messageId: message.messageId,
+      queue: message.queueName,
+    });
+    await deadLetter(ctx, message, NO_PRODUCER_REASON);
+    return undefined;
+  }
+  const { producer, firstSeenMs } = envelope;
+  if (!envelope.scheduled) {
+    const ignored = envelopeAttributeNames(message);
+    // Only the dispatcher writes the envelope; on a request queue it is a producer's attempt to
+    // skip admission, wait forever or pass for another producer.
+    if (ignored.length > 0) {
+      ctx.telemetry.warn('envelope attributes ignored on a request queue', {
+        messageId: message.messageId,
+        producer,
+        attributes: ignored,
+      });
+    }
+  }
   const parsed = parseRequest(message.body);
   if (!parsed.ok) {
-    await reject(ctx, message, parsed.problems);
+    await reject(ctx, message, producer, parsed.problems);
     return undefined;
   }
   const { request } = parsed;
-  const checked = await checkCall(ctx, request);
+  const checked = await checkCall(ctx, producer, request);
   if (!checked.ok) {
-    await reject(ctx, message, checked.problems, request);
+    await reject(ctx, message, producer, checked.problems, request);
     return undefined;
   }
 
-  const reservation = trustedReservation(ctx, message, checked.draws.length);
+  // A reservation is believed only where only the dispatcher writes: the scheduled queue.
+  const reservation = envelope.scheduled ? reservationOf(message, checked.draws.length) : undefined;
   const work: Work = {
     message,
+    producer,
     request,
     draws: checked.draws,
     firstSeenMs,
@@ -63,9 +89,9 @@ export async function accept(
     );
     return undefined;
   }
-  const notBefore = notBeforeOf(message);
-  if (notBefore !== undefined && notBefore > now + RUN_IN_PROCESS_MS) {
-    requeue(ctx, work, notBefore, work.reservation);
+  const { notBeforeMs } = envelope;
+  if (notBeforeMs !== undefined && notBeforeMs > now + RUN_IN_PROCESS_MS) {
+    requeue(ctx, work, notBeforeMs, work.reservation);
     return undefined;
   }
   return work;
@@ -76,16 +102,21 @@ type CallCheck =
   | { readonly ok: false; readonly problems: readonly Problem[] };
 
 /**
- * Whether the deployment allows the call and the coordinator can run it: target, operation and
- * reply queue allowed, the SDK knows the operation, the limits catalog prices it.
+ * Whether the deployment allows the producer's call and the coordinator can run it: target,
+ * region, operation and reply queue allowed to this producer, the SDK knows the operation, the
+ * limits catalog prices it.
  */
-async function checkCall(ctx: BatchContext, request: SluiceRequest): Promise<CallCheck> {
+async function checkCall(
+  ctx: BatchContext,
+  producer: string,
+  request: SluiceRequest,
+): Promise<CallCheck> {
   const problems: Problem[] = [];
-  const disallowed = disallowedReason(ctx.deployment, request.target, request.call);
+  const disallowed = disallowedReason(ctx.deployment, producer, request.target, request.call);
   if (disallowed) problems.push(disallowed);
-  if (request.replyTo !== undefined && !replyToAllowed(ctx.deployment, request.replyTo)) {
+  if (request.replyTo !== undefined && !replyToAllowed(ctx.deployment, producer, request.replyTo)) {
     problems.push(
-      problem(['replyTo'], 'not-allowed', 'is not one of the reply queues this deployment allows'),
+      problem(['replyTo'], 'not-allowed', 'is not one of the reply queues this producer may use'),
     );
   }
   if (problems.length > 0) return { ok: false, problems };
@@ -113,22 +144,4 @@ function callProblem(error: unknown): Problem | undefined {
   }
   if (error instanceof LimitsError) return problem(['call', 'service'], 'no-limits', error.message);
   return undefined;
-}
-
-/** The reservation a message carries, if it is one from the scheduled queue. */
-function trustedReservation(
-  ctx: BatchContext,
-  message: IncomingMessage,
-  buckets: number,
-): ReservationEnvelope | undefined {
-  if (!claimsReservation(message)) return undefined;
-  if (message.queueName !== ctx.scheduledQueueName) {
-    // Only the dispatcher sends to the scheduled queue: elsewhere this skips admission.
-    ctx.telemetry.warn('reservation ignored: not from the scheduled queue; admitting', {
-      messageId: message.messageId,
-      queue: message.queueName,
-    });
-    return undefined;
-  }
-  return reservationOf(message, buckets);
 }

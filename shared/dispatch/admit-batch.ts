@@ -14,7 +14,7 @@ import { effectivePriority, type Priority } from '../contract/request.js';
 import { ERROR_CODES } from '../contract/result.js';
 import type { BatchContext, Due, Work } from './context.js';
 import { finishUnclaimed } from './outcomes.js';
-import { requeue } from './requeue.js';
+import { requeue, SLOWED_HOP_MS } from './requeue.js';
 
 /**
  * A call admitted this close to its slot runs in the invocation that admitted it; a later one
@@ -99,7 +99,10 @@ async function place(
       });
   } else if (decision.kind === 'not-yet') {
     ctx.telemetry.count(METRICS.NotAdmitted, 1, dims);
-    requeue(ctx, work, decision.retryAtMs);
+    // A slowed bucket's horizon widens as it recovers: look again within a hop, not at the
+    // time the slow rate gave.
+    const hop = ctx.clock() + SLOWED_HOP_MS;
+    requeue(ctx, work, decision.slowed ? Math.min(decision.retryAtMs, hop) : decision.retryAtMs);
   } else {
     await finishUnclaimed(
       ctx,
@@ -116,9 +119,9 @@ export function tagOf(work: Work): CallTag {
 }
 
 /**
- * The flow a call belongs to for fair queuing: the producer it came from, as far as the
- * dispatcher can tell it apart (the queue it arrived on).
+ * The flow a call belongs to for fair queuing: its producer (named by the request queue it first
+ * arrived on, and carried through the scheduled queue by the envelope).
  */
 export function flowOf(work: Work): string {
-  return work.message.queueName ?? 'default';
+  return work.producer;
 }

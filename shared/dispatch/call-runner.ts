@@ -1,14 +1,27 @@
 /**
- * Runs one API call for a request: an SDK v3 client per (account, region, service), with
- * credentials from STS AssumeRole into the target's role (or the coordinator's own), the SDK's
- * retries off — the coordinator is the one layer that retries (DESIGN.md) — and the service's
- * timeouts (connection, whole call), so that a hung connection fails the call in time.
+ * Runs one API call for a request, as its producer: an SDK v3 client per (account, producer,
+ * region, service), with credentials from STS AssumeRole into the target's role (or the
+ * coordinator's own-account role) under the producer's session — `RoleSessionName`
+ * `sluice-<producer>` and the session tag `sluice-producer`, so the account's CloudTrail names the
+ * producer and the role's policy can allow each producer its own calls
+ * (`aws:PrincipalTag/sluice-producer`) — and the SDK's retries off: the coordinator is the one
+ * layer that retries (DESIGN.md) — and the service's timeouts (connection, whole call), so that
+ * a hung connection fails the call in time.
+ *
+ * Clients are kept in a bounded cache (least recently used evicted and destroyed); credentials
+ * per (account, producer) session, refreshed before they expire.
  *
  * Endpoints come from the SDK's standard resolution, so `AWS_ENDPOINT_URL_EC2` and friends
  * point calls anywhere compatible (the local provider simulator, a VPC endpoint …).
  */
 import { createHash } from 'node:crypto';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
+import {
+  doesIdentityRequireRefresh,
+  isIdentityExpired,
+  memoizeIdentityProvider,
+} from '@smithy/core';
+import { LRUCache } from 'lru-cache';
 import type { CallTimeoutsConfig, TargetConfig } from '../config/deployment.js';
 import {
   type CallTimeouts,
@@ -17,6 +30,7 @@ import {
   SERVICES,
   type ServiceDefinition,
 } from '../services/registry.js';
+import { requestKey } from '../storage/tables.js';
 
 /** What the runner reads of a registry entry (tests pass fakes of this much). */
 export type RunnableService = Pick<
@@ -24,8 +38,21 @@ export type RunnableService = Pick<
   'idempotencyTokens' | 'idempotentOperations' | 'isReadOnly' | 'load' | 'callTimeouts'
 >;
 
+/** The session tag that names the producer in a target account (`aws:PrincipalTag/…`). */
+export const PRODUCER_SESSION_TAG = 'sluice-producer';
+
+/** The role session name of a producer's calls: what CloudTrail shows. */
+export function producerSessionName(producer: string): string {
+  return `sluice-${producer}`;
+}
+
+/** SDK clients kept at most, unless told otherwise. */
+export const DEFAULT_MAX_CLIENTS = 128;
+
 /** The call of a request, as the runner needs it. */
 export interface CallToRun {
+  /** Whose call it is: its credentials, session and idempotency token are the producer's. */
+  readonly producer: string;
   readonly id: string;
   readonly target: { readonly account: string; readonly region: string };
   readonly call: {
@@ -60,6 +87,18 @@ export interface CallRunnerOptions {
    * @default undefined (the coordinator's own credentials for every account)
    */
   readonly credentialsFor?: (account: string) => unknown;
+  /**
+   * The role in the coordinator's own account that calls to targets without `roleArn` run
+   * under, assumed per producer like a member role (no ExternalId: same account).
+   * @default undefined (the coordinator's own credentials, or `credentialsFor`)
+   */
+  readonly ownAccountRoleArn?: string;
+  /**
+   * SDK clients kept at most; the least recently used is destroyed (its sockets closed) when
+   * another is needed. Keep it well above the calls that run at once.
+   * @default DEFAULT_MAX_CLIENTS
+   */
+  readonly maxClients?: number;
   /** Timeouts per service over the registry's defaults (deployment `callTimeouts`). @default {} */
   readonly timeouts?: Readonly<Record<string, CallTimeoutsConfig>>;
 }
@@ -68,12 +107,17 @@ export interface CallRunnerOptions {
 const FALLBACK_TIMEOUTS: CallTimeouts = { connectionTimeoutMs: 3_000, requestTimeoutMs: 10_000 };
 
 /**
- * Derives an idempotency token from the request id: the same request always sends the same
- * token, so a call re-run after a crash is recognised by the provider (EC2 allows 64 ASCII chars).
+ * Derives an idempotency token from the request's producer and id: the same request always sends
+ * the same token, so a call re-run after a crash is recognised by the provider, and two
+ * producers' requests with the same id never share one (EC2 allows 64 ASCII chars).
  */
-export function idempotencyToken(requestId: string): string {
-  return `sluice-${createHash('sha256').update(requestId).digest('hex').slice(0, 48)}`;
+export function idempotencyToken(producer: string, requestId: string): string {
+  const key = requestKey(producer, requestId);
+  return `sluice-${createHash('sha256').update(key).digest('hex').slice(0, 48)}`;
 }
+
+/** What a credentials provider is, as the SDK clients take it. */
+type CredentialsProvider = ReturnType<typeof fromTemporaryCredentials>;
 
 /**
  * Runs calls with cached clients.
@@ -88,7 +132,10 @@ export class CallRunner {
   readonly #clientDefaults: Record<string, unknown>;
   readonly #credentialsFor: ((account: string) => unknown) | undefined;
   readonly #timeouts: Readonly<Record<string, CallTimeoutsConfig>>;
-  readonly #clients = new Map<string, SdkClient>();
+  readonly #ownAccountRoleArn: string | undefined;
+  readonly #clients: LRUCache<string, SdkClient>;
+  /** One provider per (account, producer) session: bounded by the configuration. */
+  readonly #sessions = new Map<string, CredentialsProvider>();
   readonly #loaded = new Map<string, Promise<LoadedService>>();
 
   constructor(options: CallRunnerOptions) {
@@ -97,6 +144,16 @@ export class CallRunner {
     this.#clientDefaults = options.clientDefaults ?? {};
     this.#credentialsFor = options.credentialsFor;
     this.#timeouts = options.timeouts ?? {};
+    this.#ownAccountRoleArn = options.ownAccountRoleArn;
+    this.#clients = new LRUCache({
+      max: options.maxClients ?? DEFAULT_MAX_CLIENTS,
+      dispose: (client) => client.destroy(),
+    });
+  }
+
+  /** SDK clients cached now. */
+  get clientCount(): number {
+    return this.#clients.size;
   }
 
   /** The timeouts of a service's calls: the deployment's, else the registry's. */
@@ -155,9 +212,9 @@ export class CallRunner {
     const input: Record<string, unknown> = { ...request.call.input };
     const tokenField = service.idempotencyTokens[operation];
     if (tokenField !== undefined && input[tokenField] === undefined)
-      input[tokenField] = idempotencyToken(request.id);
+      input[tokenField] = idempotencyToken(request.producer, request.id);
 
-    const client = this.#client(loaded, serviceId, request.target);
+    const client = this.#client(loaded, serviceId, request.producer, request.target);
     const { $metadata: _metadata, ...output } = (await client.send(new Command(input))) as Record<
       string,
       unknown
@@ -168,7 +225,6 @@ export class CallRunner {
 
   /** Closes every cached client's sockets. */
   destroy(): void {
-    for (const client of this.#clients.values()) client.destroy();
     this.#clients.clear();
   }
 
@@ -187,11 +243,18 @@ export class CallRunner {
     return loaded;
   }
 
-  #client(loaded: LoadedService, serviceId: string, target: CallToRun['target']): SdkClient {
-    const key = `${target.account}|${target.region}|${serviceId}`;
+  #client(
+    loaded: LoadedService,
+    serviceId: string,
+    producer: string,
+    target: CallToRun['target'],
+  ): SdkClient {
+    const roleArn = this.#targets.get(target.account)?.roleArn ?? this.#ownAccountRoleArn;
+    // Clients differ by producer only where the producer has a session of its own.
+    const scope = roleArn === undefined ? target.account : `${target.account}|${producer}`;
+    const key = `${scope}|${target.region}|${serviceId}`;
     let client = this.#clients.get(key);
     if (client === undefined) {
-      const targetConfig = this.#targets.get(target.account);
       const timeouts = this.timeoutsOf(serviceId);
       const config: Record<string, unknown> = {
         region: target.region,
@@ -206,22 +269,39 @@ export class CallRunner {
       };
       const own = this.#credentialsFor?.(target.account);
       if (own !== undefined) config.credentials = own;
-      if (targetConfig?.roleArn !== undefined) {
-        // The provider caches the role's credentials and refreshes them before they expire.
-        config.credentials = fromTemporaryCredentials({
-          params: {
-            RoleArn: targetConfig.roleArn,
-            RoleSessionName: 'sluice-dispatcher',
-            ...(targetConfig.externalId === undefined
-              ? {}
-              : { ExternalId: targetConfig.externalId }),
-          },
-          clientConfig: { region: target.region },
-        });
-      }
+      if (roleArn !== undefined) config.credentials = this.#session(roleArn, producer, target);
       client = loaded.createClient(config);
       this.#clients.set(key, client);
     }
     return client;
+  }
+
+  /**
+   * The producer's session in the target's role: one per (account, producer), its credentials
+   * cached and refreshed before they expire, shared by that session's clients of every region
+   * and service.
+   */
+  #session(roleArn: string, producer: string, target: CallToRun['target']): CredentialsProvider {
+    const key = `${target.account}|${producer}`;
+    let session = this.#sessions.get(key);
+    if (session === undefined) {
+      const externalId = this.#targets.get(target.account)?.externalId;
+      session = memoizeIdentityProvider(
+        fromTemporaryCredentials({
+          params: {
+            RoleArn: roleArn,
+            RoleSessionName: producerSessionName(producer),
+            Tags: [{ Key: PRODUCER_SESSION_TAG, Value: producer }],
+            ...(externalId === undefined ? {} : { ExternalId: externalId }),
+          },
+          // STS in the first region the session is used in; any region serves AssumeRole.
+          clientConfig: { region: target.region },
+        }),
+        isIdentityExpired,
+        doesIdentityRequireRefresh,
+      ) as CredentialsProvider;
+      this.#sessions.set(key, session);
+    }
+    return session;
   }
 }

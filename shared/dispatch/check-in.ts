@@ -14,7 +14,9 @@
  */
 
 import type { GroupBucket } from '../admission/admit-group.js';
-import type { Reservation } from '../admission/bucket-store.js';
+import type { CheckIn, Reservation } from '../admission/bucket-store.js';
+import { METRICS } from '../contract/metrics.js';
+import { bucketKey } from '../storage/tables.js';
 import type { BatchContext, Due } from './context.js';
 import type { ReservationEnvelope } from './envelope.js';
 import { RUN_IN_PROCESS_MS } from './requeue.js';
@@ -26,8 +28,8 @@ export const COMMIT_WINDOW_MS = 200;
 
 /** What a reservation does after checking in. */
 export type Settled =
-  /** Run at `runAtMs` (committed). */
-  | { readonly kind: 'run'; readonly runAtMs: number }
+  /** Run at `runAtMs` (committed); a throttle reports `epochs`. */
+  | { readonly kind: 'run'; readonly runAtMs: number; readonly epochs: readonly number[] }
   /** Wait on the scheduled queue: the slot moved far, or it is still far off. */
   | { readonly kind: 'wait'; readonly reservation: ReservationEnvelope; readonly slowed: boolean }
   /** The log no longer explains it: admit it again. */
@@ -55,7 +57,8 @@ export class CheckIns {
   /** Checks `due` in (it must carry a reservation); resolves when it knows what to do. */
   settle(due: Due): Promise<Settled> {
     const reservation = due.reservation;
-    if (reservation === undefined) return Promise.resolve({ kind: 'run', runAtMs: due.runAtMs });
+    if (reservation === undefined)
+      return Promise.resolve({ kind: 'run', runAtMs: due.runAtMs, epochs: due.epochs });
     const buckets = due.work.draws.map((d) => ({ ref: d.ref, limit: d.limit }));
     return new Promise<Settled>((settle, fail) => {
       this.#pending.add({ due, buckets, reservation, settle, fail });
@@ -93,6 +96,7 @@ export class CheckIns {
     const reservations: Reservation[] = group.map((p) => ({
       buckets: p.buckets,
       positions: p.reservation.positions,
+      epochs: p.reservation.epochs,
     }));
     let results: Awaited<ReturnType<BatchContext['buckets']['checkIn']>>['results'];
     try {
@@ -104,16 +108,21 @@ export class CheckIns {
       }
       return;
     }
+    if (commit) reportRates(ctx, group, results);
     group.forEach((p, i) => {
       const result = results[i];
       if (result === undefined || result.kind === 'lost') {
         this.#done(p, { kind: 'readmit' });
         return;
       }
-      p.reservation = { ...p.reservation, runAtMs: result.runAtMs, positions: result.positions };
+      p.reservation = {
+        runAtMs: result.runAtMs,
+        positions: result.positions,
+        epochs: result.epochs,
+      };
       const farOff = result.runAtMs - ctx.clock() > RUN_IN_PROCESS_MS;
       if (commit && result.kind === 'unchanged') {
-        this.#done(p, { kind: 'run', runAtMs: result.runAtMs });
+        this.#done(p, { kind: 'run', runAtMs: result.runAtMs, epochs: result.epochs });
       } else if (farOff) {
         this.#done(p, { kind: 'wait', reservation: p.reservation, slowed: result.slowed });
       }
@@ -125,4 +134,29 @@ export class CheckIns {
     this.#pending.delete(pending);
     pending.settle(settled);
   }
+}
+
+/**
+ * The learned rate of each request bucket the commit found, once per bucket: the dashboard's
+ * effective rate follows a slowed bucket as its backlog runs, not only when new calls arrive.
+ */
+function reportRates(
+  ctx: BatchContext,
+  group: readonly Pending[],
+  results: readonly CheckIn[],
+): void {
+  const seen = new Set<string>();
+  group.forEach((p, i) => {
+    const result = results[i];
+    const draw = p.due.work.draws[0];
+    if (result === undefined || result.kind === 'lost' || draw === undefined) return;
+    const key = bucketKey(draw.ref);
+    if (seen.has(key)) return;
+    seen.add(key);
+    ctx.telemetry.count(
+      METRICS.EffectiveRatePercent,
+      Math.round((result.fractions[0] ?? 1) * 100),
+      { Service: draw.ref.service, Bucket: draw.ref.bucket, Region: draw.ref.region },
+    );
+  });
 }

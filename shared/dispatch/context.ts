@@ -6,7 +6,7 @@
  */
 import type { BucketStore } from '../admission/bucket-store.js';
 import type { DeploymentConfig } from '../config/deployment.js';
-import type { Priority, SluiceRequest } from '../contract/request.js';
+import type { SluiceRequest } from '../contract/request.js';
 import type { LimitsCatalog } from '../limits/index.js';
 import type { BucketDraw } from '../limits/types.js';
 import type { OutputStore } from '../requests/outputs.js';
@@ -21,12 +21,16 @@ import type { Telemetry } from './telemetry.js';
 /** Everything the dispatcher works with. */
 export interface DispatcherDeps {
   readonly deployment: DeploymentConfig;
-  /** Request queues by priority: fresh requests and re-queued ones that need admission. */
-  readonly queueUrls: Readonly<Record<Priority, string>>;
   /**
-   * Admitted calls waiting for their slot. Only the dispatcher sends here, so a reservation on a
-   * request queue (a producer's forgery) is ignored; and reservations never wait behind a
-   * backlog of requests that are still to be admitted.
+   * Request queue name → its producer: the only way a message's producer is known. A message
+   * from any other queue but the scheduled one is refused.
+   */
+  readonly producerQueues: ReadonlyMap<string, string>;
+  /**
+   * The dispatcher's own queue: admitted calls waiting for their slot, and every request re-sent
+   * to wait (not admitted yet, backing off, a chained wait). Only the dispatcher sends here, so
+   * its envelope (`sluice-*` attributes) is trusted here and nowhere else; and reservations never
+   * wait behind a backlog of requests still to be admitted.
    */
   readonly scheduledQueueUrl: string;
   readonly dlqUrl: string;
@@ -34,7 +38,7 @@ export interface DispatcherDeps {
   readonly buckets: Pick<BucketStore, 'admit' | 'checkIn' | 'reportThrottle'>;
   readonly requests: Pick<
     RequestsStore,
-    'claim' | 'markSent' | 'release' | 'finishClaimed' | 'finishOpen'
+    'claim' | 'markSent' | 'release' | 'finishClaimed' | 'finishOpen' | 'recordRejection'
   >;
   readonly runner: Pick<CallRunner, 'check' | 'run' | 'isSafeToRepeat' | 'timeoutsOf'>;
   readonly queue: Pick<QueueSender, 'sendAll'>;
@@ -95,6 +99,12 @@ export interface BatchContext
 /** A request message that passed validation, with what the dispatcher learned about it. */
 export interface Work {
   readonly message: IncomingMessage;
+  /**
+   * Whose request it is: the producer of the request queue it first arrived on (carried in the
+   * envelope through the scheduled queue). Its ids, allowlist, credentials and flow are this
+   * producer's.
+   */
+  readonly producer: string;
   readonly request: SluiceRequest;
   /** The buckets the call draws on, the request bucket first. */
   readonly draws: readonly BucketDraw[];
@@ -105,6 +115,8 @@ export interface Work {
 
 /** A claim held on a request: who holds it, and until when its writes may be retried. */
 export interface Lease {
+  /** The request's record key: `<producer>#<id>` (shared/storage/tables.ts). */
+  readonly key: string;
   readonly owner: string;
   /** Epoch ms: the lease's end or the invocation's, whichever comes first. */
   readonly untilMs: number;

@@ -10,7 +10,7 @@ import type { DispatcherEnvironment } from '../config/environment.js';
 import { createCatalog } from '../limits/index.js';
 import { OutputStore, type S3Sender } from '../requests/outputs.js';
 import { RequestsStore } from '../requests/requests-store.js';
-import { CallRunner } from './call-runner.js';
+import { CallRunner, DEFAULT_MAX_CLIENTS } from './call-runner.js';
 import { Dispatcher, type DispatcherDeps } from './dispatcher.js';
 import { QueueSender, type SqsSender } from './queue-sender.js';
 import { type ReplyClients, ReplySender } from './replies.js';
@@ -70,11 +70,15 @@ export function createDispatcher(env: DispatcherEnvironment, clients: Dispatcher
     clientDefaults: clients.callClientDefaults ?? {},
     timeouts: deployment.callTimeouts,
     ...(clients.callCredentialsFor ? { credentialsFor: clients.callCredentialsFor } : {}),
+    ...(env.ownAccountRoleArn === undefined ? {} : { ownAccountRoleArn: env.ownAccountRoleArn }),
+    // A client evicted while its call is in flight would lose its sockets: keep well more than
+    // the calls that run at once.
+    maxClients: Math.max(DEFAULT_MAX_CLIENTS, 2 * deployment.maxConcurrentCalls),
   });
   const replies = new ReplySender(clients.replyClients ?? SDK_REPLY_CLIENTS);
   const dispatcher = new Dispatcher({
     deployment,
-    queueUrls: env.queueUrls,
+    producerQueues: env.producerQueues,
     scheduledQueueUrl: env.scheduledQueueUrl,
     dlqUrl: env.dlqUrl,
     catalog: createCatalog(deployment.limits),

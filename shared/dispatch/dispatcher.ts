@@ -44,7 +44,7 @@ export interface BatchOptions {
  * Processes batches of request messages.
  *
  * @example
- * const dispatcher = new Dispatcher({ deployment, queueUrls, scheduledQueueUrl, dlqUrl, catalog, buckets, requests, runner, queue });
+ * const dispatcher = new Dispatcher({ deployment, producerQueues, scheduledQueueUrl, dlqUrl, catalog, buckets, requests, runner, queue });
  * const { failedMessageIds } = await dispatcher.processBatch(messages, context.awsRequestId);
  */
 export class Dispatcher {

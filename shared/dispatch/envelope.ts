@@ -1,8 +1,11 @@
 /**
  * The messages the dispatcher reads, and the envelope it puts on those it re-sends: `sluice-*`
  * string message attributes, named and read here only. They steer the dispatcher, so they are
- * trusted only where only the dispatcher writes (DESIGN.md, "Producers and trust"): the
- * reservation only on the scheduled queue; first-seen and not-before only ever delay a request.
+ * trusted only where only the dispatcher writes (DESIGN.md, "Producers and trust"): on the
+ * scheduled queue, which a queue policy closes to everyone else. On a producer's request queue
+ * every `sluice-*` attribute is ignored: the producer is the queue's, the first receipt is when SQS
+ * says the message was sent, and nothing waits or skips admission on a producer's word. Even on
+ * the scheduled queue the first receipt is bounded by SQS's own `SentTimestamp`.
  */
 import type { TimelinePosition } from '../admission/timeline.js';
 
@@ -29,6 +32,8 @@ export const ENVELOPE = {
   notBefore: 'sluice-not-before',
   /** When the request was first received (epoch ms): the start of its longest wait. */
   firstSeen: 'sluice-first-seen',
+  /** The producer whose request this is (its queue named it on first receipt). */
+  producer: 'sluice-producer',
   /**
    * A reservation's place on each bucket's timeline (shared/admission/timeline.ts), in the order
    * of the call's buckets: `slotUs:seq:epoch`, comma-separated. With `sluice-run-at`, and trusted
@@ -49,6 +54,7 @@ export interface ReservationEnvelope {
 
 /** The envelope a re-sent request carries. */
 export interface Envelope {
+  readonly producer: string;
   readonly firstSeenMs: number;
   /** The reservation, for a message to the scheduled queue. */
   readonly reservation?: ReservationEnvelope;
@@ -59,22 +65,61 @@ export interface Envelope {
 /** The longest a dead letter's reason may be (an SQS attribute value is at most 256 KiB). */
 const MAX_REASON_CHARS = 1_000;
 
-/**
- * When the request was first received: the envelope's time, else when SQS got the message
- * (a fresh request), else `nowMs`.
- */
-export function firstSeenOf(message: IncomingMessage, nowMs: number): number {
-  return Number(message.attributes[ENVELOPE.firstSeen]) || message.sentAtMs || nowMs;
+/** What the dispatcher may believe about a message: whose it is, and how long it has waited. */
+export interface TrustedEnvelope {
+  readonly producer: string;
+  /** When the request was first received, epoch ms: never later than SQS says it was sent. */
+  readonly firstSeenMs: number;
+  /**
+   * The message came from the scheduled queue, where the dispatcher alone writes: its
+   * reservation ({@link reservationOf}) may be believed.
+   */
+  readonly scheduled: boolean;
+  /** The end of a chained wait (scheduled queue only). */
+  readonly notBeforeMs?: number;
 }
 
-/** Whether the message claims to be a reservation (whether to honour it is the caller's call). */
-export function claimsReservation(message: IncomingMessage): boolean {
-  return message.attributes[ENVELOPE.runAt] !== undefined;
+/** Where the queues belong: the scheduled queue's name, and each request queue's producer. */
+export interface QueueOwnership {
+  readonly scheduledQueueName: string;
+  readonly producerQueues: ReadonlyMap<string, string>;
+}
+
+/**
+ * The envelope of a message, by the queue it came from: on a request queue its producer is the
+ * queue's and its first receipt SQS's `SentTimestamp` (`sluice-*` attributes ignored); on the
+ * scheduled queue, the envelope the dispatcher wrote, its first receipt bounded by the message's
+ * `SentTimestamp`. `undefined` for a message from any other queue, or one on the scheduled queue
+ * without a producer: no producer can be named for it.
+ */
+export function trustedEnvelope(
+  message: IncomingMessage,
+  queues: QueueOwnership,
+  nowMs: number,
+): TrustedEnvelope | undefined {
+  const sentAtMs = message.sentAtMs > 0 ? Math.min(message.sentAtMs, nowMs) : nowMs;
+  const queue = message.queueName;
+  if (queue === undefined) return undefined;
+  const owner = queues.producerQueues.get(queue);
+  if (owner !== undefined) return { producer: owner, firstSeenMs: sentAtMs, scheduled: false };
+  if (queue !== queues.scheduledQueueName) return undefined;
+  const producer = message.attributes[ENVELOPE.producer];
+  if (producer === undefined || producer === '') return undefined;
+  const firstSeen = Number(message.attributes[ENVELOPE.firstSeen]);
+  const notBeforeMs = Number(message.attributes[ENVELOPE.notBefore]);
+  return {
+    producer,
+    firstSeenMs:
+      Number.isFinite(firstSeen) && firstSeen > 0 ? Math.min(firstSeen, sentAtMs) : sentAtMs,
+    scheduled: true,
+    ...(Number.isFinite(notBeforeMs) && notBeforeMs > 0 ? { notBeforeMs } : {}),
+  };
 }
 
 /**
  * The reservation a message carries, if it is well formed: a slot, and one position and epoch per
  * bucket of the call (`buckets`). Anything else is no reservation (the caller admits it again).
+ * Whether to believe it is the caller's call: only on the scheduled queue.
  */
 export function reservationOf(
   message: IncomingMessage,
@@ -99,15 +144,17 @@ export function reservationOf(
   return { runAtMs, positions, epochs };
 }
 
-/** The end of a chained wait, epoch ms, if the message carries one. */
-export function notBeforeOf(message: IncomingMessage): number | undefined {
-  const notBeforeMs = Number(message.attributes[ENVELOPE.notBefore]);
-  return Number.isFinite(notBeforeMs) ? notBeforeMs : undefined;
+const ENVELOPE_NAMES: ReadonlySet<string> = new Set(Object.values(ENVELOPE));
+
+/** The envelope attributes a message carries (on a request queue: a producer's attempt). */
+export function envelopeAttributeNames(message: IncomingMessage): string[] {
+  return Object.keys(message.attributes).filter((name) => ENVELOPE_NAMES.has(name));
 }
 
 /** The attributes of a re-sent request. */
 export function envelopeAttributes(envelope: Envelope): Record<string, string> {
   const attributes: Record<string, string> = {
+    [ENVELOPE.producer]: envelope.producer,
     [ENVELOPE.firstSeen]: String(envelope.firstSeenMs),
   };
   const { reservation } = envelope;
@@ -123,13 +170,18 @@ export function envelopeAttributes(envelope: Envelope): Record<string, string> {
 }
 
 /**
- * A dead letter's attributes: Sluice's own only — when the request was first received and why it
- * is dead. None of the message's attributes are copied: a producer's own count against SQS's 10
- * per message (and its size), and `sluice-*` ones on a request queue are a producer's word.
+ * A dead letter's attributes: Sluice's own only — why it is dead, and, when known, whose it is
+ * and when it was first received. None of the message's attributes are copied: a producer's own
+ * count against SQS's 10 per message (and its size), and `sluice-*` ones on a request queue are a
+ * producer's word, of any length.
  */
-export function deadLetterAttributes(firstSeenMs: number, reason: string): Record<string, string> {
+export function deadLetterAttributes(
+  reason: string,
+  known: { readonly producer?: string; readonly firstSeenMs?: number } = {},
+): Record<string, string> {
   return {
-    [ENVELOPE.firstSeen]: String(firstSeenMs),
+    ...(known.producer === undefined ? {} : { [ENVELOPE.producer]: known.producer }),
+    ...(known.firstSeenMs === undefined ? {} : { [ENVELOPE.firstSeen]: String(known.firstSeenMs) }),
     [ENVELOPE.reason]: reason.slice(0, MAX_REASON_CHARS),
   };
 }

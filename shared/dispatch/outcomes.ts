@@ -1,20 +1,30 @@
 /**
- * How a request ends: its result recorded in the requests table, the dead-letter queue told when
- * it failed for good, the result counted and sent to the request's reply queue. Also the answer to
- * a message that broke the contract (rejected, never retried).
+ * How a request ends: its result recorded in the requests table under its producer's key, the
+ * dead-letter queue told when it failed for good, the result counted and sent to the request's
+ * reply queue. Also the answer to a message that broke the contract (rejected, never retried) and
+ * to a re-used id (a conflict, never run): neither ever replaces a request's record.
  */
 import { replyToAllowed } from '../config/deployment.js';
 import { METRICS } from '../contract/metrics.js';
-import type { Problem } from '../contract/problems.js';
+import { type Problem, problem } from '../contract/problems.js';
 import { idSchema, type SluiceRequest } from '../contract/request.js';
-import { failedResult, rejectedResult, type SluiceResult } from '../contract/result.js';
+import {
+  ERROR_CODES,
+  failedResult,
+  rejectedResult,
+  type SluiceResult,
+} from '../contract/result.js';
+import { callFingerprint } from '../requests/fingerprint.js';
+import { requestKey } from '../storage/tables.js';
 import type { BatchContext, Lease, Work } from './context.js';
 import { durably } from './durable.js';
-import { deadLetterAttributes, firstSeenOf, type IncomingMessage } from './envelope.js';
-import { producerOf } from './producer.js';
+import { deadLetterAttributes, type IncomingMessage } from './envelope.js';
 import { replyMessage } from './replies.js';
 
-/** A dead letter could not be sent: the message is left for SQS to deliver again. */
+/**
+ * A dead letter could not be sent. Where it is the only record (a message with no usable id), the
+ * message is left for SQS to deliver again; where the result is recorded, that stands.
+ */
 export class DeadLetterSendError extends Error {
   constructor(reason: string) {
     super(`dead-letter send failed: ${reason}`);
@@ -35,7 +45,7 @@ export async function finishClaimed(
   deadLetterReason?: string,
 ): Promise<void> {
   const recorded = await durably(ctx, 'result write', lease.untilMs, () =>
-    ctx.requests.finishClaimed(work.request.id, lease.owner, result, ctx.clock()),
+    ctx.requests.finishClaimed(lease.key, lease.owner, result, ctx.clock()),
   );
   if (!recorded) {
     ctx.telemetry.warn('lease lost before the result was recorded', { id: work.request.id });
@@ -61,7 +71,9 @@ export async function finishUnclaimed(
     { code, message },
     { receivedAt: work.firstSeenMs, finishedAt: now },
   );
-  if (await ctx.requests.finishOpen(work.request.id, result, now, work.firstSeenMs)) {
+  const key = requestKey(work.producer, work.request.id);
+  const fingerprint = callFingerprint(work.request);
+  if (await ctx.requests.finishOpen(key, fingerprint, result, now, work.firstSeenMs)) {
     await copyToDeadLetters(ctx, work, code, ctx.deadlineMs);
     announce(ctx, work, result);
   }
@@ -79,10 +91,9 @@ async function copyToDeadLetters(
   reason: string,
   untilMs: number,
 ): Promise<void> {
+  const known = { producer: work.producer, firstSeenMs: work.firstSeenMs };
   try {
-    await durably(ctx, 'dead letter', untilMs, () =>
-      deadLetter(ctx, work.message, work.firstSeenMs, reason),
-    );
+    await durably(ctx, 'dead letter', untilMs, () => deadLetter(ctx, work.message, reason, known));
   } catch (error) {
     if (!(error instanceof DeadLetterSendError)) throw error;
     ctx.telemetry.warn('dead letter not sent; the result is recorded', {
@@ -92,10 +103,16 @@ async function copyToDeadLetters(
   }
 }
 
-/** Answers a message that broke the contract; it is acknowledged and never retried. */
+/**
+ * Answers a message that broke the contract or the producer's allowlist; it is acknowledged and
+ * never retried. The rejection is recorded under the producer's id unless a request is recorded
+ * there: then (and for a message with no usable id) the dead-letter queue keeps it, with the
+ * reason.
+ */
 export async function reject(
   ctx: BatchContext,
   message: IncomingMessage,
+  producer: string,
   problems: readonly Problem[],
   request?: SluiceRequest,
 ): Promise<void> {
@@ -106,22 +123,62 @@ export async function reject(
   // Fields and rules only: never the body, which may hold secrets.
   ctx.telemetry.info('message rejected', {
     messageId: message.messageId,
+    producer,
     id,
     problems: problems.slice(0, 10).map((p) => `${p.field}:${p.rule}`),
   });
   if (id === undefined) {
     // Nowhere to record it by id: the dead-letter queue keeps it, with the reason.
-    await deadLetter(ctx, message, firstSeenOf(message, now), result.error.message);
+    await deadLetter(ctx, message, result.error.message, { producer });
     return;
   }
-  if (await ctx.requests.finishOpen(id, result, now, now)) {
-    replyTo(ctx, message, request, result);
+  if (!(await ctx.requests.recordRejection(requestKey(producer, id), result, now))) {
+    // The id holds a request, which a rejection never replaces.
+    await deadLetter(
+      ctx,
+      message,
+      `${result.error.message}; not recorded: the id holds a request`,
+      { producer },
+    );
   }
+  replyTo(ctx, message, producer, request, result);
+}
+
+/**
+ * Answers a re-sent id whose call differs from the one the id was first used for: never run,
+ * never recorded (the id's record stays the first call's); the dead-letter queue keeps it and the
+ * reply queue, if any, hears `IdConflict`.
+ */
+export async function answerConflict(ctx: BatchContext, work: Work): Promise<void> {
+  const { request, producer, message } = work;
+  const result = rejectedResult(
+    request.id,
+    [
+      problem(
+        ['id'],
+        'conflict',
+        'was used before by this producer for another call (target, operation or input)',
+      ),
+    ],
+    ctx.clock(),
+    ERROR_CODES.idConflict,
+  );
+  ctx.telemetry.count(METRICS.Rejected, 1, {});
+  ctx.telemetry.info('message rejected: id conflict', {
+    messageId: message.messageId,
+    producer,
+    id: request.id,
+  });
+  await deadLetter(ctx, message, ERROR_CODES.idConflict, {
+    producer,
+    firstSeenMs: work.firstSeenMs,
+  });
+  replyTo(ctx, message, producer, request, result);
 }
 
 /** Sends a stored result to the request's `replyTo` (a duplicate of a finished request). */
 export function reply(ctx: BatchContext, work: Work, result: SluiceResult): void {
-  replyTo(ctx, work.message, work.request, result);
+  replyTo(ctx, work.message, work.producer, work.request, result);
 }
 
 /** A request ended: count it by status and send the result to its reply queue. */
@@ -133,33 +190,37 @@ function announce(ctx: BatchContext, work: Work, result: SluiceResult): void {
   reply(ctx, work, result);
 }
 
-/** Sends `result` to the request's `replyTo` (queue or topic), if the deployment allows it. */
+/** Sends `result` to the request's `replyTo` (queue or topic), if its producer may use it. */
 function replyTo(
   ctx: BatchContext,
   message: IncomingMessage,
+  producer: string,
   request: SluiceRequest | undefined,
   result: SluiceResult,
 ): void {
   const destination = request?.replyTo;
   if (request === undefined || destination === undefined) return;
-  if (replyToAllowed(ctx.deployment, destination)) {
-    ctx.reply(message, replyMessage(destination, request, result, producerOf(message)));
+  if (replyToAllowed(ctx.deployment, producer, destination)) {
+    ctx.reply(message, replyMessage(destination, request, result, producer));
   }
 }
 
-/** Sends the message to the dead-letter queue now, with the reason; throws if SQS refuses. */
-async function deadLetter(
+/**
+ * Sends the message to the dead-letter queue now, with the reason (and its producer and first
+ * receipt, when known); throws if SQS refuses.
+ */
+export async function deadLetter(
   ctx: BatchContext,
   message: IncomingMessage,
-  firstSeenMs: number,
   reason: string,
+  known: Parameters<typeof deadLetterAttributes>[1] = {},
 ): Promise<void> {
   const failed = await ctx.queue.sendAll([
     {
       key: 'dlq',
       queueUrl: ctx.dlqUrl,
       body: message.body,
-      attributes: deadLetterAttributes(firstSeenMs, reason),
+      attributes: deadLetterAttributes(reason, known),
     },
   ]);
   const why = failed.get('dlq');

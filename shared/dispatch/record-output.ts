@@ -4,7 +4,6 @@
  * SNS notification), stored in S3 with a pointer in the result when it is larger, and refused
  * (`failed`, `OutputTooLarge`) beyond the deployment's `maxOutputBytes`.
  */
-import type { SluiceRequest } from '../contract/request.js';
 import {
   ERROR_CODES,
   failedResult,
@@ -14,7 +13,7 @@ import {
   type Timings,
 } from '../contract/result.js';
 import { MAX_INLINE_OUTPUT_BYTES } from '../contract/sizes.js';
-import type { BatchContext, Lease } from './context.js';
+import type { BatchContext, Lease, Work } from './context.js';
 import { durably } from './durable.js';
 
 /** Where an output goes, by its size in bytes (its JSON, UTF-8). */
@@ -27,13 +26,14 @@ export function outputPlace(bytes: number, maxOutputBytes: number): OutputPlace 
 }
 
 /**
- * The result of attempt `attempt` of `request`, whose call returned `output`; a large output is
- * written to S3 first, tried again while `lease` holds (then throws what S3 threw).
+ * The result of attempt `attempt` of the request, whose call returned `output`; a large output is
+ * written to S3 first (under its producer's prefix), tried again while `lease` holds (then throws
+ * what S3 threw).
  */
 export async function succeededWithOutput(
   ctx: BatchContext,
   lease: Lease,
-  request: SluiceRequest,
+  { producer, request }: Work,
   attempt: number,
   output: Record<string, unknown>,
   timings: Timings,
@@ -46,7 +46,7 @@ export async function succeededWithOutput(
       return succeededResult(request.id, attempt, output, timings);
     case 's3': {
       const ref = await durably(ctx, 'output upload', lease.untilMs, () =>
-        ctx.outputs.put(request.id, attempt, body),
+        ctx.outputs.put(producer, request.id, attempt, body),
       );
       return succeededWithOutputRef(request.id, attempt, ref, timings);
     }

@@ -1,11 +1,11 @@
 /**
- * Re-sending a request with an SQS delay: to its priority's queue for admission (not admitted
- * yet, throttled, failed for now), or to the scheduled queue as a reservation for its slot.
- * SQS delays are whole seconds up to 900 s; longer waits are chained through the envelope's
- * not-before time.
+ * Re-sending a request with an SQS delay, always to the scheduled queue, the one queue only the
+ * dispatcher can write: as a reservation for its slot (`sluice-run-at`), or to come back for
+ * admission (not admitted yet, throttled, failed for now). Its envelope carries its producer and
+ * first receipt, which the dispatcher can believe there and nowhere else. SQS delays are whole
+ * seconds up to 900 s; longer waits are chained through the envelope's not-before time.
  */
 import { METRICS } from '../contract/metrics.js';
-import { effectivePriority } from '../contract/request.js';
 import type { BatchContext, Work } from './context.js';
 import { envelopeAttributes, type ReservationEnvelope } from './envelope.js';
 
@@ -48,9 +48,9 @@ export interface Reserved extends ReservationEnvelope {
 }
 
 /**
- * Re-sends the request, delayed until `atMs` (waits past 900 s are chained): a reservation to
- * the scheduled queue (arriving a little before its slot, or within {@link SLOWED_HOP_MS} when a
- * bucket is slowed), anything else to its priority's queue for admission.
+ * Re-sends the request to the scheduled queue, delayed until `atMs` (waits past 900 s are
+ * chained): a reservation (arriving a little before its slot, or within {@link SLOWED_HOP_MS}
+ * when a bucket is slowed), or, without one, to go through admission again.
  */
 export function requeue(ctx: BatchContext, work: Work, atMs: number, reservation?: Reserved): void {
   const waitMs = Math.max(0, atMs - ctx.clock());
@@ -59,6 +59,7 @@ export function requeue(ctx: BatchContext, work: Work, atMs: number, reservation
     ? Math.floor(SLOWED_HOP_MS / 1_000)
     : delaySecondsFor(waitMs, reservation !== undefined);
   const attributes = envelopeAttributes({
+    producer: work.producer,
     firstSeenMs: work.firstSeenMs,
     ...(reservation === undefined
       ? {}
@@ -75,10 +76,7 @@ export function requeue(ctx: BatchContext, work: Work, atMs: number, reservation
   ctx.telemetry.count(METRICS.Requeued, 1, service);
   ctx.telemetry.count(METRICS.RequeueDelaySeconds, delaySeconds, service);
   ctx.send(work.message, {
-    queueUrl:
-      reservation === undefined
-        ? ctx.queueUrls[effectivePriority(work.request)]
-        : ctx.scheduledQueueUrl,
+    queueUrl: ctx.scheduledQueueUrl,
     body: work.message.body,
     delaySeconds,
     attributes,

@@ -5,14 +5,16 @@
  * give up. Every write made under the claim is retried while the lease holds (./durable.ts).
  */
 import { METRICS } from '../contract/metrics.js';
-import { effectivePriority, type SluiceRequest } from '../contract/request.js';
+import { effectivePriority } from '../contract/request.js';
 import { ERROR_CODES, failedResult } from '../contract/result.js';
+import { callFingerprint } from '../requests/fingerprint.js';
 import type { RequestState } from '../requests/record.js';
+import { requestKey } from '../storage/tables.js';
 import { UnsupportedCallError } from './call-runner.js';
 import { classifyCallError } from './classify.js';
 import type { BatchContext, Due, Lease, Work } from './context.js';
 import { durably } from './durable.js';
-import { finishClaimed, reply } from './outcomes.js';
+import { answerConflict, finishClaimed, reply } from './outcomes.js';
 import { succeededWithOutput } from './record-output.js';
 import { requeue } from './requeue.js';
 import { afterCall, type CallOutcome, retryLimitsOf } from './retry-policy.js';
@@ -57,20 +59,27 @@ export async function runCall(ctx: BatchContext, due: Due, owner: string): Promi
     return;
   }
   // Claim first, then wait out the rest of the slot: the call leaves on time.
+  const key = requestKey(work.producer, request.id);
   const claimedAt = ctx.clock();
   const claim = await ctx.requests.claim(
-    request.id,
+    key,
+    callFingerprint(request),
     owner,
     claimedAt,
     ctx.deployment.leaseMs,
     work.firstSeenMs,
   );
-  if (!claim.claimed) {
+  if (claim.kind === 'conflict') {
+    await answerConflict(ctx, work);
+    return;
+  }
+  if (claim.kind === 'unavailable') {
     answerUnclaimed(ctx, work, claim.state);
     return;
   }
   // Writes under this claim are retried until shortly before the lease or the invocation ends.
   const lease: Lease = {
+    key,
     owner,
     untilMs: Math.min(claimedAt + ctx.deployment.leaseMs, ctx.deadlineMs),
   };
@@ -99,7 +108,7 @@ export async function runCall(ctx: BatchContext, due: Due, owner: string): Promi
   }
   if (!safeToRepeat && !(await markSent(ctx, work, lease))) return;
 
-  const outcome = await attemptCall(ctx, request);
+  const outcome = await attemptCall(ctx, work);
   const finishedAt = ctx.clock();
   ctx.telemetry.count(METRICS.CallDurationMs, finishedAt - startedAt, {
     Service: request.call.service,
@@ -121,7 +130,7 @@ export async function runCall(ctx: BatchContext, due: Due, owner: string): Promi
     case 'failed': {
       const result =
         decision.kind === 'succeeded'
-          ? await succeededWithOutput(ctx, lease, request, claim.attempts, decision.output, finished)
+          ? await succeededWithOutput(ctx, lease, work, claim.attempts, decision.output, finished)
           : failedResult(request.id, claim.attempts, decision.error, finished);
       await finishClaimed(ctx, work, lease, result);
       return;
@@ -134,7 +143,13 @@ export async function runCall(ctx: BatchContext, due: Due, owner: string): Promi
           Bucket: bucket.ref.bucket,
           Region: bucket.ref.region,
         });
-        await reportThrottle(ctx, due, lease, Math.max(0, decision.penalizeUntilMs - finishedAt));
+        await reportThrottle(
+          ctx,
+          work,
+          settled.epochs[0] ?? 0,
+          lease,
+          Math.max(0, decision.penalizeUntilMs - finishedAt),
+        );
       }
       if (decision.kind === 'give-up') {
         const result = failedResult(request.id, claim.attempts, decision.error, finished);
@@ -143,7 +158,7 @@ export async function runCall(ctx: BatchContext, due: Due, owner: string): Promi
       }
       // The call did not run: the request is given back, its "sent" marker with it.
       await durably(ctx, 'lease release', lease.untilMs, () =>
-        ctx.requests.release(request.id, owner, ctx.clock()),
+        ctx.requests.release(key, owner, ctx.clock()),
       );
       // Not a reservation: after a throttle or an error the call goes through admission again.
       requeue(ctx, work, decision.retryAtMs);
@@ -169,7 +184,7 @@ async function markSent(ctx: BatchContext, work: Work, lease: Lease): Promise<bo
   const { requestTimeoutMs } = ctx.runner.timeoutsOf(work.request.call.service);
   const untilMs = lease.untilMs - requestTimeoutMs - BOOKKEEPING_RESERVE_MS;
   const marked = await durably(ctx, 'sent marker', untilMs, () =>
-    ctx.requests.markSent(work.request.id, lease.owner, ctx.clock()),
+    ctx.requests.markSent(lease.key, lease.owner, ctx.clock()),
   );
   if (!marked) ctx.telemetry.warn('lease lost before the call was sent', { id: work.request.id });
   return marked;
@@ -182,35 +197,33 @@ async function markSent(ctx: BatchContext, work: Work, lease: Lease): Promise<bo
  */
 async function reportThrottle(
   ctx: BatchContext,
-  due: Due,
+  work: Work,
+  epoch: number,
   lease: Lease,
   retryAfterMs: number,
 ): Promise<void> {
-  const bucket = due.work.draws[0];
+  const bucket = work.draws[0];
   if (bucket === undefined) return;
   try {
+    // The bucket slows down for every dispatcher (once per epoch) and pauses.
     await durably(ctx, 'throttle report', lease.untilMs, () =>
-      ctx.buckets.reportThrottle(
-        { ref: bucket.ref, limit: bucket.limit },
-        due.epochs[0] ?? 0,
-        retryAfterMs,
-      ),
+      ctx.buckets.reportThrottle({ ref: bucket.ref, limit: bucket.limit }, epoch, retryAfterMs),
     );
   } catch (error) {
     ctx.telemetry.warn('throttle report not written', {
-      id: due.work.request.id,
+      id: work.request.id,
       error: (error as Error).name,
     });
   }
 }
 
-/** Runs the call and classifies what it threw. */
+/** Runs the call as its producer and classifies what it threw. */
 async function attemptCall(
   ctx: BatchContext,
-  request: SluiceRequest,
+  { producer, request }: Work,
 ): Promise<CallOutcome<Record<string, unknown>>> {
   try {
-    return { kind: 'succeeded', output: await ctx.runner.run(request) };
+    return { kind: 'succeeded', output: await ctx.runner.run({ ...request, producer }) };
   } catch (error) {
     return error instanceof UnsupportedCallError
       ? { kind: 'permanent', code: 'UnsupportedCall', message: error.message }

@@ -4,10 +4,11 @@
  * and SHA-256 — and the output's JSON is one S3 object. The dispatcher writes it
  * ({@link OutputStore}); a reader fetches it back ({@link fetchOutput}), checking size and hash.
  *
- * Keys are `outputs/<request id>/<attempt>.json`: an attempt's claim is unique, so a re-run never
- * overwrites what another attempt's record points to, and writing the same attempt again (a
- * retry after a failed write) writes the same object. The bucket's lifecycle expires objects with
- * the results (CDK construct).
+ * Keys are `outputs/<producer>/<request id>/<attempt>.json`: under the producer's prefix, which
+ * is all its readers are granted; an attempt's claim is unique, so a re-run never overwrites what
+ * another attempt's record points to, and writing the same attempt again (a retry after a failed
+ * write) writes the same object. The bucket's lifecycle expires objects with the results (CDK
+ * construct).
  */
 import { createHash } from 'node:crypto';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -21,9 +22,14 @@ export type S3Sender = Pick<S3Client, 'send'>;
 /** Prefix of every output object: the one the dispatcher may write and readers may read. */
 export const OUTPUTS_PREFIX = 'outputs/';
 
-/** The object key of the output of attempt `attempt` of request `id`. */
-export function outputObjectKey(id: string, attempt: number): string {
-  return `${OUTPUTS_PREFIX}${id}/${attempt}.json`;
+/** The key prefix of a producer's outputs: what its result readers may get. */
+export function producerOutputsPrefix(producer: string): string {
+  return `${OUTPUTS_PREFIX}${producer}/`;
+}
+
+/** The object key of the output of attempt `attempt` of `producer`'s request `id`. */
+export function outputObjectKey(producer: string, id: string, attempt: number): string {
+  return `${producerOutputsPrefix(producer)}${id}/${attempt}.json`;
 }
 
 /** An output object does not match its pointer (size, hash) or is not a JSON object. */
@@ -56,13 +62,13 @@ export class OutputStore {
   }
 
   /**
-   * Stores the output of attempt `attempt` of request `id` (its JSON, `body`) and returns the
-   * pointer to it. Throws what S3 throws.
+   * Stores the output of attempt `attempt` of `producer`'s request `id` (its JSON, `body`) and
+   * returns the pointer to it. Throws what S3 throws.
    */
-  async put(id: string, attempt: number, body: string): Promise<OutputRef> {
+  async put(producer: string, id: string, attempt: number, body: string): Promise<OutputRef> {
     const data = Buffer.from(body, 'utf8');
     const sha256 = createHash('sha256').update(data).digest('hex');
-    const key = outputObjectKey(id, attempt);
+    const key = outputObjectKey(producer, id, attempt);
     await this.#s3.send(
       new PutObjectCommand({
         Bucket: this.#bucket,

@@ -11,7 +11,7 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { describeProblems, nestProblem, type Problem, problem } from '../contract/problems.js';
 import { parseResult, RESULT_STATUSES, type SluiceResult } from '../contract/result.js';
-import { REQUEST_ATTRIBUTES as A } from '../storage/tables.js';
+import { REQUEST_ATTRIBUTES as A, idOfRequestKey } from '../storage/tables.js';
 
 /** A requests-table item as the SDK's low-level client reads and writes it. */
 export type RequestItem = Readonly<Record<string, AttributeValue>>;
@@ -40,7 +40,7 @@ export const STORED_STATUSES = ['waiting', 'running', ...RESULT_STATUSES] as con
 
 /** An item cannot be read as a request record; `problems` names each attribute and rule. */
 export class MalformedRecordError extends Error {
-  /** The item's `id`, when it has a readable one. */
+  /** The item's key (`<producer>#<id>`), when it has a readable one. */
   readonly id: string | undefined;
   readonly problems: readonly Problem[];
   constructor(id: string | undefined, problems: readonly Problem[]) {
@@ -75,7 +75,13 @@ export function decodeRequestItem(item: RequestItem): StoredRequestState {
     const leaseUntil = readCount(item, A.leaseUntil, problems);
     const sentAt = item[A.sentAt] === undefined ? undefined : readCount(item, A.sentAt, problems);
     if (attempts !== undefined && leaseOwner !== undefined && leaseUntil !== undefined) {
-      state = { status, attempts, leaseOwner, leaseUntil, ...(sentAt === undefined ? {} : { sentAt }) };
+      state = {
+        status,
+        attempts,
+        leaseOwner,
+        leaseUntil,
+        ...(sentAt === undefined ? {} : { sentAt }),
+      };
     }
   } else if (status !== undefined && (RESULT_STATUSES as readonly string[]).includes(status)) {
     const result = readResult(item, id, status, problems);
@@ -90,12 +96,29 @@ export function decodeRequestItem(item: RequestItem): StoredRequestState {
 }
 
 /**
- * The item that holds `state` for request `id`: the attributes {@link decodeRequestItem} reads.
- * The dispatcher's store writes the same attributes with conditional updates; this whole-item form
- * is for seeding a table (tests, fixtures).
+ * The fingerprint of the call the item's id was first used for (shared/requests/fingerprint.ts);
+ * `undefined` for a rejection, or a record written before fingerprints.
  */
-export function encodeRequestItem(id: string, state: StoredRequestState): RequestItem {
-  const base = { [A.id]: { S: id }, [A.attempts]: { N: String(state.attempts) } };
+export function fingerprintOf(item: RequestItem): string | undefined {
+  return item[A.fingerprint]?.S;
+}
+
+/**
+ * The item that holds `state` under `key` (`<producer>#<id>`): the attributes
+ * {@link decodeRequestItem} reads, and the call's `fingerprint` when given. The dispatcher's store
+ * writes the same attributes with conditional updates; this whole-item form is for seeding a
+ * table (tests, fixtures).
+ */
+export function encodeRequestItem(
+  key: string,
+  state: StoredRequestState,
+  fingerprint?: string,
+): RequestItem {
+  const base = {
+    [A.id]: { S: key },
+    [A.attempts]: { N: String(state.attempts) },
+    ...(fingerprint === undefined ? {} : { [A.fingerprint]: { S: fingerprint } }),
+  };
   switch (state.status) {
     case 'waiting':
       return { ...base, [A.status]: { S: state.status } };
@@ -188,7 +211,7 @@ function readResult(
     const text = `says ${result.status} but the record says ${status}`;
     problems.push(problem([A.result, 'status'], 'mismatch', text));
   }
-  if (result.id !== undefined && id !== undefined && result.id !== id) {
+  if (result.id !== undefined && id !== undefined && result.id !== idOfRequestKey(id)) {
     const text = `is ${JSON.stringify(result.id)}, the result of another request`;
     problems.push(problem([A.result, 'id'], 'mismatch', text));
   }

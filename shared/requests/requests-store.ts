@@ -1,15 +1,18 @@
 /**
- * The requests table: one item per request `id`, the record that makes execution at most once
- * across duplicate deliveries, producer re-sends and crashes.
+ * The requests table: one item per request (its producer's `id`, keyed by
+ * {@link requestKey}), the record that makes execution at most once across duplicate deliveries,
+ * producer re-sends and crashes.
  *
  * States: (no item) → `waiting` ⇄ `running` (claimed under a lease) → `succeeded` | `failed` |
  * `rejected`. A claim is a conditional write that only succeeds on a waiting request or on a
- * running one whose lease has expired (its dispatcher died); the claim returns the state it
- * replaced, so the dispatcher knows when a previous attempt may have reached the provider: the
- * "sent" marker (`sentAt`), written under the lease just before a call that is not safe to repeat
- * and removed when the attempt ends knowing its outcome, says it may have. Finishing is
- * conditional on still holding the lease. TTL only cleans up: expiry is also compared in
- * conditions, since DynamoDB deletes expired items lazily.
+ * running one whose lease has expired (its dispatcher died), and only for the call the id was
+ * first used for (its fingerprint): a different call under the same id is a conflict, never run.
+ * The claim returns the state it replaced, so the dispatcher knows when a previous attempt may
+ * have reached the provider: the "sent" marker (`sentAt`), written under the lease just before a
+ * call that is not safe to repeat and removed when the attempt ends knowing its outcome, says it
+ * may have. Finishing is conditional on still holding the lease; a rejection is recorded only
+ * where no request is. TTL only cleans up: expiry is also compared in conditions,
+ * since DynamoDB deletes expired items lazily.
  */
 
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
@@ -20,13 +23,15 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { DynamoSender } from '../admission/bucket-store.js';
 import type { SluiceResult } from '../contract/result.js';
-import { REQUEST_ATTRIBUTES as A } from '../storage/tables.js';
-import { decodeRequestItem, type RequestItem, type RequestState } from './record.js';
+import { REQUEST_ATTRIBUTES as A, requestKey } from '../storage/tables.js';
+import { decodeRequestItem, fingerprintOf, type RequestItem, type RequestState } from './record.js';
+
+export { requestKey };
 
 /** The answer to a claim. */
 export type ClaimOutcome =
   | {
-      readonly claimed: true;
+      readonly kind: 'claimed';
       /** Attempts including the one now starting. */
       readonly attempts: number;
       readonly receivedAt: number;
@@ -38,7 +43,10 @@ export type ClaimOutcome =
        */
       readonly previousMayHaveRun: boolean;
     }
-  | { readonly claimed: false; readonly state: RequestState };
+  /** The same call is finished, or held under a live lease. */
+  | { readonly kind: 'unavailable'; readonly state: RequestState }
+  /** The id was first used for another call: this one must not run. */
+  | { readonly kind: 'conflict' };
 
 /** Settings of a {@link RequestsStore}. */
 export interface RequestsStoreOptions {
@@ -51,7 +59,9 @@ export interface RequestsStoreOptions {
 const STATUS_WAITING = 'waiting';
 const STATUS_RUNNING = 'running';
 /** A request is open (may still be claimed or finished) in these states. */
-const OPEN_CONDITION = `attribute_not_exists(#status) OR #status = :waiting OR (#status = :running AND #leaseUntil < :now)`;
+const OPEN_CONDITION = `(attribute_not_exists(#status) OR #status = :waiting OR (#status = :running AND #leaseUntil < :now))`;
+/** The id is free, or was first used for this call (records from before fingerprints have none). */
+const SAME_CALL_CONDITION = '(attribute_not_exists(#fingerprint) OR #fingerprint = :fingerprint)';
 
 /** Reads and writes the requests table. */
 export class RequestsStore {
@@ -67,11 +77,13 @@ export class RequestsStore {
 
   /**
    * Claims a request for one attempt: counts the attempt and takes a lease until
-   * `nowMs + leaseMs`. Fails, returning the current state, when the request is finished or
-   * another dispatcher holds a live lease.
+   * `nowMs + leaseMs`, and binds the id to the call's `fingerprint` if it is not yet. Fails,
+   * returning the current state, when the request is finished or another dispatcher holds a live
+   * lease; or `conflict` when the id belongs to another call.
    */
   async claim(
-    id: string,
+    key: string,
+    fingerprint: string,
     owner: string,
     nowMs: number,
     leaseMs: number,
@@ -81,13 +93,15 @@ export class RequestsStore {
       const out = await this.#client.send(
         new UpdateItemCommand({
           TableName: this.#tableName,
-          Key: { [A.id]: { S: id } },
-          ConditionExpression: OPEN_CONDITION,
+          Key: { [A.id]: { S: key } },
+          ConditionExpression: `${OPEN_CONDITION} AND ${SAME_CALL_CONDITION}`,
           UpdateExpression:
             'SET #status = :running, #leaseOwner = :owner, #leaseUntil = :until, #updatedAt = :now, ' +
-            '#receivedAt = if_not_exists(#receivedAt, :firstSeen), #expiresAt = :exp ' +
+            '#receivedAt = if_not_exists(#receivedAt, :firstSeen), #expiresAt = :exp, ' +
+            '#fingerprint = if_not_exists(#fingerprint, :fingerprint) ' +
             'ADD #attempts :one',
           ExpressionAttributeNames: names(
+            'fingerprint',
             'status',
             'leaseOwner',
             'leaseUntil',
@@ -105,6 +119,7 @@ export class RequestsStore {
             ':firstSeen': num(firstSeenMs),
             ':exp': num(this.#expiry(nowMs)),
             ':one': num(1),
+            ':fingerprint': { S: fingerprint },
           },
           // ALL_OLD tells whether we replaced a lapsed lease; the new values we know already.
           ReturnValues: 'ALL_OLD',
@@ -114,7 +129,7 @@ export class RequestsStore {
       const old = out.Attributes;
       const tookOverLapsedLease = old?.[A.status]?.S === STATUS_RUNNING;
       return {
-        claimed: true,
+        kind: 'claimed',
         attempts: numberOf(old?.[A.attempts]) + 1,
         receivedAt: numberOf(old?.[A.receivedAt]) || firstSeenMs,
         tookOverLapsedLease,
@@ -123,11 +138,12 @@ export class RequestsStore {
       };
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      const state =
-        error.Item && Object.keys(error.Item).length > 0
-          ? decodeRequestItem(error.Item)
-          : await this.get(id);
-      return { claimed: false, state };
+      const item =
+        error.Item && Object.keys(error.Item).length > 0 ? error.Item : await this.#item(key);
+      if (item === undefined) return { kind: 'unavailable', state: { status: 'absent' } };
+      const stored = fingerprintOf(item);
+      if (stored !== undefined && stored !== fingerprint) return { kind: 'conflict' };
+      return { kind: 'unavailable', state: decodeRequestItem(item) };
     }
   }
 
@@ -136,8 +152,8 @@ export class RequestsStore {
    * lapsed lease must assume it may have run. Written before a call that is not safe to repeat.
    * False if the lease was lost (the call must then not be sent).
    */
-  async markSent(id: string, owner: string, nowMs: number): Promise<boolean> {
-    return this.#conditional(id, {
+  async markSent(key: string, owner: string, nowMs: number): Promise<boolean> {
+    return this.#conditional(key, {
       ConditionExpression: '#leaseOwner = :owner AND #status = :running',
       UpdateExpression: 'SET #sentAt = :now',
       ExpressionAttributeNames: names('leaseOwner', 'status', 'sentAt'),
@@ -154,8 +170,8 @@ export class RequestsStore {
    * did not run (throttled, failed before the provider took it), so the "sent" marker goes too.
    * False if the lease was lost.
    */
-  async release(id: string, owner: string, nowMs: number): Promise<boolean> {
-    return this.#conditional(id, {
+  async release(key: string, owner: string, nowMs: number): Promise<boolean> {
+    return this.#conditional(key, {
       ConditionExpression: '#leaseOwner = :owner AND #status = :running',
       UpdateExpression:
         'SET #status = :waiting, #updatedAt = :now REMOVE #leaseOwner, #leaseUntil, #sentAt',
@@ -175,96 +191,113 @@ export class RequestsStore {
    * whose answer was lost is tried again, finding this very result recorded is success.
    */
   async finishClaimed(
-    id: string,
+    key: string,
     owner: string,
     result: SluiceResult,
     nowMs: number,
   ): Promise<boolean> {
-    const stored = JSON.stringify(result);
-    const recorded = await this.#conditional(id, {
+    const finished = this.#finished(result, nowMs);
+    const recorded = await this.#conditional(key, {
       ConditionExpression: '#leaseOwner = :owner AND #status = :running',
-      UpdateExpression:
-        'SET #status = :status, #result = :result, #updatedAt = :now, #expiresAt = :exp ' +
-        'REMOVE #leaseOwner, #leaseUntil, #sentAt',
-      ExpressionAttributeNames: names(
-        'leaseOwner',
-        'status',
-        'result',
-        'updatedAt',
-        'expiresAt',
-        'leaseUntil',
-        'sentAt',
-      ),
+      UpdateExpression: `SET ${finished.set} REMOVE #leaseOwner, #leaseUntil, #sentAt`,
+      ExpressionAttributeNames: {
+        ...finished.names,
+        ...names('leaseOwner', 'leaseUntil', 'sentAt'),
+      },
       ExpressionAttributeValues: {
+        ...finished.values,
         ':owner': { S: owner },
         ':running': { S: STATUS_RUNNING },
-        ':status': { S: result.status },
-        ':result': { S: stored },
-        ':now': num(nowMs),
-        ':exp': num(this.#expiry(nowMs)),
       },
     });
     if (recorded) return true;
     // An earlier try may have been applied with its answer lost: then the record is ours.
-    const item = await this.#item(id);
-    return item?.[A.result]?.S === stored;
+    const item = await this.#item(key);
+    return item?.[A.result]?.S === finished.values[':result'].S;
   }
 
   /**
-   * Records the result of a request nobody holds (rejected, deadline passed, can never fit).
-   * False if it is already finished or running under a live lease.
+   * Records the result of a valid request nobody holds (deadline passed, can never fit). False if
+   * it is already finished, running under a live lease, or the id belongs to another call.
    */
   async finishOpen(
-    id: string,
+    key: string,
+    fingerprint: string,
     result: SluiceResult,
     nowMs: number,
     firstSeenMs: number,
   ): Promise<boolean> {
-    return this.#conditional(id, {
-      ConditionExpression: OPEN_CONDITION,
+    const finished = this.#finished(result, nowMs);
+    return this.#conditional(key, {
+      ConditionExpression: `${OPEN_CONDITION} AND ${SAME_CALL_CONDITION}`,
       UpdateExpression:
-        'SET #status = :status, #result = :result, #updatedAt = :now, #expiresAt = :exp, ' +
-        '#receivedAt = if_not_exists(#receivedAt, :firstSeen), #attempts = if_not_exists(#attempts, :zero) ' +
+        `SET ${finished.set}, #receivedAt = if_not_exists(#receivedAt, :firstSeen), ` +
+        '#attempts = if_not_exists(#attempts, :zero), ' +
+        '#fingerprint = if_not_exists(#fingerprint, :fingerprint) ' +
         'REMOVE #leaseOwner, #leaseUntil, #sentAt',
-      ExpressionAttributeNames: names(
-        'status',
-        'result',
-        'updatedAt',
-        'expiresAt',
-        'receivedAt',
-        'attempts',
-        'leaseOwner',
-        'leaseUntil',
-        'sentAt',
-      ),
+      ExpressionAttributeNames: {
+        ...finished.names,
+        ...names('fingerprint', 'receivedAt', 'attempts', 'leaseOwner', 'leaseUntil', 'sentAt'),
+      },
       ExpressionAttributeValues: {
+        ...finished.values,
         ':waiting': { S: STATUS_WAITING },
         ':running': { S: STATUS_RUNNING },
-        ':status': { S: result.status },
-        ':result': { S: JSON.stringify(result) },
-        ':now': num(nowMs),
-        ':exp': num(this.#expiry(nowMs)),
         ':firstSeen': num(firstSeenMs),
+        ':zero': num(0),
+        ':fingerprint': { S: fingerprint },
+      },
+    });
+  }
+
+  /**
+   * Records the rejection of a message that broke the contract or was not allowed. Only where no
+   * request is (or another rejection): a rejection never replaces a request's record, whatever
+   * its state. False when the id holds a request.
+   */
+  async recordRejection(key: string, result: SluiceResult, nowMs: number): Promise<boolean> {
+    const finished = this.#finished(result, nowMs);
+    return this.#conditional(key, {
+      ConditionExpression: 'attribute_not_exists(#id) OR #status = :rejected',
+      UpdateExpression: `SET ${finished.set}, #receivedAt = :now, #attempts = :zero`,
+      ExpressionAttributeNames: { ...finished.names, ...names('id', 'receivedAt', 'attempts') },
+      ExpressionAttributeValues: {
+        ...finished.values,
+        ':rejected': { S: 'rejected' },
         ':zero': num(0),
       },
     });
   }
 
+  /** What every way of finishing sets: the status, the result, the update time and the expiry. */
+  #finished(result: SluiceResult, nowMs: number) {
+    return {
+      set: '#status = :status, #result = :result, #updatedAt = :now, #expiresAt = :exp',
+      names: names('status', 'result', 'updatedAt', 'expiresAt'),
+      values: {
+        ':status': { S: result.status },
+        ':result': { S: JSON.stringify(result) },
+        ':now': num(nowMs),
+        ':exp': num(this.#expiry(nowMs)),
+      } satisfies Record<string, AttributeValue>,
+    };
+  }
+
   /**
-   * The request's state (strongly consistent).
+   * The state of the request under `key` ({@link requestKey}), strongly consistent.
    * @throws {MalformedRecordError} the stored item cannot be read (see record.ts).
    */
-  async get(id: string): Promise<RequestState> {
-    const item = await this.#item(id);
+  async get(key: string): Promise<RequestState> {
+    const item = await this.#item(key);
     return item === undefined ? { status: 'absent' } : decodeRequestItem(item);
   }
 
   /** The stored item (strongly consistent), if any. */
-  async #item(id: string): Promise<RequestItem | undefined> {
+  async #item(key: string): Promise<RequestItem | undefined> {
     const out = await this.#client.send(
       new GetItemCommand({
         TableName: this.#tableName,
-        Key: { [A.id]: { S: id } },
+        Key: { [A.id]: { S: key } },
         ConsistentRead: true,
       }),
     );
@@ -272,7 +305,7 @@ export class RequestsStore {
   }
 
   async #conditional(
-    id: string,
+    key: string,
     input: {
       ConditionExpression: string;
       UpdateExpression: string;
@@ -282,7 +315,11 @@ export class RequestsStore {
   ): Promise<boolean> {
     try {
       await this.#client.send(
-        new UpdateItemCommand({ TableName: this.#tableName, Key: { [A.id]: { S: id } }, ...input }),
+        new UpdateItemCommand({
+          TableName: this.#tableName,
+          Key: { [A.id]: { S: key } },
+          ...input,
+        }),
       );
       return true;
     } catch (error) {

@@ -59,6 +59,12 @@ export interface ServiceDefinition {
   /** Default timeouts of its calls; the deployment's `callTimeouts` overrides them. */
   readonly callTimeouts: CallTimeouts;
   /**
+   * Whether IAM evaluates resource conditions (`ec2:ResourceTag/<key>`) for the operation: a
+   * producer's allowlist entry may carry conditions only for such operations, since a condition
+   * on a key the request does not carry never matches and the allowance would be dead.
+   */
+  supportsResourceConditions(operation: string): boolean;
+  /**
    * Loads the SDK client package. Use a dynamic `import()`: a client is a large module, and a
    * cold start should pay only for the services its batch needs.
    */

@@ -190,7 +190,9 @@ function unfilteredBucket(operation: string): BucketSpec {
 /**
  * The buckets an EC2 call draws on, with default limits and costs: first its request bucket
  * (cost 1), then, for the four instance actions, its resource bucket.
- * DryRun calls are included: EC2 throttles them too (karpenter-provider-aws#7891).
+ * DryRun calls draw on the request bucket (EC2 throttles them too, karpenter-provider-aws#7891)
+ * and on no resource bucket: they affect no instance. Debiting `MaxCount` for a call that launches
+ * nothing would let one producer keep an account's launch budget empty for free.
  *
  * @throws {InvalidCostError} when a resource bucket's cost input is missing or malformed.
  */
@@ -203,7 +205,7 @@ export function ec2Needs(
     : requestBucket(operation);
   const needs: BucketNeed[] = [{ ...request, cost: 1 }];
   const resource = EC2_RESOURCE_BUCKETS.get(operation);
-  if (resource !== undefined) {
+  if (resource !== undefined && input.DryRun !== true) {
     needs.push({
       bucket: `${operation}:resource`,
       limit: resource.limit,
@@ -289,6 +291,9 @@ export const EC2_DEFINITION: ServiceDefinition = Object.freeze({
   isReadOnly: readOnlyByName,
   // RunInstances of many instances and unfiltered describes of large accounts take seconds.
   callTimeouts: Object.freeze({ connectionTimeoutMs: 3_000, requestTimeoutMs: 20_000 }),
+  // EC2's Describe* actions support no resource-level permissions; its mutating actions act on
+  // resources (instances, volumes, images …) whose tags IAM reads.
+  supportsResourceConditions: (operation: string) => !readOnlyByName(operation),
   load: async () => sdkPackage(await import('@aws-sdk/client-ec2'), 'EC2Client'),
   limits: Object.freeze({ needs: ec2Needs, bucketsOf: ec2Buckets }),
 });

@@ -75,6 +75,8 @@ export const SERVICE_QUOTAS_DEFINITION: ServiceDefinition = Object.freeze({
   idempotentOperations: new Set<string>(),
   isReadOnly: readOnlyByName,
   callTimeouts: Object.freeze({ connectionTimeoutMs: 3_000, requestTimeoutMs: 10_000 }),
+  // The quota operations Sluice allows name no taggable resource.
+  supportsResourceConditions: () => false,
   load: async () =>
     sdkPackage(await import('@aws-sdk/client-service-quotas'), 'ServiceQuotasClient'),
   limits: tableRules(SERVICE_QUOTAS_LIMITS),

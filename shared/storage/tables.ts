@@ -24,7 +24,10 @@ export const BUCKETS_TABLE = {
   ttlAttribute: 'expiresAt',
 } as const satisfies TableLayout & { attributes: Record<string, string> };
 
-/** Requests table: one item per request `id` (status, attempts, result), expired by TTL. */
+/**
+ * Requests table: one item per request, keyed by its producer and `id` ({@link requestKey}),
+ * holding status, attempts, result and the call's fingerprint; expired by TTL.
+ */
 export const REQUESTS_TABLE = {
   logicalName: 'Requests',
   partitionKey: 'id',
@@ -46,8 +49,23 @@ export function createTableInput(layout: TableLayout, tableName: string) {
   };
 }
 
-/** Attribute names of the requests table's items (one item per request `id`). */
+/**
+ * The requests table key of a request: `<producer>#<id>`. Ids live in their producer's namespace,
+ * so the same `id` from two producers is two requests; neither part can contain `#` (the
+ * patterns forbid it), and a reader's IAM policy can be limited to keys starting `<producer>#`.
+ */
+export function requestKey(producer: string, id: string): string {
+  return `${producer}#${id}`;
+}
+
+/** The request `id` inside a {@link requestKey} (all of it for a key without a producer). */
+export function idOfRequestKey(key: string): string {
+  return key.slice(key.indexOf('#') + 1);
+}
+
+/** Attribute names of the requests table's items (one item per producer and request `id`). */
 export const REQUEST_ATTRIBUTES = {
+  /** The {@link requestKey}: `<producer>#<id>`. */
   id: 'id',
   /** `waiting` (received, not finished) | `running` (claimed under a lease) | a result status. */
   status: 'status',
@@ -64,6 +82,11 @@ export const REQUEST_ATTRIBUTES = {
   sentAt: 'sentAt',
   /** The result record (JSON string of shared/contract/result.ts), once finished. */
   result: 'result',
+  /**
+   * SHA-256 of the call (target, operation, input) the id was first used for: a re-send of the
+   * id with another call is a conflict, never run and never recorded over it.
+   */
+  fingerprint: 'fingerprint',
   /** Epoch ms of the first receipt. */
   receivedAt: 'receivedAt',
   updatedAt: 'updatedAt',

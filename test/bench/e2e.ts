@@ -17,6 +17,7 @@
  * at the limits the coordinator was configured with.
  */
 import { parseArgs } from 'node:util';
+import { type RunningOutsideClient, startOutsideClient } from '../../local/outside-client.js';
 import { LOCAL_LATE_ALLOWANCE_MS, startLocalStack } from '../../local/stack.js';
 import {
   buildWorkload,
@@ -37,6 +38,7 @@ const { values } = parseArgs({
     'safety-factor': { type: 'string', default: '1' },
     concurrency: { type: 'string', default: '2' },
     'late-allowance-ms': { type: 'string', default: String(LOCAL_LATE_ALLOWANCE_MS) },
+    'log-every': { type: 'string', default: '5' },
   },
 });
 const scenario: Scenario | undefined = (SCENARIOS as Record<string, Scenario>)[values.scenario];
@@ -58,12 +60,17 @@ const workload = buildWorkload({
 });
 let lastLog = 0;
 const onTick = (view: LiveView) => {
-  if (view.elapsedS - lastLog < 5) return;
+  if (view.elapsedS - lastLog < Number(values['log-every'])) return;
   lastLog = view.elapsedS;
   let throttled = 0;
-  for (const b of view.buckets.values()) throttled += b.throttled;
+  const rates: string[] = [];
+  for (const b of view.buckets.values()) {
+    throttled += b.throttled;
+    if (b.learnedRate !== undefined) rates.push(b.learnedRate.toFixed(2));
+  }
+  const learned = rates.length === 0 ? '' : `, learned rate ${rates.join(' ')}/s`;
   process.stderr.write(
-    `[${view.elapsedS.toFixed(0)} s] ${view.name}: ${view.finished}/${view.total} finished, ${throttled} throttles\n`,
+    `[${view.elapsedS.toFixed(0)} s] ${view.name}: ${view.finished}/${view.total} finished, ${throttled} throttles${learned}\n`,
   );
 };
 
@@ -79,17 +86,43 @@ const stack = await startLocalStack({
   start: true,
 });
 let sluice: ReturnType<typeof figures>;
+let outsideCalls: Awaited<ReturnType<RunningOutsideClient['stop']>> | undefined;
 try {
-  sluice = figures(await runThroughStack(stack, workload, { onTick }));
+  // A client outside Sluice spending the same budget, as the scenario says.
+  const outside =
+    scenario.outside === undefined || stack.simulator === undefined
+      ? undefined
+      : startOutsideClient(
+          scenario.outside,
+          stack.simulator.endpoint,
+          scenario.accounts[0] as string,
+          scenario.regions[0] as string,
+        );
+  sluice = figures(
+    await runThroughStack(stack, workload, {
+      onTick,
+      ...(scenario.outside === undefined ? {} : { sharedUntilMs: scenario.outside.untilMs }),
+    }),
+  );
+  outsideCalls = await outside?.stop();
 } finally {
   await stack.stop();
 }
-const out: Record<string, unknown> = { ...sluice };
+const out: Record<string, unknown> = {
+  scenario: values.scenario,
+  ...sluice,
+  // The acceptance figure of the priority scenario: the high level's wait, sending to call.
+  ...(sluice.waitByPriority?.high === undefined
+    ? {}
+    : { interactiveWaitP99Ms: sluice.waitByPriority.high.p99Ms }),
+  ...(outsideCalls === undefined ? {} : { outsideClient: outsideCalls }),
+};
 if (values.compare) {
   const peer = {
     onTick,
     clientsPerTarget: scenario.clientsPerTarget,
     ...(scenario.providerLimits ? { simulatorLimits: scenario.providerLimits } : {}),
+    ...(scenario.outside ? { outside: scenario.outside } : {}),
   };
   lastLog = 0;
   out.sdkStandard = figures(await runUncoordinated(workload, { retryMode: 'standard', ...peer }));

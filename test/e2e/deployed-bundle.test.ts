@@ -17,6 +17,7 @@ import { accountCredentials, LOCAL_REGION } from '../../local/emulators/credenti
 import { LOCAL_ALLOW } from '../../local/stack.js';
 import type { DeploymentConfigInput } from '../../shared/config/deployment.js';
 import { ENV } from '../../shared/config/environment.js';
+import { formatProducerQueues } from '../../shared/config/producer-queues.js';
 import { METRIC_NAMESPACE, METRICS } from '../../shared/contract/metrics.js';
 import {
   type DeployedFunction,
@@ -55,7 +56,10 @@ describe.skipIf(node === undefined)('the deployed dispatcher bundle, on Node 24'
       ...localVariables(fn, {
         [ENV.bucketsTable]: stack.env.bucketsTableName,
         [ENV.requestsTable]: stack.env.requestsTableName,
-        [ENV.queueUrls]: JSON.stringify(stack.env.queueUrls),
+        [ENV.producerQueues]: formatProducerQueues(stack.env.producerQueues),
+        // No STS here: own-account calls are signed with the local account's key, as the local
+        // stack's dispatcher signs them.
+        [ENV.ownAccountRoleArn]: '',
         [ENV.scheduledQueueUrl]: stack.env.scheduledQueueUrl,
         [ENV.dlqUrl]: stack.env.dlqUrl,
         [ENV.outputsBucket]: stack.env.outputsBucketName,
@@ -80,7 +84,7 @@ describe.skipIf(node === undefined)('the deployed dispatcher bundle, on Node 24'
 
   /** A record from the normal request queue. */
   function record(body: string, messageId: string) {
-    return sqsRecord({ body, queueUrl: stack.env.queueUrls.normal, messageId });
+    return sqsRecord({ body, queueUrl: stack.queueUrls.normal, messageId });
   }
 
   it('is the handler module for nodejs24.x that cdk deploy uploads, configuration beside it', async () => {

@@ -1,5 +1,5 @@
 import { Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import {
   roleNameAndPath,
@@ -7,55 +7,89 @@ import {
   SluiceMemberRolePropsError,
   SluiceMemberRoleStack,
 } from '../../infra/member-role.js';
-import { MEMBER_ROLE_ARN, testApp } from './support.js';
+import { parseDeploymentConfig } from '../../shared/config/deployment.js';
+import { testApp, testConfig, testProducersConfig } from './support.js';
 
 const COORDINATOR_ROLE = 'arn:aws:iam::111111111111:role/Sluice-DispatcherRole-ABC';
+const MEMBER = '222222222222';
 
 describe('SluiceMemberRole', () => {
   const stack = new Stack(testApp(), 'Member');
+  const config = parseDeploymentConfig({
+    ...testProducersConfig(),
+    producers: [
+      ...(testProducersConfig().producers ?? []),
+      {
+        name: 'audit',
+        allow: [
+          { accounts: [MEMBER], regions: ['eu-west-1'], service: 'ec2', operations: ['Describe*'] },
+        ],
+      },
+    ],
+  });
   new SluiceMemberRole(stack, 'Member', {
     coordinatorRoleArn: COORDINATOR_ROLE,
     externalId: 'sluice-222222222222',
-    allow: [
-      { service: 'ec2', operations: ['Describe*', 'RunInstances'] },
-      { service: 'service-quotas', operations: ['ListServiceQuotas'] },
-    ],
-    regions: ['eu-west-1'],
+    account: MEMBER,
+    producers: config.producers,
     roleName: 'SluiceMember',
   });
   const template = Template.fromStack(stack);
 
-  it('trusts only the coordinator role, and only with the ExternalId', () => {
+  it("trusts only the coordinator role, only with the ExternalId, and only in a session tagged with one of the account's producers", () => {
     template.hasResourceProperties('AWS::IAM::Role', {
       RoleName: 'SluiceMember',
       AssumeRolePolicyDocument: {
         Statement: [
           {
-            Action: 'sts:AssumeRole',
+            Action: ['sts:AssumeRole', 'sts:TagSession'],
             Effect: 'Allow',
             Principal: { AWS: COORDINATOR_ROLE },
-            Condition: { StringEquals: { 'sts:ExternalId': 'sluice-222222222222' } },
+            Condition: {
+              StringEquals: {
+                'aws:RequestTag/sluice-producer': ['web', 'audit'],
+                'sts:ExternalId': 'sluice-222222222222',
+              },
+              'ForAllValues:StringEquals': { 'aws:TagKeys': ['sluice-producer'] },
+            },
           },
         ],
       },
     });
   });
 
-  it('allows exactly the allowlisted operations, in the allowed regions', () => {
+  it("allows each producer exactly its own entries for the account, by its session tag, under the entries' regions and conditions", () => {
     const role = Object.values(template.findResources('AWS::IAM::Role'))[0];
     expect(role?.Properties.ManagedPolicyArns).toBeUndefined();
     expect(role?.Properties.Policies).toEqual([
       {
-        PolicyName: 'SluiceAllowlist',
+        PolicyName: 'SluiceProducers',
         PolicyDocument: {
           Version: '2012-10-17',
           Statement: [
             {
-              Sid: 'SluiceAllowlistedOperations',
+              Sid: 'Producerweb0',
               Effect: 'Allow',
-              Action: ['ec2:Describe*', 'ec2:RunInstances', 'servicequotas:ListServiceQuotas'],
+              Action: 'ec2:TerminateInstances',
               Resource: '*',
-              Condition: { StringEquals: { 'aws:RequestedRegion': ['eu-west-1'] } },
+              Condition: {
+                StringEquals: {
+                  'aws:PrincipalTag/sluice-producer': 'web',
+                  'ec2:ResourceTag/team': 'web',
+                },
+              },
+            },
+            {
+              Sid: 'Produceraudit0',
+              Effect: 'Allow',
+              Action: 'ec2:Describe*',
+              Resource: '*',
+              Condition: {
+                StringEquals: {
+                  'aws:PrincipalTag/sluice-producer': 'audit',
+                  'aws:RequestedRegion': ['eu-west-1'],
+                },
+              },
             },
           ],
         },
@@ -69,15 +103,15 @@ describe('SluiceMemberRole', () => {
       new SluiceMemberRole(new Stack(testApp(), 'Bad'), 'Member', {
         coordinatorRoleArn: COORDINATOR_ROLE,
         externalId: 'x',
-        allow: [{ service: 'lambda', operations: ['*'] }],
+        account: '333333333333',
+        producers: config.producers,
       });
     expect(act).toThrow(SluiceMemberRolePropsError);
     expect(act).toThrow(
       [
         'invalid SluiceMemberRole props:',
         '  - externalId: must be 2 to 1224 characters (IAM limit)',
-        '  - allow[0].service: lambda is not a Sluice service (known: ec2, service-quotas)',
-        '  - allow[0].operations[0]: * is not an operation name or prefix*',
+        '  - producers: none is allowed anything in account 333333333333',
       ].join('\n'),
     );
   });
@@ -85,13 +119,10 @@ describe('SluiceMemberRole', () => {
 
 describe('SluiceMemberRoleStack', () => {
   const app = testApp();
+  const config = parseDeploymentConfig(testConfig());
   const stack = new SluiceMemberRoleStack(app, 'SluiceMemberRole-222222222222', {
-    target: {
-      account: '222222222222',
-      roleArn: MEMBER_ROLE_ARN,
-      externalId: 'sluice-222222222222',
-      allow: [{ service: 'ec2', operations: ['DescribeInstances'] }],
-    },
+    target: config.targets[1] as (typeof config.targets)[number],
+    producers: config.producers,
   });
   const template = Template.fromStack(stack);
 
@@ -103,10 +134,15 @@ describe('SluiceMemberRoleStack', () => {
       AssumeRolePolicyDocument: {
         Statement: [
           {
-            Action: 'sts:AssumeRole',
+            Action: ['sts:AssumeRole', 'sts:TagSession'],
             Effect: 'Allow',
             Principal: { AWS: { Ref: 'CoordinatorRoleArn' } },
-            Condition: { StringEquals: { 'sts:ExternalId': 'sluice-222222222222' } },
+            Condition: Match.objectLike({
+              StringEquals: {
+                'aws:RequestTag/sluice-producer': ['default'],
+                'sts:ExternalId': 'sluice-222222222222',
+              },
+            }),
           },
         ],
       },
@@ -125,6 +161,7 @@ describe('SluiceMemberRoleStack', () => {
       () =>
         new SluiceMemberRoleStack(testApp(), 'X', {
           target: { account: '222222222222', allow: [{ service: 'ec2', operations: ['X'] }] },
+          producers: [],
         }),
     ).toThrow('target 222222222222: a member role needs roleArn and externalId in the config');
   });

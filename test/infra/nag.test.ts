@@ -10,7 +10,7 @@ import type { IConstruct } from 'constructs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildSluiceApp, DEFAULT_CONFIG_FILE, readConfigFile } from '../../infra/sluice-app.js';
 import type { DeploymentConfigInput } from '../../shared/config/deployment.js';
-import { CDK_CONTEXT, REPO, STUB_ENTRY, testConfig } from './support.js';
+import { CDK_CONTEXT, REPO, STUB_ENTRY, testConfig, testProducersConfig } from './support.js';
 
 const outdirs: string[] = [];
 function app(): App {
@@ -61,6 +61,7 @@ describe('cdk-nag (AwsSolutions and Serverless packs)', () => {
       () => readConfigFile(join(REPO, DEFAULT_CONFIG_FILE)),
     ],
     ['the test config', testConfig],
+    ['two named producers with resource conditions', testProducersConfig],
     [
       'reply topics and queues with customer-managed keys',
       () => ({

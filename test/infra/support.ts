@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import type { CfnRole } from 'aws-cdk-lib/aws-iam';
 import {
   ThrottleCoordinator,
   type ThrottleCoordinatorProps,
@@ -98,4 +99,54 @@ export function policyStatements(template: Template): Array<Record<string, unkno
 export function actionsOf(statement: Record<string, unknown>): string[] {
   const action = statement.Action;
   return Array.isArray(action) ? (action as string[]) : [action as string];
+}
+
+/** The statements of the dispatcher role's own policy. */
+export function dispatcherStatements({
+  template,
+  coordinator,
+  stack,
+}: ReturnType<typeof coordinatorTemplate>): Array<Record<string, unknown>> {
+  const role = stack.getLogicalId(coordinator.dispatcherRole.node.defaultChild as CfnRole);
+  return Object.values(
+    template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: role }] } }),
+  ).flatMap((p) => p.Properties.PolicyDocument.Statement as Array<Record<string, unknown>>);
+}
+
+/** {@link testConfig} with two producers: `web` (EC2 in both accounts) and `quotas`. */
+export function testProducersConfig(): DeploymentConfigInput {
+  return {
+    ...testConfig(),
+    producers: [
+      {
+        name: 'web',
+        allow: [
+          { accounts: ['111111111111'], service: 'ec2', operations: ['DescribeInstances'] },
+          {
+            accounts: ['111111111111'],
+            service: 'ec2',
+            operations: ['RunInstances'],
+            conditions: { 'aws:RequestTag/team': 'web' },
+          },
+          {
+            accounts: ['222222222222'],
+            service: 'ec2',
+            operations: ['TerminateInstances'],
+            conditions: { 'ec2:ResourceTag/team': 'web' },
+          },
+        ],
+        replyTo: [REPLY_QUEUE_URL],
+      },
+      {
+        name: 'quotas',
+        allow: [
+          {
+            accounts: ['111111111111'],
+            service: 'service-quotas',
+            operations: ['ListServiceQuotas'],
+          },
+        ],
+      },
+    ],
+  };
 }

@@ -1,5 +1,7 @@
 import { Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import type { CfnTable, Table } from 'aws-cdk-lib/aws-dynamodb';
+import type { CfnRole } from 'aws-cdk-lib/aws-iam';
 import { AccountRootPrincipal, Role } from 'aws-cdk-lib/aws-iam';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { CfnBucket } from 'aws-cdk-lib/aws-s3';
@@ -17,6 +19,7 @@ import { BUCKETS_TABLE, REQUESTS_TABLE } from '../../shared/storage/tables.js';
 import {
   actionsOf,
   coordinatorTemplate,
+  dispatcherStatements,
   MEMBER_ROLE_ARN,
   policyStatements,
   STUB_ENTRY,
@@ -171,7 +174,8 @@ describe('ThrottleCoordinator dispatcher function', () => {
         'SLUICE_CONFIG_FILE',
         'SLUICE_DLQ_URL',
         'SLUICE_OUTPUTS_BUCKET',
-        'SLUICE_QUEUE_URLS',
+        'SLUICE_OWN_ACCOUNT_ROLE_ARN',
+        'SLUICE_PRODUCER_QUEUES',
         'SLUICE_REQUESTS_TABLE',
         'SLUICE_SCHEDULED_QUEUE_URL',
       ].sort(),
@@ -179,7 +183,10 @@ describe('ThrottleCoordinator dispatcher function', () => {
     expect(variables.NODE_OPTIONS).toBe('--enable-source-maps');
     expect(variables.POWERTOOLS_METRICS_NAMESPACE).toBe('Sluice');
     expect(variables.SLUICE_CONFIG_FILE).toBe(CONFIG_FILE_NAME);
-    expect(JSON.stringify(variables.SLUICE_QUEUE_URLS)).toMatch(/high.*normal.*low/);
+    // Without named producers, the three priority queues are all the default producer's.
+    expect(JSON.stringify(variables.SLUICE_PRODUCER_QUEUES)).toMatch(
+      /default.*RequestQueuehigh.*RequestQueuenormal.*RequestQueuelow/,
+    );
   });
 });
 
@@ -317,34 +324,80 @@ describe('ThrottleCoordinator IAM', () => {
     expect(sendToReply && actionsOf(sendToReply)).toContain('sqs:SendMessage');
   });
 
-  it('allows sts:AssumeRole only on the configured target roles', () => {
+  it('allows sts:AssumeRole and sts:TagSession only on the member roles and the own-account role', () => {
     const assume = allows.filter((s) => actionsOf(s).some((a) => a.startsWith('sts:')));
+    const ownRole = defaults.stack.getLogicalId(
+      defaults.coordinator.ownAccountRole?.node.defaultChild as CfnRole,
+    );
     expect(assume).toEqual([
-      { Action: 'sts:AssumeRole', Effect: 'Allow', Resource: MEMBER_ROLE_ARN },
+      {
+        Action: ['sts:AssumeRole', 'sts:TagSession'],
+        Effect: 'Allow',
+        Resource: [MEMBER_ROLE_ARN, { 'Fn::GetAtt': [ownRole, 'Arn'] }],
+      },
     ]);
   });
 
-  it('allows no sts action when no target has a role', () => {
+  it('allows no sts action when no target is allowed to any producer through a role', () => {
     const config = testConfig();
-    const { template: ownOnly } = coordinatorTemplate({
-      config: { ...config, targets: [config.targets[0] as (typeof config.targets)[0]] },
+    const { template: memberOnly, coordinator } = coordinatorTemplate({
+      config: { ...config, targets: [config.targets[1] as (typeof config.targets)[0]] },
     });
-    const sts = policyStatements(ownOnly).filter((s) =>
-      actionsOf(s).some((a) => a.startsWith('sts:')),
+    expect(coordinator.ownAccountRole).toBeUndefined();
+    const sts = policyStatements(memberOnly).filter((s) =>
+      actionsOf(s).some((a) => a.startsWith('sts:AssumeRole')),
     );
-    expect(sts).toEqual([]);
+    expect(sts).toEqual([
+      { Action: ['sts:AssumeRole', 'sts:TagSession'], Effect: 'Allow', Resource: MEMBER_ROLE_ARN },
+    ]);
   });
 
-  it('allows exactly the own-account allowlist, in its regions', () => {
-    const provider = allows.filter((s) =>
-      actionsOf(s).some((a) => a.startsWith('ec2:') || a.startsWith('servicequotas:')),
-    );
-    expect(provider).toEqual([
+  it("gives the dispatcher role no provider action: own-account calls run in the own-account role's producer sessions", () => {
+    const dispatcherActions = dispatcherStatements(defaults).flatMap(actionsOf);
+    expect(
+      dispatcherActions.filter((a) => a.startsWith('ec2:') || a.startsWith('servicequotas:')),
+    ).toEqual([]);
+    const own = defaults.coordinator.ownAccountRole?.node.defaultChild as CfnRole;
+    const ownRole = template.toJSON().Resources[defaults.stack.getLogicalId(own)];
+    const defaultProducerInEuWest1 = {
+      StringEquals: {
+        'aws:PrincipalTag/sluice-producer': 'default',
+        'aws:RequestedRegion': ['eu-west-1'],
+      },
+    };
+    expect(ownRole.Properties.Policies[0].PolicyDocument.Statement).toEqual([
       {
-        Action: ['ec2:DescribeInstances', 'ec2:RunInstances', 'servicequotas:ListServiceQuotas'],
-        Condition: { StringEquals: { 'aws:RequestedRegion': ['eu-west-1'] } },
+        Sid: 'Producerdefault0',
+        Action: ['ec2:DescribeInstances', 'ec2:RunInstances'],
+        Condition: defaultProducerInEuWest1,
         Effect: 'Allow',
         Resource: '*',
+      },
+      {
+        Sid: 'Producerdefault1',
+        Action: 'servicequotas:ListServiceQuotas',
+        Condition: defaultProducerInEuWest1,
+        Effect: 'Allow',
+        Resource: '*',
+      },
+    ]);
+  });
+
+  it('grants the dispatcher GetItem and UpdateItem on the two tables, and no other DynamoDB action', () => {
+    const dynamo = dispatcherStatements(defaults).filter((s) =>
+      actionsOf(s).some((a) => a.startsWith('dynamodb:')),
+    );
+    const tableArn = (table: Table) => ({
+      'Fn::GetAtt': [defaults.stack.getLogicalId(table.node.defaultChild as CfnTable), 'Arn'],
+    });
+    expect(dynamo).toEqual([
+      {
+        Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+        Effect: 'Allow',
+        Resource: [
+          tableArn(defaults.coordinator.bucketsTable),
+          tableArn(defaults.coordinator.requestsTable),
+        ],
       },
     ]);
   });
@@ -369,8 +422,8 @@ describe('ThrottleCoordinator IAM', () => {
       entry: STUB_ENTRY,
     });
     const producer = new Role(stack, 'Producer', { assumedBy: new AccountRootPrincipal() });
-    coordinator.grantSubmit(producer);
-    coordinator.grantReadResults(producer);
+    coordinator.grantSubmit('default', producer);
+    coordinator.grantReadResults('default', producer);
     const producerPolicy = Template.fromStack(stack).findResources('AWS::IAM::Policy', {
       Properties: { Roles: [{ Ref: Match.stringLikeRegexp('^Producer') }] },
     });

@@ -58,7 +58,7 @@ describe.each(enginesUnderTest())('BucketStore on $name', (engine) => {
     const bucket: GroupBucket = { ref: ref('burst-once'), limit: { rate: 2, burst: 5 } };
     const outcome = await store().admit([bucket], [[1], [1], [1], [1], [1], [1]]);
     expect(admittedAt(outcome.decisions)).toEqual([T0, T0, T0, T0, T0]);
-    expect(outcome.decisions[5]).toEqual({ kind: 'not-yet', retryAtMs: T0 + 500 });
+    expect(outcome.decisions[5]).toEqual({ kind: 'not-yet', retryAtMs: T0 + 500, slowed: false });
     expect(outcome.requests).toEqual({ writes: 1, reads: 0 });
     expect(await storedTatUs(bucket.ref)).toBe((T0 + 2_500) * US_PER_MS);
   });
@@ -70,7 +70,7 @@ describe.each(enginesUnderTest())('BucketStore on $name', (engine) => {
     await admitter.admit([bucket], [[1]]);
     nowMs = T0 + 9_999;
     const early = await admitter.admit([bucket], [[1]]);
-    expect(early.decisions).toEqual([{ kind: 'not-yet', retryAtMs: T0 + 10_000 }]);
+    expect(early.decisions).toEqual([{ kind: 'not-yet', retryAtMs: T0 + 10_000, slowed: false }]);
     expect(early.requests).toEqual({ writes: 0, reads: 0 });
     nowMs = T0 + 10_000;
     const onTime = await admitter.admit([bucket], [[1]]);
@@ -96,8 +96,8 @@ describe.each(enginesUnderTest())('BucketStore on $name', (engine) => {
       expect.objectContaining({ kind: 'admitted', runAtMs: T0 }),
       expect.objectContaining({ kind: 'admitted', runAtMs: T0 + 1_000 }),
       expect.objectContaining({ kind: 'admitted', runAtMs: T0 + 2_000 }),
-      { kind: 'not-yet', retryAtMs: T0 + 1_000 },
-      { kind: 'not-yet', retryAtMs: T0 + 1_000 },
+      { kind: 'not-yet', retryAtMs: T0 + 1_000, slowed: false },
+      { kind: 'not-yet', retryAtMs: T0 + 1_000, slowed: false },
     ]);
   });
 
@@ -185,7 +185,7 @@ describe.each(enginesUnderTest())('BucketStore on $name', (engine) => {
     const resource: GroupBucket = { ref: ref('Stop:resource'), limit: { rate: 20, burst: 100 } };
     await store().admit([resource], [[100]]);
     const outcome = await store().admit([request, resource], [[1, 50]]);
-    expect(outcome.decisions).toEqual([{ kind: 'not-yet', retryAtMs: T0 + 2_500 }]);
+    expect(outcome.decisions).toEqual([{ kind: 'not-yet', retryAtMs: T0 + 2_500, slowed: false }]);
     // Refunded to "now": the bucket is as idle as it was.
     expect(await storedTatUs(request.ref)).toBe(T0 * US_PER_MS);
   });
@@ -226,7 +226,7 @@ describe.each(enginesUnderTest())('BucketStore on $name', (engine) => {
     expect(await store().reportThrottle(bucket, 0, 5_000)).toBe(true);
     // `other` still remembers the old TAT and rate; its write fails and it learns both.
     const outcome = await other.admit([bucket], [[1]]);
-    expect(outcome.decisions).toEqual([{ kind: 'not-yet', retryAtMs: T0 + 5_000 }]);
+    expect(outcome.decisions).toEqual([{ kind: 'not-yet', retryAtMs: T0 + 5_000, slowed: true }]);
     // A report of a call admitted before that change is not new evidence.
     expect(await store().reportThrottle(bucket, 0, 1_000)).toBe(false);
     nowMs = T0 + 5_000;

@@ -1,7 +1,10 @@
 /**
  * The call runner's credentials: a target with a role is called with credentials from STS
- * AssumeRole (with its ExternalId), cached; a target without one uses the coordinator's own.
- * A tiny STS stand-in on loopback answers AssumeRole; EC2 calls go to the provider simulator,
+ * AssumeRole (with its ExternalId) in a session of the request's producer (`RoleSessionName`
+ * `sluice-<producer>`, session tag `sluice-producer`), cached per (account, producer); a target
+ * without one uses the own-account role when there is one, else the coordinator's own
+ * credentials. A tiny STS stand-in on loopback answers AssumeRole with an access key naming the
+ * session (what the account's CloudTrail would show); EC2 calls go to the provider simulator,
  * which tells callers apart by the access key that signed the request.
  */
 import { createServer, type Server } from 'node:http';
@@ -28,9 +31,10 @@ describe('CallRunner', () => {
       });
       req.on('end', () => {
         assumeRequests.push(new URLSearchParams(body));
+        const session = new URLSearchParams(body).get('RoleSessionName');
         res.writeHead(200, { 'content-type': 'text/xml' });
         res.end(`<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult>
-<Credentials><AccessKeyId>ASIAMEMBERKEY</AccessKeyId><SecretAccessKey>s</SecretAccessKey><SessionToken>t</SessionToken>
+<Credentials><AccessKeyId>ASIA-${session}</AccessKeyId><SecretAccessKey>s</SecretAccessKey><SessionToken>t</SessionToken>
 <Expiration>2099-01-01T00:00:00Z</Expiration></Credentials>
 <AssumedRoleUser><Arn>arn:aws:sts::222222222222:assumed-role/SluiceMember/sluice-dispatcher</Arn><AssumedRoleId>AROA:x</AssumedRoleId></AssumedRoleUser>
 </AssumeRoleResult><ResponseMetadata><RequestId>r1</RequestId></ResponseMetadata></AssumeRoleResponse>`);
@@ -60,22 +64,39 @@ describe('CallRunner', () => {
       },
     ],
   });
-  const call = (account: string, id: string) => ({
+  const call = (account: string, id: string, producer = 'web', region = 'eu-west-1') => ({
+    producer,
     id,
-    target: { account, region: 'eu-west-1' },
+    target: { account, region },
     call: { service: 'ec2', operation: 'DescribeVpcs', input: {} },
   });
 
-  it('assumes the target role with its ExternalId once, and signs calls with those credentials', async () => {
+  it("assumes the target role with its ExternalId in the producer's session, once per producer, and signs calls with those credentials", async () => {
+    assumeRequests.length = 0;
     const runner = new CallRunner({ targets: deployment.targets });
     await runner.run(call('222222222222', 'a'));
     await runner.run(call('222222222222', 'b'));
-    expect(assumeRequests).toHaveLength(1);
-    expect(assumeRequests[0]?.get('Action')).toBe('AssumeRole');
-    expect(assumeRequests[0]?.get('RoleArn')).toBe(MEMBER_ROLE);
-    expect(assumeRequests[0]?.get('ExternalId')).toBe('ext-123');
-    // The simulator treats an unknown access key as its own account: the caller was the role.
-    expect(simulator.statsFor('ASIAMEMBERKEY', 'eu-west-1', 'DescribeVpcs').executed).toBe(2);
+    // Another region: another client, the same session.
+    await runner.run(call('222222222222', 'c', 'web', 'us-east-1'));
+    await runner.run(call('222222222222', 'a', 'batch'));
+    expect(assumeRequests).toHaveLength(2);
+    const [web, batch] = assumeRequests;
+    expect(Object.fromEntries(web ?? [])).toMatchObject({
+      Action: 'AssumeRole',
+      RoleArn: MEMBER_ROLE,
+      ExternalId: 'ext-123',
+      RoleSessionName: 'sluice-web',
+      'Tags.member.1.Key': 'sluice-producer',
+      'Tags.member.1.Value': 'web',
+    });
+    expect(Object.fromEntries(batch ?? [])).toMatchObject({
+      RoleSessionName: 'sluice-batch',
+      'Tags.member.1.Value': 'batch',
+    });
+    // The simulator treats an unknown access key as its own caller: each producer's session.
+    expect(simulator.statsFor('ASIA-sluice-web', 'eu-west-1', 'DescribeVpcs').executed).toBe(2);
+    expect(simulator.statsFor('ASIA-sluice-web', 'us-east-1', 'DescribeVpcs').executed).toBe(1);
+    expect(simulator.statsFor('ASIA-sluice-batch', 'eu-west-1', 'DescribeVpcs').executed).toBe(1);
     runner.destroy();
   });
 
@@ -86,10 +107,26 @@ describe('CallRunner', () => {
     runner.destroy();
   });
 
-  it('derives the same EC2 ClientToken from the same request id, within 64 ASCII characters', () => {
-    expect(idempotencyToken('run-7')).toBe(idempotencyToken('run-7'));
-    expect(idempotencyToken('run-7')).not.toBe(idempotencyToken('run-8'));
-    expect(idempotencyToken('x'.repeat(128))).toMatch(/^[\x21-\x7e]{1,64}$/);
+  it("runs own-account calls in the producer's session of the own-account role when there is one", async () => {
+    assumeRequests.length = 0;
+    const ownRole = 'arn:aws:iam::111111111111:role/Sluice-OwnAccountRole';
+    const runner = new CallRunner({ targets: deployment.targets, ownAccountRoleArn: ownRole });
+    await runner.run(call('111111111111', 'd', 'ops'));
+    expect(Object.fromEntries(assumeRequests[0] ?? [])).toMatchObject({
+      RoleArn: ownRole,
+      RoleSessionName: 'sluice-ops',
+      'Tags.member.1.Value': 'ops',
+    });
+    expect(assumeRequests[0]?.get('ExternalId')).toBeNull();
+    expect(simulator.statsFor('ASIA-sluice-ops', 'eu-west-1', 'DescribeVpcs').executed).toBe(1);
+    runner.destroy();
+  });
+
+  it('derives the same EC2 ClientToken from the same producer and id, another for another producer, within 64 ASCII characters', () => {
+    expect(idempotencyToken('web', 'run-7')).toBe(idempotencyToken('web', 'run-7'));
+    expect(idempotencyToken('web', 'run-7')).not.toBe(idempotencyToken('web', 'run-8'));
+    expect(idempotencyToken('web', 'run-7')).not.toBe(idempotencyToken('batch', 'run-7'));
+    expect(idempotencyToken('a'.repeat(32), 'x'.repeat(128))).toMatch(/^[\x21-\x7e]{1,64}$/);
   });
 
   it("gives up a call the provider never answers at the service's request timeout, as a call that may have run", async () => {

@@ -21,7 +21,11 @@ import {
   startSqs,
 } from '../../local/emulators/sqs.js';
 import { failedResult, type SluiceResult, succeededResult } from '../../shared/contract/result.js';
-import { REQUEST_ATTRIBUTES as A, REQUESTS_TABLE } from '../../shared/storage/tables.js';
+import {
+  REQUEST_ATTRIBUTES as A,
+  REQUESTS_TABLE,
+  requestKey,
+} from '../../shared/storage/tables.js';
 import { createTable, dynamoClient, uniqueTableName } from '../support/engines.js';
 import { receiveAll } from '../support/queues.js';
 
@@ -81,12 +85,12 @@ async function sluice(
   return { code, stdout, stderr };
 }
 
-async function putResult(id: string, result: SluiceResult): Promise<void> {
+async function putResult(id: string, result: SluiceResult, producer = 'default'): Promise<void> {
   await dynamodb.send(
     new PutItemCommand({
       TableName: tableName,
       Item: {
-        [A.id]: { S: id },
+        [A.id]: { S: requestKey(producer, id) },
         [A.status]: { S: result.status },
         [A.attempts]: { N: String(result.attempts) },
         [A.result]: { S: JSON.stringify(result) },
@@ -99,7 +103,11 @@ async function putWaiting(id: string): Promise<void> {
   await dynamodb.send(
     new PutItemCommand({
       TableName: tableName,
-      Item: { [A.id]: { S: id }, [A.status]: { S: 'waiting' }, [A.attempts]: { N: '0' } },
+      Item: {
+        [A.id]: { S: requestKey('default', id) },
+        [A.status]: { S: 'waiting' },
+        [A.attempts]: { N: '0' },
+      },
     }),
   );
 }
@@ -344,6 +352,33 @@ describe('sluice result', () => {
     const noTable = await sluice(['result', 'x'], { env: withoutTable });
     expect(noTable.code).toBe(EXIT_CODES.usage);
     expect(noTable.stderr).toMatch(/--requests-table.*SLUICE_REQUESTS_TABLE/);
+  });
+
+  it("reads the producer's own record: --producer, else SLUICE_PRODUCER, else default", async () => {
+    const now = Date.now();
+    const timings = { receivedAt: now, finishedAt: now };
+    await putResult(
+      'shared-id-1',
+      succeededResult('shared-id-1', 1, { who: 'web' }, timings),
+      'web',
+    );
+    await putResult(
+      'shared-id-1',
+      failedResult('shared-id-1', 1, { code: 'X', message: 'd' }, timings),
+    );
+    const byFlag = await sluice(['result', 'shared-id-1', '--producer', 'web']);
+    expect([byFlag.code, JSON.parse(byFlag.stdout).output]).toEqual([
+      EXIT_CODES.ok,
+      { who: 'web' },
+    ]);
+    const byEnv = await sluice(['result', 'shared-id-1'], {
+      env: { ...env(), SLUICE_PRODUCER: 'web' },
+    });
+    expect(byEnv.code).toBe(EXIT_CODES.ok);
+    expect((await sluice(['result', 'shared-id-1'])).code).toBe(EXIT_CODES.unsuccessful);
+    const bad = await sluice(['result', 'shared-id-1', '--producer', 'Web#1']);
+    expect(bad.code).toBe(EXIT_CODES.usage);
+    expect(bad.stderr).toMatch(/--producer: "Web#1" must be 1 to 32 lowercase letters/);
   });
 
   it('exits 4 when the table does not exist', async () => {

@@ -20,6 +20,7 @@ import { localDynamoClient } from '../../local/emulators/dynalite.js';
 import { sqsRecordOf } from '../../local/lambda-events.js';
 import { LOCAL_ALLOW } from '../../local/stack.js';
 import { ENV } from '../../shared/config/environment.js';
+import { formatProducerQueues } from '../../shared/config/producer-queues.js';
 import { METRIC_NAMESPACE, METRICS } from '../../shared/contract/metrics.js';
 import {
   createDispatcher,
@@ -54,7 +55,7 @@ afterEach(() => {
 function record(body: string, messageId?: string) {
   return sqsRecord({
     body,
-    queueUrl: stack.env.queueUrls.normal,
+    queueUrl: stack.queueUrls.normal,
     ...(messageId === undefined ? {} : { messageId }),
   });
 }
@@ -144,14 +145,15 @@ describe('dispatcher handler factory', () => {
     const built = createDispatcher(stack.env, { dynamodb, sqs: stack.sqs, s3: stack.s3 });
     const handler = handlerWith({
       requests: {
-        claim: async (id, ...rest) => {
-          if (id === 'handler-doomed-1') throw new Error('requests table unavailable');
-          return built.requests.claim(id, ...rest);
+        claim: async (key, ...rest) => {
+          if (key === 'default#handler-doomed-1') throw new Error('requests table unavailable');
+          return built.requests.claim(key, ...rest);
         },
         markSent: built.requests.markSent.bind(built.requests),
         release: built.requests.release.bind(built.requests),
         finishClaimed: built.requests.finishClaimed.bind(built.requests),
         finishOpen: built.requests.finishOpen.bind(built.requests),
+        recordRejection: built.requests.recordRejection.bind(built.requests),
       },
     });
     const { response, documents } = await invoke(
@@ -197,7 +199,7 @@ describe('SQS event factory', () => {
   it('builds the record SQS and Lambda give for the same message, digests included', async () => {
     const body = JSON.stringify(describeInstances('factory-1'));
     const attributes = { [ENVELOPE.firstSeen]: '1700000000000', [ENVELOPE.runAt]: '1700000001000' };
-    const queueUrl = stack.env.queueUrls.low;
+    const queueUrl = stack.queueUrls.low;
     await stack.sqs.send(
       new SendMessageCommand({
         QueueUrl: queueUrl,
@@ -249,7 +251,7 @@ describe('dispatcher handler module, as deployed', () => {
   it('builds itself from the Lambda environment on import and handles a batch', async () => {
     vi.stubEnv(ENV.bucketsTable, stack.env.bucketsTableName);
     vi.stubEnv(ENV.requestsTable, stack.env.requestsTableName);
-    vi.stubEnv(ENV.queueUrls, JSON.stringify(stack.env.queueUrls));
+    vi.stubEnv(ENV.producerQueues, formatProducerQueues(stack.env.producerQueues));
     vi.stubEnv(ENV.scheduledQueueUrl, stack.env.scheduledQueueUrl);
     vi.stubEnv(ENV.dlqUrl, stack.env.dlqUrl);
     vi.stubEnv(ENV.outputsBucket, stack.env.outputsBucketName);

@@ -7,13 +7,14 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run as runCli } from '../../cli/main.js';
 import { localDynamoClient } from '../../local/emulators/dynalite.js';
+import { queueNameOf } from '../../shared/aws/sqs-url.js';
 import type { SluiceRequest } from '../../shared/contract/request.js';
 import type { SluiceResult } from '../../shared/contract/result.js';
 import type { IncomingMessage } from '../../shared/dispatch/dispatcher.js';
 import { ENVELOPE } from '../../shared/dispatch/envelope.js';
 import { drawsFor } from '../../shared/limits/index.js';
 import type { BucketDraw } from '../../shared/limits/types.js';
-import { BUCKETS_TABLE, bucketKey } from '../../shared/storage/tables.js';
+import { BUCKETS_TABLE, bucketKey, idOfRequestKey } from '../../shared/storage/tables.js';
 import { ACCOUNT, startDispatchStack } from '../support/dispatch-stack.js';
 
 type Stack = Awaited<ReturnType<typeof startDispatchStack>>;
@@ -149,7 +150,7 @@ describe('dispatcher within the provider limits', () => {
     );
     await stack.sqs.send(
       new SendMessageCommand({
-        QueueUrl: stack.env.queueUrls.normal,
+        QueueUrl: stack.queueUrls.normal,
         MessageBody: JSON.stringify(forged),
         MessageAttributes: {
           [ENVELOPE.runAt]: { DataType: 'String', StringValue: String(Date.now()) },
@@ -267,6 +268,7 @@ describe('dispatcher with poison messages in a batch', () => {
       body,
       attributes: {},
       sentAtMs: Date.now(),
+      queueName: queueNameOf(stack.queueUrls.normal),
     });
     const valid = request('good-1', 'DescribeInstances');
     const outcome = await stack.dispatcher.processBatch(
@@ -331,20 +333,23 @@ describe('dispatcher killed mid-batch', () => {
       overrides: ({ requests }) => ({
         requests: {
           // Dies after admission, before the claim: nothing ran, nothing recorded.
-          claim: async (id, ...rest) => {
+          claim: async (key, ...rest) => {
+            const id = idOfRequestKey(key);
             if (id === 'crash-before-run' && crashOnce.delete(id))
               throw new Error('killed before run');
-            return requests.claim(id, ...rest);
+            return requests.claim(key, ...rest);
           },
           // Dies after the call, before its result is recorded: the lease lapses.
-          finishClaimed: async (id, ...rest) => {
+          finishClaimed: async (key, ...rest) => {
+            const id = idOfRequestKey(key);
             if (crashOnce.delete(id) && id !== 'crash-before-run')
               throw new Error('killed before record');
-            return requests.finishClaimed(id, ...rest);
+            return requests.finishClaimed(key, ...rest);
           },
           markSent: requests.markSent.bind(requests),
           release: requests.release.bind(requests),
           finishOpen: requests.finishOpen.bind(requests),
+          recordRejection: requests.recordRejection.bind(requests),
         },
       }),
     });

@@ -91,6 +91,7 @@ describe('a DynamoDB write that fails after a throttle', () => {
           },
           finishClaimed: requests.finishClaimed.bind(requests),
           finishOpen: requests.finishOpen.bind(requests),
+          recordRejection: requests.recordRejection.bind(requests),
         },
       }),
     });
@@ -135,14 +136,15 @@ describe('an invocation without time for a call', () => {
     const body = JSON.stringify(request('no-time-1', 'DescribeVpcs'));
     // 5 s of call timeout and 3 s of bookkeeping do not fit in 6 s.
     const response = await handler(
-      sqsEvent(sqsRecord({ body, queueUrl: stack.env.queueUrls.normal })),
+      sqsEvent(sqsRecord({ body, queueUrl: stack.queueUrls.normal })),
       lambdaContext({ timeoutMs: 6_000 }),
     );
 
     expect(response).toEqual({ batchItemFailures: [] });
     expect((await stack.client.getResult('no-time-1')).status).toBe('unknown');
     expect(stack.simulator.statsFor(ACCOUNT, 'us-east-1', 'DescribeVpcs').received).toBe(0);
-    const requeued = await stack.drain(stack.env.queueUrls.normal, 1);
+    // Waits go to the scheduled queue, the dispatcher's own.
+    const requeued = await stack.drain(stack.env.scheduledQueueUrl, 1);
     expect(requeued.map((m) => m.body)).toEqual([body]);
   });
 });

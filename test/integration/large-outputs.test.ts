@@ -93,7 +93,7 @@ describe('large outputs', () => {
       status: 'succeeded',
       outputRef: {
         bucket: stack.env.outputsBucketName,
-        key: 'outputs/big-1/1.json',
+        key: 'outputs/default/big-1/1.json',
         bytes,
         sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
       },
@@ -147,7 +147,7 @@ describe('an output that is not what its pointer says', () => {
 
   it('is a MalformedResultError naming the size and hash, never returned as the output', async () => {
     const store = new OutputStore({ s3: stack.s3, bucketName: stack.env.outputsBucketName });
-    const ref = await store.put('tampered-1', 1, JSON.stringify({ Reservations: [] }));
+    const ref = await store.put('default', 'tampered-1', 1, JSON.stringify({ Reservations: [] }));
     await stack.s3.send(
       new PutObjectCommand({ Bucket: ref.bucket, Key: ref.key, Body: '{"Reservations":[1]}' }),
     );
@@ -164,7 +164,7 @@ describe('an output that is not what its pointer says', () => {
 
   it('comes back as the output when it matches', async () => {
     const store = new OutputStore({ s3: stack.s3, bucketName: stack.env.outputsBucketName });
-    const ref = await store.put('intact-1', 2, JSON.stringify({ Reservations: [] }));
+    const ref = await store.put('default', 'intact-1', 2, JSON.stringify({ Reservations: [] }));
     const result = succeededWithOutputRef('intact-1', 2, ref, { receivedAt: 1, finishedAt: 2 });
 
     expect(await withOutput(result, stack.s3)).toEqual({

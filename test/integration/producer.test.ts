@@ -30,7 +30,11 @@ import {
 } from '../../shared/client/index.js';
 import type { Priority, SluiceRequest } from '../../shared/contract/request.js';
 import { type SluiceResult, succeededResult } from '../../shared/contract/result.js';
-import { REQUEST_ATTRIBUTES as A, REQUESTS_TABLE } from '../../shared/storage/tables.js';
+import {
+  REQUEST_ATTRIBUTES as A,
+  REQUESTS_TABLE,
+  requestKey,
+} from '../../shared/storage/tables.js';
 import { createTable, dynamoClient, uniqueTableName } from '../support/engines.js';
 import { receiveAll } from '../support/queues.js';
 
@@ -104,7 +108,7 @@ async function putItem(
     new PutItemCommand({
       TableName: tableName,
       Item: {
-        [A.id]: { S: id },
+        [A.id]: { S: requestKey('default', id) },
         [A.status]: { S: status },
         [A.attempts]: { N: String(attempts) },
         [A.receivedAt]: { N: String(now) },
@@ -471,7 +475,7 @@ describe('the two halves: SluiceSender (SQS only) and SluiceResultReader (Dynamo
       new PutItemCommand({
         TableName: tableName,
         Item: {
-          [A.id]: { S: 'no-lease-1' },
+          [A.id]: { S: requestKey('default', 'no-lease-1') },
           [A.status]: { S: 'running' },
           [A.attempts]: { N: '1' },
         },

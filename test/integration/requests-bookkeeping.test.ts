@@ -7,7 +7,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { succeededResult } from '../../shared/contract/result.js';
 import { RequestsStore } from '../../shared/requests/requests-store.js';
-import { REQUESTS_TABLE } from '../../shared/storage/tables.js';
+import { REQUESTS_TABLE, requestKey } from '../../shared/storage/tables.js';
 import { createTable, dynamoClient, uniqueTableName } from '../support/engines.js';
 import { enginesUnderTest } from '../support/inject-engines.js';
 
@@ -23,15 +23,17 @@ describe.each(enginesUnderTest())('RequestsStore bookkeeping on $name', (engine)
     store = new RequestsStore({ client, tableName });
   });
 
+  /** Claims the request `id` of producer `p` for the same call every time. */
   const claim = (id: string, owner: string, nowMs: number) =>
-    store.claim(id, owner, nowMs, LEASE_MS, T0);
+    store.claim(key(id), 'fingerprint', owner, nowMs, LEASE_MS, T0);
+  const key = (id: string) => requestKey('p', id);
 
   it('writes the sent marker under the lease only', async () => {
     await claim('mark-1', 'a', T0);
 
-    expect(await store.markSent('mark-1', 'a', T0 + 1)).toBe(true);
-    expect(await store.markSent('mark-1', 'b', T0 + 2)).toBe(false);
-    expect(await store.get('mark-1')).toEqual({
+    expect(await store.markSent(key('mark-1'), 'a', T0 + 1)).toBe(true);
+    expect(await store.markSent(key('mark-1'), 'b', T0 + 2)).toBe(false);
+    expect(await store.get(key('mark-1'))).toEqual({
       status: 'running',
       attempts: 1,
       leaseOwner: 'a',
@@ -43,17 +45,17 @@ describe.each(enginesUnderTest())('RequestsStore bookkeeping on $name', (engine)
   it('tells a takeover of a lapsed lease whether the call was marked sent', async () => {
     await claim('unmarked-1', 'a', T0);
     await claim('marked-1', 'a', T0);
-    await store.markSent('marked-1', 'a', T0 + 1);
+    await store.markSent(key('marked-1'), 'a', T0 + 1);
     const later = T0 + LEASE_MS + 1;
 
     expect(await claim('unmarked-1', 'b', later)).toMatchObject({
-      claimed: true,
+      kind: 'claimed',
       attempts: 2,
       tookOverLapsedLease: true,
       previousMayHaveRun: false,
     });
     expect(await claim('marked-1', 'b', later)).toMatchObject({
-      claimed: true,
+      kind: 'claimed',
       attempts: 2,
       tookOverLapsedLease: true,
       previousMayHaveRun: true,
@@ -62,7 +64,7 @@ describe.each(enginesUnderTest())('RequestsStore bookkeeping on $name', (engine)
 
   it('keeps the marker through a takeover that dies too', async () => {
     await claim('chain-1', 'a', T0);
-    await store.markSent('chain-1', 'a', T0 + 1);
+    await store.markSent(key('chain-1'), 'a', T0 + 1);
     await claim('chain-1', 'b', T0 + LEASE_MS + 1);
 
     expect(await claim('chain-1', 'c', T0 + 2 * LEASE_MS + 2)).toMatchObject({
@@ -73,10 +75,10 @@ describe.each(enginesUnderTest())('RequestsStore bookkeeping on $name', (engine)
 
   it('removes the marker with a release (the call did not run): the next claim finds none', async () => {
     await claim('released-1', 'a', T0);
-    await store.markSent('released-1', 'a', T0 + 1);
-    expect(await store.release('released-1', 'a', T0 + 2)).toBe(true);
+    await store.markSent(key('released-1'), 'a', T0 + 1);
+    expect(await store.release(key('released-1'), 'a', T0 + 2)).toBe(true);
 
-    expect(await store.get('released-1')).toEqual({ status: 'waiting', attempts: 1 });
+    expect(await store.get(key('released-1'))).toEqual({ status: 'waiting', attempts: 1 });
     expect(await claim('released-1', 'b', T0 + 3)).toMatchObject({
       attempts: 2,
       tookOverLapsedLease: false,
@@ -93,16 +95,16 @@ describe.each(enginesUnderTest())('RequestsStore bookkeeping on $name', (engine)
       { receivedAt: T0, finishedAt: T0 + 5 },
     );
 
-    expect(await store.finishClaimed('finish-1', 'a', result, T0 + 5)).toBe(true);
+    expect(await store.finishClaimed(key('finish-1'), 'a', result, T0 + 5)).toBe(true);
     // Tried again after a lost answer: the same result is there.
-    expect(await store.finishClaimed('finish-1', 'a', result, T0 + 6)).toBe(true);
+    expect(await store.finishClaimed(key('finish-1'), 'a', result, T0 + 6)).toBe(true);
     const other = succeededResult(
       'finish-1',
       2,
       { ok: false },
       { receivedAt: T0, finishedAt: T0 + 7 },
     );
-    expect(await store.finishClaimed('finish-1', 'b', other, T0 + 7)).toBe(false);
-    expect(await store.get('finish-1')).toEqual({ status: 'finished', attempts: 1, result });
+    expect(await store.finishClaimed(key('finish-1'), 'b', other, T0 + 7)).toBe(false);
+    expect(await store.get(key('finish-1'))).toEqual({ status: 'finished', attempts: 1, result });
   });
 });

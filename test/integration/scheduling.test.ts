@@ -13,6 +13,7 @@ import {
   type GroupBucket,
 } from '../../shared/admission/bucket-store.js';
 import { gcraParams, US_PER_MS } from '../../shared/admission/gcra.js';
+import { DEFAULT_LEARNED_RATE } from '../../shared/admission/learned-rate.js';
 import type { TimelinePosition } from '../../shared/admission/timeline.js';
 import type { BucketRef } from '../../shared/limits/types.js';
 import { BUCKETS_TABLE } from '../../shared/storage/tables.js';
@@ -77,7 +78,7 @@ describe.each(enginesUnderTest())('scheduling on $name', (engine) => {
 
     // The low reservations find out when they check in: those after the cut moved one interval.
     const { results } = await flood.checkIn(
-      low.map((d) => ({ buckets: [bucket], positions: d.positions })),
+      low.map((d) => ({ buckets: [bucket], positions: d.positions, epochs: d.epochs })),
       false,
     );
     const before = low.map((d) => d.runAtMs);
@@ -102,7 +103,7 @@ describe.each(enginesUnderTest())('scheduling on $name', (engine) => {
     // The reservation at T0 + 10 s commits early (as a slow arrival might).
     const target = low.find((d) => d.runAtMs === T0 + 10_000) as Admitted;
     const committed = await flood.checkIn(
-      [{ buckets: [bucket], positions: target.positions }],
+      [{ buckets: [bucket], positions: target.positions, epochs: target.epochs }],
       true,
     );
     expect(committed.results[0]).toMatchObject({ kind: 'unchanged', runAtMs: T0 + 10_000 });
@@ -113,7 +114,10 @@ describe.each(enginesUnderTest())('scheduling on $name', (engine) => {
       (await stale.admit([bucket], ones(1), tags(1, 'high', 'web'))).decisions,
     );
     expect(urgent[0]?.runAtMs).toBeGreaterThan(T0 + 10_000);
-    const again = await flood.checkIn([{ buckets: [bucket], positions: target.positions }], false);
+    const again = await flood.checkIn(
+      [{ buckets: [bucket], positions: target.positions, epochs: target.epochs }],
+      false,
+    );
     expect(again.results[0]).toMatchObject({ kind: 'unchanged', runAtMs: T0 + 10_000 });
   });
 
@@ -162,7 +166,7 @@ describe.each(enginesUnderTest())('scheduling on $name', (engine) => {
           const due = positions.filter((p) => p.slotUs <= (nowMs + 500) * US_PER_MS);
           if (due.length > 0) {
             const { results } = await store.checkIn(
-              due.map((p) => ({ buckets: [bucket], positions: [p] })),
+              due.map((p) => ({ buckets: [bucket], positions: [p], epochs: [0] })),
               true,
             );
             results.forEach((r, i) => {
@@ -176,7 +180,7 @@ describe.each(enginesUnderTest())('scheduling on $name', (engine) => {
     );
     // Where every call stands now: replayed through the log, as each would be before running.
     const { results } = await dispatcher().checkIn(
-      positions.map((p) => ({ buckets: [bucket], positions: [p] })),
+      positions.map((p) => ({ buckets: [bucket], positions: [p], epochs: [0] })),
       false,
     );
     const slots = results.flatMap((r) =>
@@ -208,9 +212,13 @@ describe.each(enginesUnderTest())('scheduling on $name', (engine) => {
     // `a` still plans at the old rate; its write fails on the rate guard and it learns the new one.
     const later = admitted((await a.admit([bucket], ones(5))).decisions);
     expect(later.every((d) => d.slowed)).toBe(true);
-    // Reservations granted before the change are re-spaced at 0.7 × 2/s after the change point.
+    // Reservations granted before the change are re-spaced at the decreased rate after the change point.
     const { results } = await a.checkIn(
-      [...granted, ...later].map((d) => ({ buckets: [bucket], positions: d.positions })),
+      [...granted, ...later].map((d) => ({
+        buckets: [bucket],
+        positions: d.positions,
+        epochs: d.epochs,
+      })),
       false,
     );
     const slots = results.flatMap((r) =>
@@ -218,11 +226,23 @@ describe.each(enginesUnderTest())('scheduling on $name', (engine) => {
     );
     const changeUs = (T0 + 2_000 + 300) * US_PER_MS;
     const after = slots.filter((s) => s > changeUs).sort((x, y) => x - y);
-    const slowInterval = Math.ceil(gcraParams(limit).intervalUs / 0.7);
+    const slowInterval = Math.ceil(gcraParams(limit).intervalUs / DEFAULT_LEARNED_RATE.decrease);
     for (let i = 1; i < after.length; i++) {
       expect((after[i] as number) - (after[i - 1] as number)).toBeGreaterThanOrEqual(slowInterval);
     }
     expect(after.length).toBeGreaterThan(30);
+    // Reservations re-spaced by the change belong to the new epoch: a throttle of one is new
+    // evidence and lowers the rate again. The first ones, left before the change point (already
+    // running when the rate dropped), keep the old epoch and do not.
+    const bySlot = results
+      .flatMap((r) => (r.kind === 'lost' ? [] : [r]))
+      .sort((x, y) => (x.positions[0]?.slotUs as number) - (y.positions[0]?.slotUs as number));
+    const epochsInOrder = bySlot.map((r) => r.epochs[0] as number);
+    expect(epochsInOrder[0]).toBe(epoch);
+    expect(epochsInOrder[epochsInOrder.length - 1]).toBe(epoch + 1);
+    expect(epochsInOrder).toEqual([...epochsInOrder].sort((x, y) => x - y));
+    expect(await dispatcher().reportThrottle(bucket, epoch)).toBe(false);
+    expect(await dispatcher().reportThrottle(bucket, epoch + 1)).toBe(true);
   });
 
   it('recovers to the configured rate as time passes without throttles', async () => {
@@ -238,6 +258,29 @@ describe.each(enginesUnderTest())('scheduling on $name', (engine) => {
     expect(admitted((await store.admit([bucket], ones(1))).decisions)[0]?.slowed).toBe(false);
   });
 
+  it('recovers as a backlog admitted long ago checks in, with no new admissions', async () => {
+    nowMs = T0;
+    const bucket: GroupBucket = { ref: ref('backlog'), limit: { rate: 2, burst: 5 } };
+    const store = dispatcher();
+    const granted = admitted((await store.admit([bucket], ones(120))).decisions);
+    nowMs = T0 + 1_000;
+    expect(await dispatcher().reportThrottle(bucket, granted[0]?.epochs[0] as number)).toBe(true);
+    const reservation = (d: Admitted) => ({
+      buckets: [bucket],
+      positions: d.positions,
+      epochs: d.epochs,
+    });
+    // Well after the plateau, one reservation commits: the bucket's rate steps back up.
+    nowMs = T0 + 1_000 + (DEFAULT_LEARNED_RATE.plateauSeconds + 2) * 1_000;
+    const checking = dispatcher();
+    const first = await checking.checkIn([reservation(granted[30] as Admitted)], true);
+    expect(first.results[0]).toMatchObject({ fractions: [DEFAULT_LEARNED_RATE.decrease] });
+    expect(first.requests.writes).toBe(2); // the commit, then the recovery step
+    const later = await checking.checkIn([reservation(granted[100] as Admitted)], false);
+    const fraction = later.results[0]?.kind === 'lost' ? 0 : later.results[0]?.fractions[0];
+    expect(fraction).toBeGreaterThan(DEFAULT_LEARNED_RATE.decrease);
+  });
+
   it('says a reservation is lost when the log no longer explains it', async () => {
     nowMs = T0;
     const bucket: GroupBucket = { ref: ref('pruned'), limit: { rate: 5, burst: 10 } };
@@ -250,7 +293,7 @@ describe.each(enginesUnderTest())('scheduling on $name', (engine) => {
       await dispatcher().admit([bucket], ones(1), tags(1, 'high', `h${i}`));
     }
     const { results } = await flood.checkIn(
-      [{ buckets: [bucket], positions: last.positions }],
+      [{ buckets: [bucket], positions: last.positions, epochs: last.epochs }],
       false,
     );
     expect(results[0]).toEqual({ kind: 'lost' });

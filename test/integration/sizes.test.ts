@@ -52,7 +52,7 @@ describe('requests at the size limits', () => {
   const send = (body: string, attributes?: Record<string, MessageAttributeValue>) =>
     stack.sqs.send(
       new SendMessageCommand({
-        QueueUrl: stack.env.queueUrls.normal,
+        QueueUrl: stack.queueUrls.normal,
         MessageBody: body,
         ...(attributes ? { MessageAttributes: attributes } : {}),
       }),
@@ -88,6 +88,7 @@ describe('requests at the size limits', () => {
     expect(dead).toHaveLength(1);
     expect(dead[0]?.body).toBe(body);
     expect(dead[0]?.attributes).toEqual({
+      'sluice-producer': 'default',
       'sluice-first-seen': expect.stringMatching(/^\d{13}$/),
       'sluice-reason': 'DeadlineExceeded',
     });

@@ -23,9 +23,13 @@ function history(throttlesAtS: readonly number[]): RateState {
 describe('afterThrottle', () => {
   it('decreases the rate once per epoch: reports of calls admitted before are not new evidence', () => {
     const first = afterThrottle(UNTHROTTLED, 0, T0);
-    expect(first).toMatchObject({ fraction: 0.7, ceiling: 1, decreasedTo: 0.7, epoch: 1 });
+    expect(first).toMatchObject({ fraction: 0.5, ceiling: 1, decreasedTo: 0.5, epoch: 1 });
     expect(afterThrottle(first as RateState, 0, T0 + 100)).toBeUndefined();
-    expect(afterThrottle(first as RateState, 1, T0)?.fraction).toBeCloseTo(0.49, 10);
+    expect(afterThrottle(first as RateState, 1, T0)).toMatchObject({
+      fraction: 0.25,
+      ceiling: 0.5,
+      epoch: 2,
+    });
   });
 
   it('never goes below the minimum fraction', () => {
@@ -36,13 +40,19 @@ describe('afterThrottle', () => {
 });
 
 describe('fractionAt', () => {
-  it('climbs to just under the throttled rate, holds, then probes back to the configured rate', () => {
+  it('holds the decreased rate for the plateau, then probes back to the configured rate', () => {
     const state = history([0]);
-    expect(fractionAt(state, T0)).toBeCloseTo(0.7, 10);
-    expect(fractionAt(state, T0 + 5 * S)).toBeCloseTo(0.95, 10);
-    expect(fractionAt(state, T0 + 19 * S)).toBeCloseTo(0.95, 10);
-    expect(fractionAt(state, T0 + 20.1 * S)).toBeCloseTo(0.95 * 1.25 ** 0.1, 10);
-    expect(fractionAt(state, T0 + 22 * S)).toBe(1);
+    expect(fractionAt(state, T0)).toBeCloseTo(0.5, 10);
+    expect(fractionAt(state, T0 + 12 * S)).toBeCloseTo(0.5, 10);
+    expect(fractionAt(state, T0 + 13 * S)).toBeCloseTo(0.6, 10);
+    expect(fractionAt(state, T0 + 15 * S)).toBeCloseTo(0.5 * 1.2 ** 3, 10);
+    expect(fractionAt(state, T0 + 16 * S)).toBe(1);
+  });
+
+  it('starts its recovery from the latest throttle: a rate that keeps throttling stays down', () => {
+    const state = history([0, 13, 26]);
+    expect(state.epoch).toBe(3);
+    expect(fractionAt(state, T0 + 30 * S)).toBeLessThan(fractionAt(history([0]), T0 + 14 * S));
   });
 
   it('is never above 1, never below the fraction in force, and never falls as time passes', () => {
@@ -66,17 +76,15 @@ describe('fractionAt', () => {
     );
   });
 
-  it('is back at the configured rate within approach + plateau + the probe time, whatever the history', () => {
+  it('is back at the configured rate within plateau + the probe time, whatever the history', () => {
     fc.assert(
       fc.property(
         fc.array(fc.double({ min: 0, max: 30, noNaN: true }), { minLength: 1, maxLength: 10 }),
         (throttles) => {
           const state = history([...throttles].sort((a, b) => a - b));
           const p = DEFAULT_LEARNED_RATE;
-          const target = Math.max(state.decreasedTo, p.approachTo * state.ceiling);
-          const probeS = Math.log(1 / target) / Math.log(1 + p.probeGrowth);
-          const back =
-            Math.max(...throttles) + p.approachSeconds + p.plateauSeconds + probeS + 1e-6;
+          const probeS = Math.log(1 / state.decreasedTo) / Math.log(1 + p.probeGrowth);
+          const back = Math.max(...throttles) + p.plateauSeconds + probeS + 1e-6;
           expect(fractionAt(state, T0 + back * S)).toBe(1);
         },
       ),
@@ -87,8 +95,9 @@ describe('fractionAt', () => {
 describe('recoveryStep', () => {
   it('writes only steps worth a write, and the last one all the way back', () => {
     const state = history([0]);
-    expect(recoveryStep(state, T0 + 0.01 * S)).toBeUndefined();
-    expect(recoveryStep(state, T0 + 1 * S)).toBeCloseTo(0.75, 10);
+    expect(recoveryStep(state, T0 + 5 * S)).toBeUndefined();
+    expect(recoveryStep(state, T0 + 12.01 * S)).toBeUndefined();
+    expect(recoveryStep(state, T0 + 13 * S)).toBeCloseTo(0.6, 10);
     expect(recoveryStep({ ...state, fraction: 0.99 }, T0 + 30 * S)).toBe(1);
     expect(recoveryStep(UNTHROTTLED, T0)).toBeUndefined();
   });

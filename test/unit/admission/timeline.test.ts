@@ -17,7 +17,6 @@ import {
 import { planChange } from '../../../shared/admission/rate-changes.js';
 import {
   applyEntry,
-  applyToTat,
   insertedSlots,
   replay,
   type ShiftEntry,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   DeploymentConfigError,
+  disallowedReason,
   parseDeploymentConfig,
   replyToAllowed,
 } from '../../../shared/config/deployment.js';
@@ -71,9 +72,10 @@ describe('parseDeploymentConfig: reply destinations', () => {
       { destination: topic },
       { destination: queue, kmsKeyArn: key },
     ]);
-    expect(replyToAllowed(config, topic)).toBe(true);
-    expect(replyToAllowed(config, queue)).toBe(true);
-    expect(replyToAllowed(config, `${topic}-2`)).toBe(false);
+    // The implicit producer may use every one of them.
+    expect(replyToAllowed(config, 'default', topic)).toBe(true);
+    expect(replyToAllowed(config, 'default', queue)).toBe(true);
+    expect(replyToAllowed(config, 'default', `${topic}-2`)).toBe(false);
   });
 
   it('names a malformed destination, a key that is not a key ARN, an unknown field and a repeat', () => {
@@ -124,22 +126,219 @@ describe('parseDeploymentConfig: checks beyond the schema', () => {
   });
 });
 
+describe('producers', () => {
+  const twoTargets = [
+    {
+      account: '111111111111',
+      regions: ['eu-west-1', 'us-east-1'],
+      allow: [{ service: 'ec2', operations: ['Describe*', 'RunInstances', 'TerminateInstances'] }],
+    },
+    { account: '222222222222', allow: [{ service: 'service-quotas', operations: ['List*'] }] },
+  ];
+  const replyTo = ['https://sqs.eu-west-1.amazonaws.com/111111111111/web-results'];
+  const config = parseDeploymentConfig({
+    targets: twoTargets,
+    replyTo,
+    producers: [
+      {
+        name: 'web',
+        allow: [
+          {
+            accounts: ['111111111111'],
+            regions: ['eu-west-1'],
+            service: 'ec2',
+            operations: ['Describe*'],
+          },
+          {
+            accounts: ['111111111111'],
+            regions: ['eu-west-1'],
+            service: 'ec2',
+            operations: ['TerminateInstances'],
+            conditions: { 'ec2:ResourceTag/team': 'web' },
+          },
+        ],
+        replyTo,
+      },
+      {
+        name: 'quota-bot',
+        allow: [
+          {
+            accounts: ['222222222222'],
+            service: 'service-quotas',
+            operations: ['ListServiceQuotas'],
+          },
+        ],
+      },
+    ],
+  });
+  const ec2 = (operation: string) => ({ service: 'ec2', operation });
+
+  it('without producers, has one, default, allowed everything the targets allow', () => {
+    const implicit = parseDeploymentConfig({ targets: twoTargets, replyTo });
+    expect(implicit.implicitProducer).toBe(true);
+    expect(implicit.producers).toEqual([
+      {
+        name: 'default',
+        allow: [
+          {
+            accounts: ['111111111111'],
+            regions: ['eu-west-1', 'us-east-1'],
+            service: 'ec2',
+            operations: ['Describe*', 'RunInstances', 'TerminateInstances'],
+          },
+          { accounts: ['222222222222'], service: 'service-quotas', operations: ['List*'] },
+        ],
+        replyTo,
+      },
+    ]);
+    const target = { account: '111111111111', region: 'us-east-1' };
+    expect(disallowedReason(implicit, 'default', target, ec2('RunInstances'))).toBeUndefined();
+    expect(disallowedReason(implicit, 'default', target, ec2('CreateTags'))?.message).toBe(
+      'call.operation: ec2:CreateTags is not allowed for account 111111111111 (not-allowed)',
+    );
+  });
+
+  it('allows a producer its own entries only: accounts, regions, operations', () => {
+    expect(config.producers.map((p) => p.name)).toEqual(['web', 'quota-bot']);
+    const eu = { account: '111111111111', region: 'eu-west-1' };
+    expect(disallowedReason(config, 'web', eu, ec2('DescribeInstances'))).toBeUndefined();
+    expect(disallowedReason(config, 'web', eu, ec2('TerminateInstances'))).toBeUndefined();
+    expect(
+      [
+        disallowedReason(config, 'web', eu, ec2('RunInstances')),
+        disallowedReason(config, 'web', { ...eu, region: 'us-east-1' }, ec2('DescribeInstances')),
+        disallowedReason(config, 'quota-bot', eu, ec2('DescribeInstances')),
+        disallowedReason(config, 'web', { ...eu, region: 'zz-fake-99' }, ec2('DescribeInstances')),
+        disallowedReason(
+          config,
+          'web',
+          { ...eu, account: '333333333333' },
+          ec2('DescribeInstances'),
+        ),
+      ].map((p) => p?.message),
+    ).toEqual([
+      'call.operation: ec2:RunInstances is not allowed for producer web in account 111111111111 (not-allowed)',
+      'target.region: us-east-1 is not allowed for producer web in account 111111111111 (not-allowed)',
+      'target.account: 111111111111 is not allowed for producer quota-bot (not-allowed)',
+      "target.region: zz-fake-99 is not a known AWS region (a new one goes in the deployment's extraRegions) (not-allowed)",
+      'target.account: 333333333333 is not a target of this deployment (not-allowed)',
+    ]);
+  });
+
+  it('allows a producer only its own reply queues', () => {
+    expect(replyToAllowed(config, 'web', replyTo[0] as string)).toBe(true);
+    expect(replyToAllowed(config, 'quota-bot', replyTo[0] as string)).toBe(false);
+  });
+
+  it('bounds regions to the known ones and extraRegions', () => {
+    const target = { account: '222222222222', region: 'xx-new-1' };
+    const call = { service: 'service-quotas', operation: 'ListServiceQuotas' };
+    expect(disallowedReason(config, 'quota-bot', target, call)?.rule).toBe('not-allowed');
+    const extended = parseDeploymentConfig({
+      targets: twoTargets,
+      extraRegions: ['xx-new-1'],
+      producers: [
+        {
+          name: 'quota-bot',
+          allow: [{ accounts: ['222222222222'], service: 'service-quotas', operations: ['List*'] }],
+        },
+      ],
+    });
+    expect(disallowedReason(extended, 'quota-bot', target, call)).toBeUndefined();
+  });
+
+  it('weighs producers as flows of fair scheduling, and names a weight for anything else', () => {
+    const producers = [
+      {
+        name: 'web',
+        allow: [{ accounts: ['111111111111'], service: 'ec2', operations: ['Describe*'] }],
+      },
+    ];
+    const weighted = parseDeploymentConfig({
+      targets,
+      producers,
+      scheduling: { flowWeights: { web: 3 } },
+    });
+    expect(weighted.scheduling.weightOf('normal', 'web')).toBe(3);
+    expect(
+      problemsOf({ targets, producers, scheduling: { flowWeights: { 'sluice-web-queue': 2 } } }),
+    ).toEqual([
+      'scheduling.flowWeights.sluice-web-queue: sluice-web-queue is not a producer of this deployment (web) (not-a-producer)',
+    ]);
+  });
+
+  it('names a malformed producer name by its field and rule', () => {
+    const allow = [{ accounts: ['111111111111'], service: 'ec2', operations: ['Describe*'] }];
+    expect(problemsOf({ targets, producers: [{ name: 'Web Team', allow }] })).toEqual([
+      'producers[0].name: must be 1 to 32 lowercase letters, digits or -, starting with a letter (e.g. web-team) (pattern)',
+    ]);
+  });
+
+  it('lists every problem of the producers at once, each with its field and rule', () => {
+    expect(
+      problemsOf({
+        targets: [{ ...twoTargets[0], regions: ['eu-west-1', 'zz-fake-99'] }, twoTargets[1]],
+        producers: [
+          {
+            name: 'ops',
+            allow: [
+              {
+                accounts: ['111111111111', '333333333333'],
+                regions: ['ap-south-1'],
+                service: 'ec2',
+                operations: ['Create*', 'DescribeInstances'],
+                conditions: { 'ec2:ResourceTag/team': 'ops', 's3:prefix': 'x' },
+              },
+            ],
+            replyTo: ['https://sqs.eu-west-1.amazonaws.com/111111111111/elsewhere'],
+          },
+          {
+            name: 'ops',
+            allow: [
+              { accounts: ['222222222222'], service: 'service-quotas', operations: ['List*'] },
+            ],
+          },
+        ],
+      }),
+    ).toEqual([
+      'producers[0].allow[0].regions[0]: ap-south-1 is not among the regions of account 111111111111 (outside-target)',
+      'producers[0].allow[0].operations[0]: ec2:Create* is not in the allowlist of account 111111111111 (outside-target)',
+      'producers[0].allow[0].accounts[1]: 333333333333 is not a target of this deployment (not-a-target)',
+      'producers[0].allow[0].conditions.s3:prefix: must be a ec2: or aws: condition key (pattern)',
+      'producers[0].allow[0].operations[1]: ec2:DescribeInstances supports no resource conditions in IAM; list it in an entry without conditions (no-conditions)',
+      'producers[0].replyTo[0]: must also be listed in the deployment replyTo (outside-deployment)',
+      'producers[1].name: ops is listed twice (unique)',
+      'targets[0].regions[1]: zz-fake-99 is not a known AWS region; add it to extraRegions if it is new (unknown-region)',
+    ]);
+  });
+});
+
 describe('loadDispatcherEnvironment', () => {
   const env = {
     [ENV.bucketsTable]: 'buckets',
     [ENV.requestsTable]: 'requests',
-    [ENV.queueUrls]: JSON.stringify({ normal: 'https://sqs/q-normal' }),
+    [ENV.producerQueues]: JSON.stringify({ default: ['q-high', 'q-normal'] }),
     [ENV.scheduledQueueUrl]: 'https://sqs/q-scheduled',
     [ENV.dlqUrl]: 'https://sqs/q-dlq',
     [ENV.outputsBucket]: 'sluice-outputs',
     [ENV.config]: JSON.stringify({ targets }),
   };
 
-  it('reads the scheduled queue with the others; priorities without a queue use normal', () => {
-    expect(loadDispatcherEnvironment(env)).toMatchObject({
-      queueUrls: { high: 'https://sqs/q-normal', normal: 'https://sqs/q-normal' },
-      scheduledQueueUrl: 'https://sqs/q-scheduled',
-    });
+  it("reads each request queue's producer, and the scheduled queue", () => {
+    const loaded = loadDispatcherEnvironment(env);
+    expect([...loaded.producerQueues]).toEqual([
+      ['q-high', 'default'],
+      ['q-normal', 'default'],
+    ]);
+    expect(loaded.scheduledQueueUrl).toBe('https://sqs/q-scheduled');
+    expect(loaded.ownAccountRoleArn).toBeUndefined();
+  });
+
+  it('refuses queues of a producer the deployment does not have, and a queue of two producers', () => {
+    const queues = JSON.stringify({ default: ['q-1'], ghost: ['q-1'] });
+    expect(() => loadDispatcherEnvironment({ ...env, [ENV.producerQueues]: queues })).toThrow(
+      `dispatcher environment: ${ENV.producerQueues} names ghost, not a producer of the deployment; ${ENV.producerQueues}: queue q-1 belongs to both default and ghost`,
+    );
   });
 
   it('reads the outputs bucket', () => {

@@ -111,6 +111,7 @@ describe('builders', () => {
   it('exposes the Sluice error codes', () => {
     expect(ERROR_CODES).toEqual({
       validationFailed: 'ValidationFailed',
+      idConflict: 'IdConflict',
       attemptsExhausted: 'AttemptsExhausted',
       deadlineExceeded: 'DeadlineExceeded',
       neverFits: 'NeverFits',
@@ -168,13 +169,15 @@ describe('validateResult', () => {
     expect(fieldRules(validateResult(value))).toEqual(expected);
   });
 
-  it('rejects a rejected result whose code is not ValidationFailed', () => {
+  it('rejects a rejected result whose code is neither ValidationFailed nor IdConflict', () => {
     const result = {
       ...rejectedResult('r', [], NOW),
       error: { code: 'Oops', message: '', problems: [] },
     };
 
-    expect(fieldRules(validateResult(result))).toEqual([['error.code', 'literal']]);
+    expect(fieldRules(validateResult(result))).toEqual([['error.code', 'enum']]);
+    const conflict = rejectedResult('r', [], NOW, ERROR_CODES.idConflict);
+    expect(validateResult(conflict)).toEqual({ ok: true, result: conflict });
   });
 
   it('rejects a failed result without an error', () => {

@@ -26,6 +26,7 @@ describe('a request of the largest size', () => {
 
   it('fits one SQS message with the largest envelope of a re-sent reservation', () => {
     const attributes = envelopeAttributes({
+      producer: 'p'.repeat(32),
       firstSeenMs: BIG,
       notBeforeMs: BIG,
       reservation: {
@@ -39,10 +40,17 @@ describe('a request of the largest size', () => {
     expect(messageBytes(body, stringAttributes(attributes))).toBeLessThanOrEqual(MAX_MESSAGE_BYTES);
   });
 
-  it('fits one SQS message as a dead letter with the longest reason, in two attributes', () => {
-    const attributes = deadLetterAttributes(BIG, 'r'.repeat(100_000));
+  it('fits one SQS message as a dead letter with the longest reason, in three attributes', () => {
+    const attributes = deadLetterAttributes('r'.repeat(100_000), {
+      producer: 'p'.repeat(32),
+      firstSeenMs: BIG,
+    });
 
-    expect(Object.keys(attributes)).toEqual(['sluice-first-seen', 'sluice-reason']);
+    expect(Object.keys(attributes)).toEqual([
+      'sluice-producer',
+      'sluice-first-seen',
+      'sluice-reason',
+    ]);
     expect(messageBytes(body, stringAttributes(attributes))).toBeLessThanOrEqual(MAX_MESSAGE_BYTES);
   });
 });

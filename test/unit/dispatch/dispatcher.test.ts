@@ -18,9 +18,16 @@ import { Dispatcher, type IncomingMessage } from '../../../shared/dispatch/dispa
 import { ENVELOPE } from '../../../shared/dispatch/envelope.js';
 import type { OutgoingMessage } from '../../../shared/dispatch/queue-sender.js';
 import type { Reply } from '../../../shared/dispatch/replies.js';
+import { SLOWED_HOP_MS } from '../../../shared/dispatch/requeue.js';
 import { createCatalog } from '../../../shared/limits/index.js';
+import { idOfRequestKey } from '../../../shared/storage/tables.js';
 
 const T0 = 1_800_000_000_000;
+const producerQueues = new Map([
+  ['q-high', 'default'],
+  ['q-normal', 'default'],
+  ['q-low', 'default'],
+]);
 
 /** An admission decision for a slot at `atMs` on one bucket (log position 0, epoch 0). */
 function admittedAt(atMs: number): AdmissionDecision {
@@ -34,7 +41,6 @@ function admittedAt(atMs: number): AdmissionDecision {
     fractions: [1],
   };
 }
-const queueUrls = { high: 'q-high', normal: 'q-normal', low: 'q-low' };
 const SCHEDULED = 'https://sqs.us-east-1.amazonaws.com/000000000000/q-scheduled';
 const REPLY_TOPIC = 'arn:aws:sns:eu-west-1:111111111111:results';
 
@@ -92,7 +98,7 @@ function setup(
       replyTo: [REPLY_TOPIC],
       ...(options.maxOutputBytes === undefined ? {} : { maxOutputBytes: options.maxOutputBytes }),
     }),
-    queueUrls,
+    producerQueues,
     scheduledQueueUrl: SCHEDULED,
     dlqUrl: 'q-dlq',
     telemetry: { count: () => {}, info: () => {}, warn: (m) => warnings.push(m) },
@@ -119,6 +125,8 @@ function setup(
             kind: 'unchanged' as const,
             runAtMs: Math.ceil(Math.max(...r.positions.map((p) => p.slotUs)) / 1_000),
             positions: r.positions,
+            epochs: r.epochs,
+            fractions: r.buckets.map(() => 1),
             slowed: false,
           })),
           requests: { writes: commit ? 1 : 0, reads: commit ? 0 : 1 },
@@ -134,7 +142,7 @@ function setup(
       claim: async () => {
         claims++;
         const previous = options.claim ?? { tookOverLapsedLease: false, previousMayHaveRun: false };
-        return { claimed: true, attempts: 1, receivedAt: T0, ...previous };
+        return { kind: 'claimed', attempts: 1, receivedAt: T0, ...previous };
       },
       markSent: async () => {
         blink('markSent');
@@ -144,13 +152,17 @@ function setup(
         blink('release');
         return true;
       },
-      finishClaimed: async (id, _owner, result) => {
+      finishClaimed: async (key, _owner, result) => {
         blink('finishClaimed');
-        finished.set(id, result);
+        finished.set(idOfRequestKey(key), result);
         return true;
       },
-      finishOpen: async (id, result) => {
-        finished.set(id, result);
+      finishOpen: async (key, _fingerprint, result) => {
+        finished.set(idOfRequestKey(key), result);
+        return true;
+      },
+      recordRejection: async (key, result) => {
+        finished.set(idOfRequestKey(key), result);
         return true;
       },
     },
@@ -176,8 +188,8 @@ function setup(
       },
     },
     outputs: {
-      put: async (id, attempt, body) => {
-        const key = `outputs/${id}/${attempt}.json`;
+      put: async (producer, id, attempt, body) => {
+        const key = `outputs/${producer}/${id}/${attempt}.json`;
         stored.set(key, body);
         return {
           bucket: 'outputs-bucket',
@@ -232,7 +244,13 @@ function message(
     call: { service: 'ec2', operation: 'DescribeInstances', input: {} },
     ...request,
   };
-  return { messageId: `m-${request.id}`, body: JSON.stringify(body), attributes, sentAtMs: T0 };
+  return {
+    messageId: `m-${request.id}`,
+    body: JSON.stringify(body),
+    attributes,
+    sentAtMs: T0,
+    queueName: 'q-normal',
+  };
 }
 
 describe('Dispatcher.processBatch', () => {
@@ -243,7 +261,7 @@ describe('Dispatcher.processBatch', () => {
     expect(t.finished.get('a')).toMatchObject({ status: 'succeeded', output: { ok: true } });
   });
 
-  it('does not claim a call that could outlive the invocation: it is re-queued through admission', async () => {
+  it('does not claim a call that could outlive the invocation: it is re-queued to be admitted again', async () => {
     const t = setup();
     // The call's timeout (5 s) and the bookkeeping reserve (3 s) do not fit in 7.9 s.
     const outcome = await t.dispatcher.processBatch([message({ id: 'late-in-run' })], 'o', {
@@ -252,7 +270,7 @@ describe('Dispatcher.processBatch', () => {
     expect(t.claims()).toBe(0);
     expect(t.runs()).toBe(0);
     expect(t.sent).toEqual([
-      expect.objectContaining({ queueUrl: 'q-normal', delaySeconds: 0, body: expect.any(String) }),
+      expect.objectContaining({ queueUrl: SCHEDULED, delaySeconds: 0, body: expect.any(String) }),
     ]);
     expect(outcome.failedMessageIds).toEqual([]);
   });
@@ -286,13 +304,13 @@ describe('Dispatcher.processBatch', () => {
       attempts: 1,
       outputRef: {
         bucket: 'outputs-bucket',
-        key: 'outputs/large/1.json',
+        key: 'outputs/default/large/1.json',
         bytes: Buffer.byteLength(body),
         sha256: createHash('sha256').update(body).digest('hex'),
       },
       timings: expect.any(Object),
     });
-    expect(t.stored.get('outputs/large/1.json')).toBe(body);
+    expect(t.stored.get('outputs/default/large/1.json')).toBe(body);
     expect(t.replies.map((r) => JSON.parse(r.body))).toEqual([result]);
   });
 
@@ -324,6 +342,7 @@ describe('Dispatcher.processBatch', () => {
         queueUrl: SCHEDULED,
         delaySeconds: 29,
         attributes: {
+          [ENVELOPE.producer]: 'default',
           [ENVELOPE.firstSeen]: String(T0),
           [ENVELOPE.runAt]: String(T0 + 30_000),
           [ENVELOPE.timeline]: `${(T0 + 30_000) * 1_000}:0:0`,
@@ -338,7 +357,7 @@ describe('Dispatcher.processBatch', () => {
           messageId: 'm2',
           body: arrived.body,
           attributes: arrived.attributes ?? {},
-          sentAtMs: T0,
+          sentAtMs: T0 + 1_000,
           queueName: 'q-scheduled',
         },
       ],
@@ -368,11 +387,50 @@ describe('Dispatcher.processBatch', () => {
     await t.dispatcher.processBatch([{ ...forged, queueName: 'q-normal' }], 'owner');
     expect(t.admits).toEqual([1]);
     expect(t.runs()).toBe(1);
-    expect(t.warnings).toEqual([expect.stringContaining('reservation ignored')]);
+    expect(t.warnings).toEqual(['envelope attributes ignored on a request queue']);
+  });
+
+  it('refuses a message from a queue of no producer: dead-lettered with the reason, never admitted', async () => {
+    const t = setup();
+    await t.dispatcher.processBatch([{ ...message({ id: 'stray' }), queueName: 'q-other' }], 'o');
+    expect(t.sent).toEqual([
+      expect.objectContaining({
+        queueUrl: 'q-dlq',
+        attributes: { [ENVELOPE.reason]: expect.stringMatching(/^NoProducer/) },
+      }),
+    ]);
+    expect(t.admits).toEqual([]);
+    expect(t.finished.size).toBe(0);
+  });
+
+  it("bounds a scheduled message's first receipt by its SentTimestamp, and refuses one naming no producer", async () => {
+    const t = setup({ decide: () => ({ kind: 'not-yet', retryAtMs: T0 + 5_000, slowed: false }) });
+    const scheduled = (id: string, attributes: Record<string, string>) => ({
+      ...message({ id }, attributes),
+      queueName: 'q-scheduled',
+    });
+    await t.dispatcher.processBatch(
+      [
+        scheduled('later', {
+          [ENVELOPE.producer]: 'default',
+          [ENVELOPE.firstSeen]: String(T0 + 86_400_000),
+        }),
+        scheduled('nobody', { [ENVELOPE.firstSeen]: String(T0) }),
+      ],
+      'o',
+    );
+    expect(t.sent.map((m) => [m.queueUrl, m.attributes?.[ENVELOPE.reason]?.slice(0, 10)])).toEqual([
+      ['q-dlq', 'NoProducer'],
+      [SCHEDULED, undefined],
+    ]);
+    // Re-sent with the first receipt SQS vouches for (its SentTimestamp), not the envelope's.
+    expect(t.sent[1]?.attributes?.[ENVELOPE.firstSeen]).toBe(String(T0));
   });
 
   it('chains waits longer than SQS allows: 900 s delays carrying the time to wait for', async () => {
-    const t = setup({ decide: () => ({ kind: 'not-yet', retryAtMs: T0 + 2_000_000 }) });
+    const t = setup({
+      decide: () => ({ kind: 'not-yet', retryAtMs: T0 + 2_000_000, slowed: false }),
+    });
     await t.dispatcher.processBatch([message({ id: 'long' })], 'owner');
     const first = t.sent[0] as OutgoingMessage;
     expect(first).toMatchObject({
@@ -381,7 +439,15 @@ describe('Dispatcher.processBatch', () => {
     });
     t.advance(900_000);
     await t.dispatcher.processBatch(
-      [{ messageId: 'm2', body: first.body, attributes: first.attributes ?? {}, sentAtMs: T0 }],
+      [
+        {
+          messageId: 'm2',
+          body: first.body,
+          attributes: first.attributes ?? {},
+          sentAtMs: T0 + 900_000,
+          queueName: 'q-scheduled',
+        },
+      ],
       'o',
     );
     // Still 1,100 s to go: re-sent again without touching the buckets.
@@ -390,6 +456,12 @@ describe('Dispatcher.processBatch', () => {
       delaySeconds: 900,
       attributes: { [ENVELOPE.notBefore]: String(T0 + 2_000_000) },
     });
+  });
+
+  it('looks again within a hop when a slowed bucket said not yet: its horizon widens as it recovers', async () => {
+    const t = setup({ decide: () => ({ kind: 'not-yet', retryAtMs: T0 + 120_000, slowed: true }) });
+    await t.dispatcher.processBatch([message({ id: 'slow' })], 'owner');
+    expect(t.sent[0]).toMatchObject({ delaySeconds: SLOWED_HOP_MS / 1_000 });
   });
 
   it('fails a request whose deadline has passed, dead-letters it, and never admits it', async () => {
@@ -406,7 +478,11 @@ describe('Dispatcher.processBatch', () => {
     expect(t.sent).toEqual([
       expect.objectContaining({
         queueUrl: 'q-dlq',
-        attributes: { [ENVELOPE.firstSeen]: String(T0), [ENVELOPE.reason]: 'DeadlineExceeded' },
+        attributes: {
+          [ENVELOPE.producer]: 'default',
+          [ENVELOPE.firstSeen]: String(T0),
+          [ENVELOPE.reason]: 'DeadlineExceeded',
+        },
       }),
     ]);
     expect(t.admits).toEqual([]);
@@ -422,7 +498,11 @@ describe('Dispatcher.processBatch', () => {
       [message({ id: 'late', deadline: new Date(T0).toISOString() }, producerAttributes)],
       'owner',
     );
-    expect(Object.keys(t.sent[0]?.attributes ?? {})).toEqual([ENVELOPE.firstSeen, ENVELOPE.reason]);
+    expect(Object.keys(t.sent[0]?.attributes ?? {})).toEqual([
+      ENVELOPE.producer,
+      ENVELOPE.firstSeen,
+      ENVELOPE.reason,
+    ]);
   });
 
   it('records the result of a request that failed for good even when its dead letter cannot be sent', async () => {
@@ -458,7 +538,7 @@ describe('Dispatcher.processBatch', () => {
     expect(t.sent.map((m) => m.queueUrl)).toEqual(['q-dlq']);
   });
 
-  it('re-queues a throttled call through admission again when attempts remain', async () => {
+  it('re-queues a throttled call, through the scheduled queue, to admission again when attempts remain', async () => {
     const throttle = Object.assign(new Error('slow down'), {
       name: 'Throttling',
       $metadata: { httpStatusCode: 400 },
@@ -467,9 +547,9 @@ describe('Dispatcher.processBatch', () => {
     await t.dispatcher.processBatch([message({ id: 'again' })], 'owner');
     expect(t.sent).toEqual([
       expect.objectContaining({
-        queueUrl: 'q-normal',
+        queueUrl: SCHEDULED,
         delaySeconds: 1,
-        attributes: { [ENVELOPE.firstSeen]: String(T0) },
+        attributes: { [ENVELOPE.producer]: 'default', [ENVELOPE.firstSeen]: String(T0) },
       }),
     ]);
     expect(t.finished.has('again')).toBe(false);
@@ -493,7 +573,7 @@ describe('Dispatcher.processBatch', () => {
   });
 
   it('leaves a message for redelivery when its re-send cannot be sent', async () => {
-    const t = setup({ decide: () => ({ kind: 'not-yet', retryAtMs: T0 + 5_000 }) });
+    const t = setup({ decide: () => ({ kind: 'not-yet', retryAtMs: T0 + 5_000, slowed: false }) });
     t.failSends();
     const outcome = await t.dispatcher.processBatch([message({ id: 'x' })], 'owner');
     expect(outcome.failedMessageIds).toEqual(['m-x']);
@@ -671,7 +751,7 @@ describe('Dispatcher bookkeeping under the lease', () => {
       'release',
     ]);
     expect(t.warnings.filter((w) => w === 'lease release failed; trying again')).toHaveLength(3);
-    expect(t.sent.map((m) => m.queueUrl)).toEqual(['q-normal']);
+    expect(t.sent.map((m) => m.queueUrl)).toEqual([SCHEDULED]);
     expect(outcome.failedMessageIds).toEqual([]);
   });
 
@@ -680,7 +760,7 @@ describe('Dispatcher bookkeeping under the lease', () => {
     const outcome = await t.dispatcher.processBatch([message({ id: 'unreported' })], 'o');
     expect(t.events).toContain('release');
     expect(t.warnings).toContain('throttle report not written');
-    expect(t.sent.map((m) => m.queueUrl)).toEqual(['q-normal']);
+    expect(t.sent.map((m) => m.queueUrl)).toEqual([SCHEDULED]);
     expect(outcome.failedMessageIds).toEqual([]);
   });
 

@@ -187,6 +187,15 @@ describe('drawsFor: EC2 resource buckets', () => {
     ]);
   });
 
+  it('draws a DryRun RunInstances on its request bucket only: a DryRun launches nothing', () => {
+    const draws = drawsFor(
+      TARGET,
+      ec2('RunInstances', { ImageId: 'ami-1', MinCount: 1, MaxCount: 998, DryRun: true }),
+    );
+
+    expect(summary(draws)).toEqual([{ bucket: 'RunInstances', rate: 2, burst: 5, cost: 1 }]);
+  });
+
   it('charges TerminateInstances one resource token per instance id', () => {
     const draws = drawsFor(
       TARGET,

@@ -1,0 +1,263 @@
+/**
+ * What a run of a workload gives: the outcome a report and a benchmark read, the live view a run
+ * shows while it goes, and the bookkeeping both kinds of run share (./run-sluice.ts through the
+ * local stack, ./run-peers.ts uncoordinated).
+ */
+import type { Priority } from '../shared/contract/request.js';
+import { activityKey, type DispatchActivity } from './activity.js';
+import type { ProviderSimulator } from './simulator/index.js';
+import { percentile } from './window-stats.js';
+import type { Workload } from './workload.js';
+
+/** How one run of the workload went. */
+export interface RunOutcome {
+  readonly name: string;
+  readonly total: number;
+  readonly completed: number;
+  readonly failed: number;
+  readonly providerThrottles: number;
+  /** Client tokens the provider ran more than once. */
+  readonly duplicates: number;
+  readonly drainSeconds: number;
+  readonly idealSeconds: number;
+  readonly configuredIdealSeconds: number;
+  /** Submit (or first attempt) to result, per finished request, ascending. */
+  readonly latenciesMs: readonly number[];
+  /** Submit to the call leaving (its wait), per priority level, ascending (coordinated runs). */
+  readonly waitsMs?: ReadonlyMap<Priority, readonly number[]>;
+  /** Seconds since start at which each request finished, with its status. */
+  readonly finishes: readonly { readonly atS: number; readonly ok: boolean }[];
+  /** Seconds since start of each call the provider ran, per bucket label. */
+  readonly executions: ReadonlyMap<string, readonly number[]>;
+  /** Seconds since start of each admitted call's slot, per bucket label (coordinated runs). */
+  readonly admissions?: ReadonlyMap<string, readonly number[]>;
+  /** The learned rate (calls/s) per bucket label over time: [seconds since start, rate]. */
+  readonly learnedRates?: ReadonlyMap<string, readonly (readonly [number, number])[]>;
+  /** Cumulative provider throttles, sampled: seconds since start → count. */
+  readonly throttleSamples: readonly (readonly [number, number])[];
+  /** DynamoDB requests of the coordinator (Sluice only). */
+  readonly dynamoRequests?: number;
+  /** Provider calls received (all attempts), for throttles per completed call. */
+  readonly providerCalls: number;
+  /** Seconds after an outside client stopped until the run was back at its configured rate. */
+  readonly recoverySeconds?: number;
+}
+
+/** Live counters during a run, per bucket label. */
+export interface LiveBucket {
+  submitted: number;
+  /** Admitted by the coordinator (undefined for uncoordinated runs). */
+  admitted?: number;
+  /** Calls in flight at the coordinator (undefined for uncoordinated runs). */
+  running?: number;
+  /** Admitted calls per second over the last 5 s, by slot. */
+  admittedRate?: number;
+  /** The bucket's learned rate now (calls/s), when the coordinator has one. */
+  learnedRate?: number;
+  executed: number;
+  throttled: number;
+  finished: number;
+  failed: number;
+  /** Executions in the last 5 s, per second. */
+  recentRate: number;
+}
+
+/** A periodic view of a run in progress. */
+export interface LiveView {
+  readonly name: string;
+  readonly elapsedS: number;
+  readonly total: number;
+  readonly finished: number;
+  readonly buckets: ReadonlyMap<string, LiveBucket>;
+  /** Waits so far per priority level (coordinated runs). */
+  readonly waitsMs?: ReadonlyMap<Priority, readonly number[]>;
+}
+
+export interface RunOptions {
+  /** Called about twice a second. */
+  readonly onTick?: (view: LiveView) => void;
+  /** Give up waiting for results after this long. @default 300 000 */
+  readonly timeoutMs?: number;
+}
+
+/** The simulator's throttles and calls received so far, over every bucket. */
+export function simTotals(sim: ProviderSimulator) {
+  let throttled = 0;
+  let received = 0;
+  for (const s of sim.stats()) {
+    throttled += s.throttled;
+    received += s.received;
+  }
+  return { throttled, received };
+}
+
+/** The live counters of every bucket of the workload. */
+export function liveBuckets(
+  workload: Workload,
+  sim: ProviderSimulator,
+  submitted: ReadonlyMap<string, number>,
+  finished: ReadonlyMap<string, { ok: number; failed: number }>,
+  now: number,
+  activity?: DispatchActivity,
+): Map<string, LiveBucket> {
+  const view = new Map<string, LiveBucket>();
+  for (const b of workload.buckets) {
+    const counters = sim.statsFor(b.account, b.region, b.operation);
+    const done = finished.get(b.label) ?? { ok: 0, failed: 0 };
+    const key = activityKey(b.account, b.region, b.bucket);
+    const learned = activity?.learnedRate(key);
+    view.set(b.label, {
+      ...(activity
+        ? {
+            admitted: activity.admitted(key),
+            running: activity.running(key),
+            admittedRate: activity.admittedRate(key, now),
+            ...(learned === undefined ? {} : { learnedRate: learned }),
+          }
+        : {}),
+      submitted: submitted.get(b.label) ?? 0,
+      executed: counters.executed,
+      throttled: counters.throttled,
+      finished: done.ok + done.failed,
+      failed: done.failed,
+      recentRate: 0,
+    });
+  }
+  for (let i = sim.executions.length - 1; i >= 0; i--) {
+    const e = sim.executions[i];
+    if (e === undefined || e.atMs < now - 5_000) break;
+    const bucket = view.get(`${e.account}/${e.region}/${e.action}`);
+    if (bucket) bucket.recentRate += 1 / 5;
+  }
+  return view;
+}
+
+/**
+ * Seconds since start of each call the provider ran, per bucket label; with `tokenPrefix`, only
+ * the calls whose ClientToken starts with it (Sluice's own, when an outside client shares the
+ * bucket).
+ */
+export function executionsByBucket(
+  sim: ProviderSimulator,
+  startMs: number,
+  tokenPrefix?: string,
+): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  for (const e of sim.executions) {
+    if (tokenPrefix !== undefined && !(e.clientToken ?? tokenPrefix).startsWith(tokenPrefix)) {
+      continue;
+    }
+    const label = `${e.account}/${e.region}/${e.action}`;
+    const list = out.get(label) ?? [];
+    out.set(label, list);
+    list.push((e.atMs - startMs) / 1000);
+  }
+  return out;
+}
+
+/** Client tokens the provider ran more than once. */
+export function duplicatesOf(sim: ProviderSimulator): number {
+  let duplicates = 0;
+  for (const count of sim.executedClientTokens().values()) if (count > 1) duplicates++;
+  return duplicates;
+}
+
+/** What finished, when and how: the figures both kinds of run report. */
+export class FinishTally {
+  readonly finishedBy = new Map<string, { ok: number; failed: number }>();
+  readonly latencies: number[] = [];
+  readonly waits = new Map<Priority, number[]>();
+  readonly finishes: { atS: number; ok: boolean }[] = [];
+  finished = 0;
+  lastFinishMs: number;
+  constructor(
+    private readonly startMs: number,
+    private readonly bucketOf: ReadonlyMap<string, string>,
+  ) {
+    this.lastFinishMs = startMs;
+  }
+
+  /** A request finished at `finishedAtMs` (`latencyMs` after it was sent). */
+  record(id: string, ok: boolean, finishedAtMs: number, latencyMs: number): void {
+    this.latencies.push(Math.max(0, latencyMs));
+    this.finishes.push({ atS: (finishedAtMs - this.startMs) / 1000, ok });
+    this.lastFinishMs = Math.max(this.lastFinishMs, finishedAtMs);
+    const label = this.bucketOf.get(id) ?? '';
+    const counts = this.finishedBy.get(label) ?? { ok: 0, failed: 0 };
+    if (ok) counts.ok++;
+    else counts.failed++;
+    this.finishedBy.set(label, counts);
+    this.finished++;
+  }
+
+  /** A request of `priority` waited `waitMs` from its sending to its call leaving. */
+  recordWait(priority: Priority, waitMs: number): void {
+    const list = this.waits.get(priority) ?? [];
+    list.push(Math.max(0, waitMs));
+    this.waits.set(priority, list);
+  }
+
+  /** A request that never got going (refused at submission). */
+  recordUnsent(nowMs: number): void {
+    this.finishes.push({ atS: (nowMs - this.startMs) / 1000, ok: false });
+    this.finished++;
+  }
+
+  /** The shared part of a run's outcome. */
+  figures() {
+    return {
+      completed: this.finishes.filter((f) => f.ok).length,
+      drainSeconds: (this.lastFinishMs - this.startMs) / 1000,
+      latenciesMs: this.latencies.sort((a, b) => a - b),
+      finishes: this.finishes.sort((a, b) => a.atS - b.atS),
+    };
+  }
+}
+
+/** The benchmark's figures of a run. */
+export function figures(outcome: RunOutcome) {
+  const round = (n: number, digits = 2) => Number(n.toFixed(digits));
+  const waits = Object.fromEntries(
+    [...(outcome.waitsMs ?? new Map<Priority, readonly number[]>())].map(([level, list]) => {
+      const sorted = [...list].sort((a, b) => a - b);
+      return [
+        level,
+        {
+          count: sorted.length,
+          p50Ms: Math.round(percentile(sorted, 0.5)),
+          p99Ms: Math.round(percentile(sorted, 0.99)),
+          maxMs: Math.round(sorted[sorted.length - 1] ?? 0),
+        },
+      ];
+    }),
+  );
+  return {
+    total: outcome.total,
+    completed: outcome.completed,
+    failed: outcome.failed,
+    providerThrottles: outcome.providerThrottles,
+    duplicates: outcome.duplicates,
+    drainSeconds: round(outcome.drainSeconds),
+    idealSeconds: round(outcome.idealSeconds),
+    drainRatio:
+      outcome.idealSeconds > 0 ? round(outcome.drainSeconds / outcome.idealSeconds, 3) : 0,
+    // Against what the coordinator was configured to allow (safety factor, overrides).
+    configuredIdealSeconds: round(outcome.configuredIdealSeconds),
+    drainRatioConfigured:
+      outcome.configuredIdealSeconds > 0
+        ? round(outcome.drainSeconds / outcome.configuredIdealSeconds, 3)
+        : 0,
+    lostPercent: round((100 * outcome.failed) / Math.max(1, outcome.total), 1),
+    throttlesPerCompleted: round(outcome.providerThrottles / Math.max(1, outcome.completed)),
+    p50LatencyMs: Math.round(percentile(outcome.latenciesMs, 0.5)),
+    p99LatencyMs: Math.round(percentile(outcome.latenciesMs, 0.99)),
+    ddbRequestsPerCall:
+      outcome.dynamoRequests === undefined
+        ? 0
+        : round(outcome.dynamoRequests / Math.max(1, outcome.total)),
+    ...(outcome.waitsMs === undefined ? {} : { waitByPriority: waits }),
+    ...(outcome.recoverySeconds === undefined
+      ? {}
+      : { recoverySeconds: round(outcome.recoverySeconds, 1) }),
+  };
+}
