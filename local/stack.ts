@@ -20,15 +20,14 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Writable } from 'node:stream';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { createHandler } from '../functions/dispatcher/create-handler.js';
 import { withTimeouts } from '../shared/aws/client-timeouts.js';
 import { queueNameOf } from '../shared/aws/sqs-url.js';
 import { SluiceClient } from '../shared/client/producer.js';
 import { type DeploymentConfigInput, parseDeploymentConfig } from '../shared/config/deployment.js';
-import type { DispatcherEnvironment } from '../shared/config/environment.js';
+import { type DispatcherEnvironment, ENV } from '../shared/config/environment.js';
+import { formatProducerQueues } from '../shared/config/producer-queues.js';
 import { DEFAULT_PRODUCER } from '../shared/contract/patterns.js';
 import { createDispatcher, type DispatcherClients } from '../shared/dispatch/create-dispatcher.js';
-import { powertoolsTelemetry } from '../shared/dispatch/telemetry.js';
 import { BUCKETS_TABLE, REQUESTS_TABLE } from '../shared/storage/tables.js';
 import { DispatchActivity } from './activity.js';
 import { createTableAndWait } from './emulators/create-table.js';
@@ -39,7 +38,7 @@ import { createTopic, snsClient } from './emulators/sns.js';
 import { createQueues, sqsClient } from './emulators/sqs.js';
 import { startEmulatorsThread } from './emulators/thread.js';
 import { LocalEventSource } from './event-source.js';
-import { powertoolsWritingTo } from './powertools-output.js';
+import { executionEnvironment } from './execution-environment.js';
 import {
   type ProviderSimulator,
   type ProviderSimulatorOptions,
@@ -207,6 +206,27 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
       [...new Set(Object.values(urls))].map((url) => [queueNameOf(url), producer] as const),
     ),
   );
+  const configInput: DeploymentConfigInput = {
+    targets: targets ?? accounts.map((account) => ({ account, allow: LOCAL_ALLOW })),
+    ...(producers === undefined
+      ? {}
+      : {
+          // The topic is shared: its messages carry the producer, for subscriptions to filter.
+          producers: producers.map((p) => ({
+            ...p,
+            replyTo: [
+              replyQueueUrls[p.name] as string,
+              replyTopicArn,
+              ...extraReplyTo,
+              ...(p.replyTo ?? []),
+            ],
+          })),
+        }),
+    replyTo: [...Object.values(replyQueueUrls), replyTopicArn, ...extraReplyTo, ...(replyTo ?? [])],
+    lateAllowanceMs: LOCAL_LATE_ALLOWANCE_MS,
+    callTimeouts: LOCAL_CALL_TIMEOUTS,
+    ...rest,
+  };
   const env: DispatcherEnvironment = {
     bucketsTableName,
     requestsTableName,
@@ -214,32 +234,7 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
     scheduledQueueUrl: queues.scheduledQueueUrl,
     dlqUrl: queues.dlqUrl,
     outputsBucketName,
-    deployment: parseDeploymentConfig({
-      targets: targets ?? accounts.map((account) => ({ account, allow: LOCAL_ALLOW })),
-      ...(producers === undefined
-        ? {}
-        : {
-            // The topic is shared: its messages carry the producer, for subscriptions to filter.
-            producers: producers.map((p) => ({
-              ...p,
-              replyTo: [
-                replyQueueUrls[p.name] as string,
-                replyTopicArn,
-                ...extraReplyTo,
-                ...(p.replyTo ?? []),
-              ],
-            })),
-          }),
-      replyTo: [
-        ...Object.values(replyQueueUrls),
-        replyTopicArn,
-        ...extraReplyTo,
-        ...(replyTo ?? []),
-      ],
-      lateAllowanceMs: LOCAL_LATE_ALLOWANCE_MS,
-      callTimeouts: LOCAL_CALL_TIMEOUTS,
-      ...rest,
-    }),
+    deployment: parseDeploymentConfig(configInput),
   };
   const clients: DispatcherClients = {
     dynamodb: ddb,
@@ -273,19 +268,8 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
   };
   const errors: Error[] = [];
   const log = openLog(options.logFile, (error) => errors.push(error));
-  /**
-   * One execution environment: the deployed handler module's factory with its own Powertools
-   * (writing to the log) and dispatcher, over the stores, runner and clients all share.
-   */
-  const environment = () => {
-    const { logger, metrics } = powertoolsWritingTo(log.stream);
-    const { dispatcher } = createDispatcher(env, {
-      ...clients,
-      telemetry: powertoolsTelemetry(logger, metrics),
-      overrides,
-    });
-    return { dispatcher, handler: createHandler({ dispatcher, logger, metrics }) };
-  };
+  /** One execution environment, over the stores, runner and clients all share. */
+  const environment = () => executionEnvironment(env, { ...clients, overrides }, log.stream);
   const { dispatcher, handler } = environment();
   const perQueue = options.maxConcurrency ?? 2;
   const requestQueueUrls = [
@@ -403,6 +387,19 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
       AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    } as Readonly<Record<string, string>>,
+    /**
+     * The variables a dispatcher of this stack reads (`SLUICE_*`, as the construct sets them on
+     * the function), for a dispatcher in a process of its own (local/dispatcher-process.ts).
+     */
+    dispatcherVariables: {
+      [ENV.bucketsTable]: env.bucketsTableName,
+      [ENV.requestsTable]: env.requestsTableName,
+      [ENV.producerQueues]: formatProducerQueues(env.producerQueues),
+      [ENV.scheduledQueueUrl]: env.scheduledQueueUrl,
+      [ENV.dlqUrl]: env.dlqUrl,
+      [ENV.outputsBucket]: env.outputsBucketName,
+      [ENV.config]: JSON.stringify(configInput),
     } as Readonly<Record<string, string>>,
     /** DynamoDB requests the dispatcher sent so far. */
     dynamoRequests: () => dynamoRequests.count,

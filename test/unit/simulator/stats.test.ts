@@ -64,6 +64,7 @@ describe('Stats executions', () => {
         region: 'us-east-1',
         service: 'ec2',
         action: 'RunInstances',
+        input: {},
         atMs: T0,
         clientToken: 'token-1',
       },
@@ -72,6 +73,7 @@ describe('Stats executions', () => {
         region: 'us-east-1',
         service: 'ec2',
         action: 'DescribeInstances',
+        input: {},
         atMs: T0 + 1,
       },
     ]);
