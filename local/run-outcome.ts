@@ -37,10 +37,22 @@ export interface RunOutcome {
   readonly throttleSamples: readonly (readonly [number, number])[];
   /** DynamoDB requests of the coordinator (Sluice only). */
   readonly dynamoRequests?: number;
+  /** The same by table and command. */
+  readonly dynamoRequestsByKind?: ReadonlyMap<string, number>;
   /** Provider calls received (all attempts), for throttles per completed call. */
   readonly providerCalls: number;
   /** Seconds after an outside client stopped until the run was back at its configured rate. */
   readonly recoverySeconds?: number;
+  /** Per producer (flow), when a workload names producers: its calls, first send, last result. */
+  readonly flows?: ReadonlyMap<string, FlowOutcome>;
+}
+
+/** How one producer's calls went: seconds since the start of the run. */
+export interface FlowOutcome {
+  readonly count: number;
+  readonly completed: number;
+  readonly firstSentS: number;
+  readonly lastFinishedS: number;
 }
 
 /** Live counters during a run, per bucket label. */
@@ -255,9 +267,36 @@ export function figures(outcome: RunOutcome) {
       outcome.dynamoRequests === undefined
         ? 0
         : round(outcome.dynamoRequests / Math.max(1, outcome.total)),
+    ...(outcome.dynamoRequestsByKind === undefined
+      ? {}
+      : {
+          ddbRequestsPerCallByKind: Object.fromEntries(
+            [...outcome.dynamoRequestsByKind]
+              .filter(([, n]) => n > 0)
+              .sort((a, b) => b[1] - a[1])
+              .map(([k, n]) => [k, round(n / Math.max(1, outcome.total))]),
+          ),
+        }),
     ...(outcome.waitsMs === undefined ? {} : { waitByPriority: waits }),
     ...(outcome.recoverySeconds === undefined
       ? {}
       : { recoverySeconds: round(outcome.recoverySeconds, 1) }),
+    ...(outcome.flows === undefined
+      ? {}
+      : {
+          // Each producer's span: from its first call sent to its last result.
+          flows: Object.fromEntries(
+            [...outcome.flows].map(([name, f]) => [
+              name,
+              {
+                count: f.count,
+                completed: f.completed,
+                firstSentS: round(f.firstSentS),
+                lastFinishedS: round(f.lastFinishedS),
+                spanSeconds: round(f.lastFinishedS - f.firstSentS),
+              },
+            ]),
+          ),
+        }),
   };
 }

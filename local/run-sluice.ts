@@ -13,6 +13,7 @@ import {
   duplicatesOf,
   executionsByBucket,
   FinishTally,
+  type FlowOutcome,
   liveBuckets,
   type RunOptions,
   type RunOutcome,
@@ -48,7 +49,9 @@ export async function runThroughStack(
   const before = simTotals(sim);
   const throttlesBefore = stack.activity.throttles();
   const ddbBefore = stack.dynamoRequests();
+  const ddbKindsBefore = stack.dynamoRequestsByKind();
   const submittedAt = new Map<string, number>();
+  const sentAtS = new Map<string, number>();
   const submitted = new Map<string, number>();
   const priorityOf = new Map(workload.requests.map((r) => [r.id, r.priority ?? 'normal']));
   const tally = new FinishTally(startMs, workload.bucketOf);
@@ -83,13 +86,16 @@ export async function runThroughStack(
   };
   const timer = setInterval(tick, 500);
 
-  // Results come back on the reply queue: read by a few pollers, as a producer would.
+  // Results come back on each producer's reply queue: read by a few pollers, as producers would.
   let receiving = true;
-  const pollers = Array.from({ length: 4 }, async () => {
+  const replyQueues = [...new Set([stack.replyQueueUrl, ...Object.values(stack.replyQueueUrls)])];
+  const finishedAtS = new Map<string, number>();
+  const pollerQueues = replyQueues.length === 1 ? Array(4).fill(replyQueues[0]) : replyQueues;
+  const pollers = pollerQueues.map(async (queueUrl: string) => {
     while (receiving) {
       const out = await stack.sqs.send(
         new ReceiveMessageCommand({
-          QueueUrl: stack.replyQueueUrl,
+          QueueUrl: queueUrl,
           MaxNumberOfMessages: 10,
           WaitTimeSeconds: 1,
         }),
@@ -108,6 +114,8 @@ export async function runThroughStack(
         submittedAt.delete(result.id); // a second reply for the same id is not counted twice
         const finishedAt = result.timings?.finishedAt ?? now;
         tally.record(result.id, result.status === 'succeeded', finishedAt, finishedAt - at);
+        if (result.status === 'succeeded')
+          finishedAtS.set(result.id, (finishedAt - startMs) / 1000);
         const startedAt = result.timings?.startedAt;
         if (startedAt !== undefined) {
           tally.recordWait(priorityOf.get(result.id) ?? 'normal', startedAt - at);
@@ -115,7 +123,7 @@ export async function runThroughStack(
       }
       await stack.sqs.send(
         new DeleteMessageBatchCommand({
-          QueueUrl: stack.replyQueueUrl,
+          QueueUrl: queueUrl,
           Entries: messages.map((m, i) => ({
             Id: String(i),
             ReceiptHandle: m.ReceiptHandle ?? '',
@@ -130,12 +138,23 @@ export async function runThroughStack(
   for (const [atMs, batch] of bySendTime(workload)) {
     const wait = startMs + atMs - Date.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    const withReply = batch.map((r) => ({ ...r, replyTo: stack.replyQueueUrl }));
+    for (const [producer, requests] of byProducer(workload, batch)) await send(producer, requests);
+  }
+
+  async function send(producer: string | undefined, requests: readonly SluiceRequest[]) {
+    const client = producer === undefined ? stack.client : stack.clients[producer];
+    const replyTo = producer === undefined ? stack.replyQueueUrl : stack.replyQueueUrls[producer];
+    if (client === undefined || replyTo === undefined)
+      throw new Error(`the local stack has no producer ${producer}`);
+    const withReply = requests.map((r) => ({ ...r, replyTo }));
     for (let i = 0; i < withReply.length; i += 200) {
       const slice = withReply.slice(i, i + 200);
       const now = Date.now();
-      for (const r of slice) submittedAt.set(r.id, now);
-      const out = await stack.client.submitBatch(slice);
+      for (const r of slice) {
+        submittedAt.set(r.id, now);
+        sentAtS.set(r.id, (now - startMs) / 1000);
+      }
+      const out = await client.submitBatch(slice);
       for (const f of out.failed) {
         submittedAt.delete(f.id ?? '');
         tally.recordUnsent(Date.now());
@@ -180,11 +199,55 @@ export async function runThroughStack(
     learnedRates,
     throttleSamples,
     dynamoRequests: stack.dynamoRequests() - ddbBefore,
+    dynamoRequestsByKind: new Map(
+      [...stack.dynamoRequestsByKind()].map(([k, n]) => [k, n - (ddbKindsBefore.get(k) ?? 0)]),
+    ),
     providerCalls: after.received - before.received,
     ...(options.sharedUntilMs === undefined
       ? {}
       : { recoverySeconds: recoveryAfter(workload, executions, options.sharedUntilMs / 1000) }),
+    ...(workload.producerOf.size === 0 ? {} : { flows: flowsOf(workload, sentAtS, finishedAtS) }),
   };
+}
+
+/** A batch's requests by the producer that sends them (undefined: the stack's first). */
+function byProducer(
+  workload: Workload,
+  batch: readonly SluiceRequest[],
+): Map<string | undefined, SluiceRequest[]> {
+  const groups = new Map<string | undefined, SluiceRequest[]>();
+  for (const r of batch) {
+    const producer = workload.producerOf.get(r.id);
+    const list = groups.get(producer) ?? [];
+    list.push(r);
+    groups.set(producer, list);
+  }
+  return groups;
+}
+
+/** Each named producer's calls: how many, how many succeeded, first sent, last finished. */
+function flowsOf(
+  workload: Workload,
+  sentAtS: ReadonlyMap<string, number>,
+  finishedAtS: ReadonlyMap<string, number>,
+): Map<string, FlowOutcome> {
+  const flows = new Map<string, FlowOutcome>();
+  for (const [id, producer] of workload.producerOf) {
+    const f = flows.get(producer) ?? {
+      count: 0,
+      completed: 0,
+      firstSentS: Number.POSITIVE_INFINITY,
+      lastFinishedS: 0,
+    };
+    const finished = finishedAtS.get(id);
+    flows.set(producer, {
+      count: f.count + 1,
+      completed: f.completed + (finished === undefined ? 0 : 1),
+      firstSentS: Math.min(f.firstSentS, sentAtS.get(id) ?? Number.POSITIVE_INFINITY),
+      lastFinishedS: Math.max(f.lastFinishedS, finished ?? 0),
+    });
+  }
+  return flows;
 }
 
 /** The requests grouped by when they are sent, earliest first. */

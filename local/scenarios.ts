@@ -20,6 +20,8 @@ export interface StormCall {
   readonly startMs?: number;
   /** One sent every this many ms; all at once when absent. */
   readonly everyMs?: number;
+  /** The producer that sends them (a flow in fair scheduling). @default the first producer */
+  readonly producer?: string;
 }
 
 /** The default storm: each well above its bucket's burst. */
@@ -76,6 +78,11 @@ export interface Scenario {
   readonly outside?: OutsideClient;
   /** Independent uncoordinated clients per (account, region) in the SDK peers' run. */
   readonly clientsPerTarget: number;
+  /**
+   * Named producers, each with its own request queue (and a flow of its own in fair
+   * scheduling); one `default` producer when absent.
+   */
+  readonly producers?: readonly string[];
 }
 
 const RUN_INSTANCES_INPUT = { ImageId: 'ami-12345678', MinCount: 1, MaxCount: 1 };
@@ -127,6 +134,17 @@ export const SCENARIOS = {
       runInstances(200, { priority: 'low' }),
       runInstances(20, { priority: 'high', startMs: 3_000, everyMs: 3_000 }),
     ],
+    clientsPerTarget: 8,
+  },
+  fairness: {
+    description:
+      'RunInstances at the provider’s limits: producer "a" sends 200 calls at 0 s, producer "b" 20 at 5 s, same level',
+    ...oneTarget,
+    storm: [
+      runInstances(200, { priority: 'normal', producer: 'a' }),
+      runInstances(20, { priority: 'normal', producer: 'b', startMs: 5_000 }),
+    ],
+    producers: ['a', 'b'],
     clientsPerTarget: 8,
   },
   'half-limit': {

@@ -150,10 +150,14 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
   // The dispatcher's DynamoDB client counts its requests (the cost of coordination). Its
   // clients have the deployed function's timeouts.
   const ddb = localDynamoClient(dynamo.endpoint, withTimeouts('dynamodb'));
-  const dynamoRequests = { count: 0 };
+  const dynamoRequests = { count: 0, byKind: new Map<string, number>() };
   ddb.middlewareStack.add(
-    (next) => async (args) => {
+    (next, context) => async (args) => {
       dynamoRequests.count++;
+      // By table and command: where the cost of coordination goes.
+      const table = String((args.input as { TableName?: string }).TableName ?? '');
+      const kind = `${table.slice(table.lastIndexOf('-') + 1)} ${context.commandName ?? ''}`;
+      dynamoRequests.byKind.set(kind, (dynamoRequests.byKind.get(kind) ?? 0) + 1);
       return next(args);
     },
     { step: 'initialize', name: 'countLocalStackRequests' },
@@ -403,6 +407,8 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
     } as Readonly<Record<string, string>>,
     /** DynamoDB requests the dispatcher sent so far. */
     dynamoRequests: () => dynamoRequests.count,
+    /** The same, by table and command (`buckets UpdateItem`, `requests GetItem`, …). */
+    dynamoRequestsByKind: (): ReadonlyMap<string, number> => new Map(dynamoRequests.byKind),
     drain,
     /** Stops polling, then the emulators; idempotent. */
     stop(): Promise<void> {

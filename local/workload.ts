@@ -58,6 +58,8 @@ export interface Workload {
   readonly bucketOf: ReadonlyMap<string, string>;
   /** When each request is sent, ms after the start, by id (0 for all but timed arrivals). */
   readonly sendAtMs: ReadonlyMap<string, number>;
+  /** The producer that sends each request, by id, where the call kind names one. */
+  readonly producerOf: ReadonlyMap<string, string>;
   readonly buckets: readonly WorkloadBucket[];
   /** The longest {@link WorkloadBucket.idealSeconds}: the bucket that limits the drain. */
   readonly idealSeconds: number;
@@ -81,6 +83,7 @@ export function buildWorkload(options: WorkloadOptions = {}): Workload {
   const lanes: SluiceRequest[][] = [];
   const bucketOf = new Map<string, string>();
   const sendAtMs = new Map<string, number>();
+  const producerOf = new Map<string, string>();
   const byLabel = new Map<string, WorkloadBucket>();
   for (const account of accounts) {
     for (const region of regions) {
@@ -117,6 +120,7 @@ export function buildWorkload(options: WorkloadOptions = {}): Workload {
           const id = `${run}-${account}-${region}-${call.operation}-${kind}-${i}`;
           bucketOf.set(id, label);
           sendAtMs.set(id, (call.startMs ?? 0) + (call.everyMs ?? 0) * i);
+          if (call.producer !== undefined) producerOf.set(id, call.producer);
           lane.push({
             v: 1,
             id,
@@ -141,6 +145,7 @@ export function buildWorkload(options: WorkloadOptions = {}): Workload {
     requests,
     bucketOf,
     sendAtMs,
+    producerOf,
     buckets,
     idealSeconds: Math.max(0, ...buckets.map((b) => b.idealSeconds)),
     configuredIdealSeconds: Math.max(0, ...buckets.map((b) => b.configuredIdealSeconds)),

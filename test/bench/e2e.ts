@@ -18,7 +18,7 @@
  */
 import { parseArgs } from 'node:util';
 import { type RunningOutsideClient, startOutsideClient } from '../../local/outside-client.js';
-import { LOCAL_LATE_ALLOWANCE_MS, startLocalStack } from '../../local/stack.js';
+import { LOCAL_ALLOW, LOCAL_LATE_ALLOWANCE_MS, startLocalStack } from '../../local/stack.js';
 import {
   buildWorkload,
   figures,
@@ -80,7 +80,19 @@ process.stderr.write(
 );
 const stack = await startLocalStack({
   accounts: scenario.accounts,
-  config: { limits, lateAllowanceMs: Number(values['late-allowance-ms']) },
+  config: {
+    limits,
+    lateAllowanceMs: Number(values['late-allowance-ms']),
+    // Each named producer may run what the local targets allow, on its own queue.
+    ...(scenario.producers === undefined
+      ? {}
+      : {
+          producers: scenario.producers.map((name) => ({
+            name,
+            allow: LOCAL_ALLOW.map((grant) => ({ accounts: [...scenario.accounts], ...grant })),
+          })),
+        }),
+  },
   ...(scenario.providerLimits ? { simulator: { limits: scenario.providerLimits } } : {}),
   maxConcurrency: Number(values.concurrency),
   start: true,
@@ -116,7 +128,24 @@ const out: Record<string, unknown> = {
     ? {}
     : { interactiveWaitP99Ms: sluice.waitByPriority.high.p99Ms }),
   ...(outsideCalls === undefined ? {} : { outsideClient: outsideCalls }),
+  ...lateFlow(),
 };
+
+/**
+ * The fairness figure: the producer that starts last, from its first call sent to its last
+ * result, against what its fair share allows — `1.25 × its calls / (rate / producers) + 2 s` at
+ * the provider's rate of the bucket that limits.
+ */
+function lateFlow(): Record<string, number> {
+  const flows = Object.values(sluice.flows ?? {});
+  if (flows.length < 2) return {};
+  const late = flows.reduce((a, b) => (b.firstSentS > a.firstSentS ? b : a));
+  const rate = Math.min(...workload.buckets.map((b) => b.provider.rate));
+  return {
+    lateFlowSpanSeconds: late.spanSeconds,
+    lateFlowBoundSeconds: Number(((1.25 * late.count) / (rate / flows.length) + 2).toFixed(2)),
+  };
+}
 if (values.compare) {
   const peer = {
     onTick,
