@@ -16,7 +16,7 @@ import type { BatchContext, Due, Lease, Work } from './context.js';
 import { durably } from './durable.js';
 import { answerConflict, finishClaimed, reply } from './outcomes.js';
 import { succeededWithOutput } from './record-output.js';
-import { requeue } from './requeue.js';
+import { RUN_IN_PROCESS_MS, requeue } from './requeue.js';
 import { afterCall, type CallOutcome, retryLimitsOf } from './retry-policy.js';
 
 /** How long a request held by someone else waits before it is looked at again. */
@@ -27,6 +27,15 @@ const BUSY_RETRY_MS = 1_000;
  * recording the result (with retries), the dead letter, the batch's last sends.
  */
 export const BOOKKEEPING_RESERVE_MS = 3_000;
+
+/**
+ * The shortest invocation in which a call with this timeout can run: the longest in-process wait
+ * for its slot, the call, and the bookkeeping after it. A function timeout below it never claims
+ * such a call (the construct refuses one).
+ */
+export function invocationNeedsMs(requestTimeoutMs: number): number {
+  return RUN_IN_PROCESS_MS + requestTimeoutMs + BOOKKEEPING_RESERVE_MS;
+}
 
 /**
  * Claims, runs and settles one due call. `owner` names the lease holder. A reservation first

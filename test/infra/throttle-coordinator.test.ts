@@ -675,6 +675,31 @@ describe('ThrottleCoordinator props validation', () => {
   });
 });
 
+describe('ThrottleCoordinator call timeouts', () => {
+  it('refuses a function timeout too short for a call with its timeout, slot wait and bookkeeping', () => {
+    const attempt = (config: ReturnType<typeof testConfig>) => {
+      try {
+        coordinatorTemplate({ config, functionTimeout: Duration.seconds(20) });
+      } catch (error) {
+        return (error as ThrottleCoordinatorPropsError).problems;
+      }
+      return [];
+    };
+
+    // EC2 calls may take 20 s by default: with 2 s of slot wait and 3 s of bookkeeping, 25 s.
+    expect(attempt(testConfig())).toContain(
+      'functionTimeout: ec2 calls may take 20000 ms (callTimeouts), so an invocation needs at least 25000 ms to run one (slot wait, call, bookkeeping); got 20000 ms',
+    );
+    expect(
+      attempt({
+        ...testConfig(),
+        callTimeouts: { ec2: { requestTimeoutMs: 10_000 } },
+        leaseMs: 20_000,
+      }),
+    ).toEqual([]);
+  });
+});
+
 describe('parseSqsQueueUrl', () => {
   it('turns current and legacy queue URLs into ARNs, and refuses others', () => {
     expect(parseSqsQueueUrl('https://sqs.eu-west-1.amazonaws.com/111111111111/results')?.arn).toBe(
