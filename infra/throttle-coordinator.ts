@@ -2,7 +2,7 @@
  * `ThrottleCoordinator`: the whole Sluice coordinator in one construct — request queues (one per
  * named producer, or one per priority for a deployment that names none), the scheduled queue (the
  * dispatcher's own: reservations and re-sent requests), a dead-letter queue, the dispatcher
- * function and its SQS event sources, the buckets and requests tables, the outputs bucket
+ * function and its SQS event sources, the buckets, requests and reads tables, the outputs bucket
  * (outputs too large for a result record), the own-account role, least-privilege IAM, a
  * dashboard and alarms.
  *
@@ -38,6 +38,7 @@ import type { Priority } from '../shared/contract/request.js';
 import { OUTPUTS_PREFIX, producerOutputsPrefix } from '../shared/requests/outputs.js';
 import {
   BUCKETS_TABLE,
+  READS_TABLE,
   REQUESTS_TABLE,
   requestKey,
   type TableLayout,
@@ -71,7 +72,8 @@ export const POWERTOOLS_SERVICE_NAME = 'sluice-dispatcher';
 
 /**
  * The DynamoDB actions the dispatcher uses on each table (shared/admission/bucket-item.ts,
- * shared/requests/requests-store.ts): conditional updates and consistent reads, nothing else.
+ * shared/requests/requests-store.ts, shared/reads/reads-store.ts): conditional updates and
+ * consistent reads, nothing else.
  */
 export const DISPATCHER_TABLE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:UpdateItem'] as const;
 
@@ -145,6 +147,11 @@ export class ThrottleCoordinator extends Construct {
    * `outputs/<producer>/`; a result points to its object. Objects expire with the results.
    */
   readonly outputsBucket: Bucket;
+  /**
+   * Shared reads: who is making each read now, and cached outputs; expired by TTL. Only the
+   * dispatcher reads or writes it (it holds outputs of every producer's calls).
+   */
+  readonly readsTable: Table;
   /** The CloudWatch dashboard. */
   readonly dashboard: Dashboard;
   /** The alarms, by what they watch. */
@@ -200,6 +207,7 @@ export class ThrottleCoordinator extends Construct {
     this.scheduledQueue = workQueue('ScheduledQueue');
     this.bucketsTable = this.table(BUCKETS_TABLE);
     this.requestsTable = this.table(REQUESTS_TABLE);
+    this.readsTable = this.table(READS_TABLE);
     this.outputsBucket = createOutputsBucket(this, 'OutputsBucket', settings.config.resultTtlDays);
 
     this.logGroup = new LogGroup(this, 'DispatcherLogs', {
@@ -234,6 +242,7 @@ export class ThrottleCoordinator extends Construct {
         POWERTOOLS_METRICS_NAMESPACE: METRIC_NAMESPACE,
         [ENV.bucketsTable]: this.bucketsTable.tableName,
         [ENV.requestsTable]: this.requestsTable.tableName,
+        [ENV.readsTable]: this.readsTable.tableName,
         [ENV.producerQueues]: stack.toJsonString(
           Object.fromEntries(
             Object.entries(producerQueues).map(([producer, own]) => [
@@ -277,10 +286,15 @@ export class ThrottleCoordinator extends Construct {
     this.scheduledQueue.grantSendMessages(this.dispatcher);
     this.closeScheduledQueue();
     this.dlq.grantSendMessages(this.dispatcher);
+    // The reads table too: only the dispatcher reads it (it holds every producer's outputs).
     Grant.addToPrincipal({
       grantee: this.dispatcherRole,
       actions: [...DISPATCHER_TABLE_ACTIONS],
-      resourceArns: [this.bucketsTable.tableArn, this.requestsTable.tableArn],
+      resourceArns: [
+        this.bucketsTable.tableArn,
+        this.requestsTable.tableArn,
+        this.readsTable.tableArn,
+      ],
     });
     // Writes outputs, never reads or deletes them (the lifecycle rule does).
     Grant.addToPrincipal({
@@ -404,6 +418,8 @@ export class ThrottleCoordinator extends Construct {
       ...(layout.ttlAttribute !== undefined ? { timeToLiveAttribute: layout.ttlAttribute } : {}),
       // AWS managed key: encryption visible in the template and key use in CloudTrail, no key
       // policy to run. The tables hold bucket state and API results, no customer secrets.
+      // (The reads table could go with the stack — losing it costs calls, not correctness — but
+      // it is kept like the others: one rule for every table, and no surprise on deletion.)
       encryption: TableEncryption.AWS_MANAGED,
       // State outlives the stack: losing bucket state admits a burst; losing requests loses
       // results and idempotency. Deleting them is a deliberate, manual act.

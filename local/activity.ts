@@ -14,10 +14,15 @@ export function activityKey(account: string, region: string, bucket: string): st
   return `${account}/${region}/${bucket}`;
 }
 
-/** Admissions and calls in flight per bucket (its request bucket: the first a call draws on). */
+/**
+ * Admissions and calls in flight per bucket (its request bucket: the first a call draws on), and
+ * the tokens admissions took from every bucket.
+ */
 export class DispatchActivity {
   readonly #slotsMs = new Map<string, number[]>();
   readonly #running = new Map<string, number>();
+  /** Tokens admitted calls took, per bucket (every bucket a call draws on). */
+  readonly #debits = new Map<string, number>();
   readonly #learnedRate = new Map<string, number>();
   #throttles = 0;
   readonly #catalog;
@@ -34,6 +39,11 @@ export class DispatchActivity {
   /** The slots (epoch ms) of the calls admitted so far, in admission order. */
   slots(key: string): readonly number[] {
     return this.#slotsMs.get(key) ?? [];
+  }
+
+  /** Tokens the calls admitted so far took from a bucket (e.g. `…/RunInstances:resource`). */
+  debited(key: string): number {
+    return this.#debits.get(key) ?? 0;
   }
 
   /** Calls running now. */
@@ -66,6 +76,13 @@ export class DispatchActivity {
       buckets: {
         admit: async (groupBuckets, costs, tags) => {
           const outcome = await buckets.admit(groupBuckets, costs, tags);
+          outcome.decisions.forEach((d, i) => {
+            if (d.kind !== 'admitted') return;
+            groupBuckets.forEach(({ ref: { account, region, bucket } }, b) => {
+              const key = activityKey(account, region, bucket);
+              this.#debits.set(key, this.debited(key) + (costs[i]?.[b] ?? 0));
+            });
+          });
           const ref = groupBuckets[0]?.ref;
           if (ref !== undefined) {
             const key = activityKey(ref.account, ref.region, ref.bucket);

@@ -47,6 +47,7 @@ const shared = {
   overrides: {
     buckets: built.buckets,
     requests: built.requests,
+    ...(built.reads === undefined ? {} : { reads: built.reads }),
     runner: built.runner,
     replies: built.replies,
   },

@@ -91,7 +91,11 @@ export function perSecond(times: readonly number[], until: number): [number, num
   return counts.map((c, i) => [i + 0.5, c]);
 }
 
-/** The summary rows shared by the terminal and the report. */
+/**
+ * The summary rows shared by the terminal and the report. `provider calls` counts every call the
+ * provider received (throttled ones too); `coalesced` and `cached`, the requests Sluice answered
+ * with no call of their own: an identical read's call in flight, or the cache.
+ */
 export function summaryRows(outcomes: readonly RunOutcome[]): string[][] {
   return [
     [
@@ -102,6 +106,9 @@ export function summaryRows(outcomes: readonly RunOutcome[]): string[][] {
       'provider throttles',
       'throttles/completed',
       'duplicates',
+      'provider calls',
+      'coalesced',
+      'cached',
       'drain s',
       'ideal s',
       'drain/ideal',
@@ -116,6 +123,9 @@ export function summaryRows(outcomes: readonly RunOutcome[]): string[][] {
       String(o.providerThrottles),
       (o.providerThrottles / Math.max(1, o.completed)).toFixed(2),
       String(o.duplicates),
+      String(o.providerCalls),
+      o.coalesced === undefined ? '-' : String(o.coalesced),
+      o.cached === undefined ? '-' : String(o.cached),
       o.drainSeconds.toFixed(1),
       o.idealSeconds.toFixed(1),
       o.idealSeconds > 0 ? (o.drainSeconds / o.idealSeconds).toFixed(2) : '-',

@@ -4,6 +4,7 @@
  * local stack, ./run-peers.ts uncoordinated).
  */
 import type { Priority } from '../shared/contract/request.js';
+import type { SluiceResult } from '../shared/contract/result.js';
 import { activityKey, type DispatchActivity } from './activity.js';
 import type { ProviderSimulator } from './simulator/index.js';
 import { percentile } from './window-stats.js';
@@ -45,6 +46,14 @@ export interface RunOutcome {
   readonly recoverySeconds?: number;
   /** Per producer (flow), when a workload names producers: its calls, first send, last result. */
   readonly flows?: ReadonlyMap<string, FlowOutcome>;
+  /**
+   * Requests answered with no call of their own: by an identical read's call in flight, and from
+   * the cache (coordinated runs).
+   */
+  readonly coalesced?: number;
+  readonly cached?: number;
+  /** DryRun calls that succeeded (the provider would have run them). */
+  readonly dryRuns: number;
 }
 
 /** How one producer's calls went: seconds since the start of the run. */
@@ -66,6 +75,9 @@ export interface LiveBucket {
   admittedRate?: number;
   /** The bucket's learned rate now (calls/s), when the coordinator has one. */
   learnedRate?: number;
+  /** Answered by an identical read's call, or from the cache, with no call (coordinated runs). */
+  coalesced?: number;
+  cached?: number;
   executed: number;
   throttled: number;
   finished: number;
@@ -90,6 +102,26 @@ export interface RunOptions {
   readonly onTick?: (view: LiveView) => void;
   /** Give up waiting for results after this long. @default 300 000 */
   readonly timeoutMs?: number;
+  /** Every request that finished, with its result when Sluice ran it: a scenario's own figures. */
+  readonly onFinish?: (finish: RunFinish) => void;
+}
+
+/** A request that finished: whether it succeeded, and the result Sluice sent (coordinated runs). */
+export interface RunFinish {
+  readonly id: string;
+  readonly ok: boolean;
+  readonly result?: SluiceResult;
+}
+
+/** How a request ended without a call of its own, or as a DryRun that would have succeeded. */
+export type FinishedHow = 'coalesced' | 'cached' | 'dry-run';
+
+/** How a result came about, when it made no call of its own or was a DryRun. */
+export function howOf(result: SluiceResult): FinishedHow | undefined {
+  if (result.status !== 'succeeded') return undefined;
+  if (result.dryRun) return 'dry-run';
+  if (result.coalesced) return 'coalesced';
+  return result.cachedAt === undefined ? undefined : 'cached';
 }
 
 /** The simulator's throttles and calls received so far, over every bucket. */
@@ -111,6 +143,7 @@ export function liveBuckets(
   finished: ReadonlyMap<string, { ok: number; failed: number }>,
   now: number,
   activity?: DispatchActivity,
+  shared?: ReadonlyMap<string, { coalesced: number; cached: number }>,
 ): Map<string, LiveBucket> {
   const view = new Map<string, LiveBucket>();
   for (const b of workload.buckets) {
@@ -125,6 +158,8 @@ export function liveBuckets(
             running: activity.running(key),
             admittedRate: activity.admittedRate(key, now),
             ...(learned === undefined ? {} : { learnedRate: learned }),
+            coalesced: shared?.get(b.label)?.coalesced ?? 0,
+            cached: shared?.get(b.label)?.cached ?? 0,
           }
         : {}),
       submitted: submitted.get(b.label) ?? 0,
@@ -177,6 +212,9 @@ export function duplicatesOf(sim: ProviderSimulator): number {
 /** What finished, when and how: the figures both kinds of run report. */
 export class FinishTally {
   readonly finishedBy = new Map<string, { ok: number; failed: number }>();
+  /** Requests answered without a call of their own, per bucket label. */
+  readonly sharedBy = new Map<string, { coalesced: number; cached: number }>();
+  dryRuns = 0;
   readonly latencies: number[] = [];
   readonly waits = new Map<Priority, number[]>();
   readonly finishes: { atS: number; ok: boolean }[] = [];
@@ -189,8 +227,24 @@ export class FinishTally {
     this.lastFinishMs = startMs;
   }
 
-  /** A request finished at `finishedAtMs` (`latencyMs` after it was sent). */
-  record(id: string, ok: boolean, finishedAtMs: number, latencyMs: number): void {
+  /**
+   * A request finished at `finishedAtMs` (`latencyMs` after it was sent); `how` says when it
+   * made no call of its own, or made a DryRun.
+   */
+  record(
+    id: string,
+    ok: boolean,
+    finishedAtMs: number,
+    latencyMs: number,
+    how?: FinishedHow,
+  ): void {
+    if (how === 'dry-run') this.dryRuns++;
+    else if (how !== undefined) {
+      const label = this.bucketOf.get(id) ?? '';
+      const shared = this.sharedBy.get(label) ?? { coalesced: 0, cached: 0 };
+      shared[how]++;
+      this.sharedBy.set(label, shared);
+    }
     this.latencies.push(Math.max(0, latencyMs));
     this.finishes.push({ atS: (finishedAtMs - this.startMs) / 1000, ok });
     this.lastFinishMs = Math.max(this.lastFinishMs, finishedAtMs);
@@ -200,6 +254,15 @@ export class FinishTally {
     else counts.failed++;
     this.finishedBy.set(label, counts);
     this.finished++;
+  }
+
+  /** Requests answered without a call of their own: coalesced and cached (coordinated runs). */
+  shared(): { coalesced: number; cached: number } {
+    const all = [...this.sharedBy.values()];
+    return {
+      coalesced: all.reduce((n, s) => n + s.coalesced, 0),
+      cached: all.reduce((n, s) => n + s.cached, 0),
+    };
   }
 
   /** A request of `priority` waited `waitMs` from its sending to its call leaving. */
@@ -218,6 +281,7 @@ export class FinishTally {
   /** The shared part of a run's outcome. */
   figures() {
     return {
+      dryRuns: this.dryRuns,
       completed: this.finishes.filter((f) => f.ok).length,
       drainSeconds: (this.lastFinishMs - this.startMs) / 1000,
       latenciesMs: this.latencies.sort((a, b) => a - b),
@@ -267,6 +331,10 @@ export function figures(outcome: RunOutcome) {
       outcome.dynamoRequests === undefined
         ? 0
         : round(outcome.dynamoRequests / Math.max(1, outcome.total)),
+    providerCalls: outcome.providerCalls,
+    dryRuns: outcome.dryRuns,
+    ...(outcome.coalesced === undefined ? {} : { coalesced: outcome.coalesced }),
+    ...(outcome.cached === undefined ? {} : { cached: outcome.cached }),
     ...(outcome.dynamoRequestsByKind === undefined
       ? {}
       : {

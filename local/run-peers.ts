@@ -4,6 +4,7 @@
  * `adaptive`), against a fresh provider simulator — the peers Sluice is compared with.
  */
 import type { SluiceRequest } from '../shared/contract/request.js';
+import { classifyCallError } from '../shared/dispatch/classify.js';
 import { accountCredentials } from './emulators/credentials.js';
 import { startOutsideClient } from './outside-client.js';
 import {
@@ -116,6 +117,7 @@ export async function runUncoordinated(
             if (due > 0) await new Promise((resolve) => setTimeout(resolve, due));
             const started = Date.now();
             let ok = true;
+            let dryRun = false;
             try {
               const input = r.call.input as never;
               if (r.call.operation === 'RunInstances')
@@ -128,11 +130,14 @@ export async function runUncoordinated(
               else if (r.call.operation === 'DescribeInstances')
                 await ec2.send(new DescribeInstancesCommand(input));
               else await quotas.send(new sq.ListServiceQuotasCommand(input));
-            } catch {
-              ok = false;
+            } catch (error) {
+              // A DryRun that would have succeeded answers with an error: the one classifier says.
+              dryRun = classifyCallError(error).kind === 'dry-run';
+              ok = dryRun;
             }
             const now = Date.now();
-            tally.record(r.id, ok, now, now - started);
+            tally.record(r.id, ok, now, now - started, dryRun ? 'dry-run' : undefined);
+            options.onFinish?.({ id: r.id, ok });
           }
         })(),
       );

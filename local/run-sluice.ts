@@ -8,12 +8,14 @@
  */
 import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { Priority, SluiceRequest } from '../shared/contract/request.js';
+import type { SluiceResult } from '../shared/contract/result.js';
 import { activityKey } from './activity.js';
 import {
   duplicatesOf,
   executionsByBucket,
   FinishTally,
   type FlowOutcome,
+  howOf,
   liveBuckets,
   type RunOptions,
   type RunOutcome,
@@ -80,7 +82,15 @@ export async function runThroughStack(
       elapsedS: atS,
       total,
       finished: tally.finished,
-      buckets: liveBuckets(workload, sim, submitted, tally.finishedBy, now, stack.activity),
+      buckets: liveBuckets(
+        workload,
+        sim,
+        submitted,
+        tally.finishedBy,
+        now,
+        stack.activity,
+        tally.sharedBy,
+      ),
       waitsMs: tally.waits,
     });
   };
@@ -104,16 +114,14 @@ export async function runThroughStack(
       if (messages.length === 0) continue;
       const now = Date.now();
       for (const m of messages) {
-        const result = JSON.parse(m.Body ?? '{}') as {
-          id?: string;
-          status?: string;
-          timings?: { finishedAt?: number; startedAt?: number };
-        };
+        const result = JSON.parse(m.Body ?? '{}') as SluiceResult;
         const at = result.id === undefined ? undefined : submittedAt.get(result.id);
         if (result.id === undefined || at === undefined) continue;
         submittedAt.delete(result.id); // a second reply for the same id is not counted twice
         const finishedAt = result.timings?.finishedAt ?? now;
-        tally.record(result.id, result.status === 'succeeded', finishedAt, finishedAt - at);
+        const ok = result.status === 'succeeded';
+        tally.record(result.id, ok, finishedAt, finishedAt - at, howOf(result));
+        options.onFinish?.({ id: result.id, ok, result });
         if (result.status === 'succeeded')
           finishedAtS.set(result.id, (finishedAt - startMs) / 1000);
         const startedAt = result.timings?.startedAt;
@@ -203,6 +211,7 @@ export async function runThroughStack(
       [...stack.dynamoRequestsByKind()].map(([k, n]) => [k, n - (ddbKindsBefore.get(k) ?? 0)]),
     ),
     providerCalls: after.received - before.received,
+    ...tally.shared(),
     ...(options.sharedUntilMs === undefined
       ? {}
       : { recoverySeconds: recoveryAfter(workload, executions, options.sharedUntilMs / 1000) }),

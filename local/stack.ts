@@ -28,7 +28,7 @@ import { type DispatcherEnvironment, ENV } from '../shared/config/environment.js
 import { formatProducerQueues } from '../shared/config/producer-queues.js';
 import { DEFAULT_PRODUCER } from '../shared/contract/patterns.js';
 import { createDispatcher, type DispatcherClients } from '../shared/dispatch/create-dispatcher.js';
-import { BUCKETS_TABLE, REQUESTS_TABLE } from '../shared/storage/tables.js';
+import { BUCKETS_TABLE, READS_TABLE, REQUESTS_TABLE } from '../shared/storage/tables.js';
 import { DispatchActivity } from './activity.js';
 import { createTableAndWait } from './emulators/create-table.js';
 import { accountCredentials, LOCAL_CREDENTIALS, LOCAL_REGION } from './emulators/credentials.js';
@@ -173,6 +173,7 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
   const [
     bucketsTableName,
     requestsTableName,
+    readsTableName,
     queues,
     replies,
     replyTopicArn,
@@ -181,6 +182,7 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
   ] = await Promise.all([
     createTableAndWait(ddb, BUCKETS_TABLE, `${prefix}-buckets`),
     createTableAndWait(ddb, REQUESTS_TABLE, `${prefix}-requests`),
+    createTableAndWait(ddb, READS_TABLE, `${prefix}-reads`),
     createQueues(sqsc, {
       prefix,
       maxReceiveCount: options.maxReceiveCount ?? 5,
@@ -234,6 +236,7 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
   const env: DispatcherEnvironment = {
     bucketsTableName,
     requestsTableName,
+    readsTableName,
     producerQueues,
     scheduledQueueUrl: queues.scheduledQueueUrl,
     dlqUrl: queues.dlqUrl,
@@ -399,6 +402,7 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
     dispatcherVariables: {
       [ENV.bucketsTable]: env.bucketsTableName,
       [ENV.requestsTable]: env.requestsTableName,
+      ...(env.readsTableName === undefined ? {} : { [ENV.readsTable]: env.readsTableName }),
       [ENV.producerQueues]: formatProducerQueues(env.producerQueues),
       [ENV.scheduledQueueUrl]: env.scheduledQueueUrl,
       [ENV.dlqUrl]: env.dlqUrl,

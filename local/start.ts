@@ -5,6 +5,7 @@
  *
  *   npm start -- [--scale 1] [--accounts 3] [--regions 2] [--safety-factor 1] [--compare]
  *                [--report-dir reports] [--log-file FILE] [--concurrency 2]
+ *   npm start -- --scenario provisioner|planner [--compare] [--report-dir reports] …
  *   npm start -- --serve [--ec2-endpoint URL] [--service-quotas-endpoint URL] [--log-file FILE]
  *
  * The dispatcher runs with Powertools on, as on Lambda; its JSON log lines and EMF metrics go to
@@ -18,9 +19,18 @@ import { parseArgs } from 'node:util';
 import { summaryRows, textTable, writeReport } from './report.js';
 import { LOCAL_LATE_ALLOWANCE_MS, startLocalStack } from './stack.js';
 import {
+  checkLines,
+  runStoryPeers,
+  runStoryThroughStack,
+  type StoryResult,
+  storyWorkload,
+} from './stories/run-story.js';
+import { STORIES, type Story, storyNamed } from './stories/stories.js';
+import {
   buildWorkload,
   DEFAULT_ACCOUNTS,
   DEFAULT_REGIONS,
+  type LiveBucket,
   type LiveView,
   type RunOutcome,
   runThroughStack,
@@ -28,6 +38,8 @@ import {
 } from './workload.js';
 
 const USAGE = `usage: npm start -- [options]
+  --scenario NAME         storm (default: the demo), or a seed story: provisioner (RunInstances
+                          DryRun checks and launches), planner (50 plans reading the same quotas)
   --scale N               calls per bucket × N (default 1: ~20 s, ~40 s with --compare)
   --accounts N            target accounts, 1-3 (default 3)
   --regions N             regions, 1-2 (default 2)
@@ -45,6 +57,7 @@ function parseOptions() {
   try {
     return parseArgs({
       options: {
+        scenario: { type: 'string', default: 'storm' },
         scale: { type: 'string', default: '1' },
         accounts: { type: 'string', default: '3' },
         regions: { type: 'string', default: '2' },
@@ -94,7 +107,15 @@ const logFile = resolve(
     ),
 );
 
+const story = storyNamed(values.scenario);
+if (story === undefined && values.scenario !== 'storm') {
+  const names = ['storm', ...Object.keys(STORIES)].join(', ');
+  console.error(`--scenario must be one of ${names}, not ${values.scenario}\n${USAGE}`);
+  process.exit(2);
+}
+
 if (values.serve) await serve();
+else if (story !== undefined) await storyDemo(story);
 else await demo();
 
 async function serve(): Promise<void> {
@@ -214,6 +235,69 @@ async function demo(): Promise<void> {
   console.log(`Dispatcher log (Powertools JSON logs and EMF metrics): ${logFile}`);
 }
 
+/**
+ * A seed story (local/stories/stories.ts) with its live view, its targets checked, the peers
+ * with `--compare`, and the report.
+ */
+async function storyDemo(chosen: Story): Promise<void> {
+  const settings = {
+    safetyFactor,
+    lateAllowanceMs: LOCAL_LATE_ALLOWANCE_MS,
+    scale,
+    concurrency,
+    logFile,
+  };
+  const workload = storyWorkload(chosen, settings);
+  const limitOf = new Map(workload.buckets.map((b) => [b.label, b.configured.rate]));
+  console.log(
+    `Sluice local stack, ${values.scenario}: ${chosen.description}; ${workload.requests.length} calls, ` +
+      `ideal drain ${workload.idealSeconds.toFixed(1)} s at the provider's limits`,
+  );
+  const results: StoryResult[] = [];
+  const live = createLiveView(limitOf);
+  try {
+    results.push(await runStoryThroughStack(chosen, workload, { ...settings, onTick: live.tick }));
+  } finally {
+    live.end();
+  }
+  if (values.compare) {
+    for (const retryMode of ['standard', 'adaptive'] as const) {
+      console.log(`\nThe same calls, uncoordinated: SDK retryMode '${retryMode}', maxAttempts 3`);
+      const peerLive = createLiveView(limitOf);
+      try {
+        results.push(await runStoryPeers(chosen, workload, retryMode, peerLive.tick));
+      } finally {
+        peerLive.end();
+      }
+    }
+  }
+  const outcomes = results.map((r) => r.outcome);
+  console.log(`\n${textTable(summaryRows(outcomes))}`);
+  for (const result of results) {
+    const own = Object.entries(result.figures).map(([name, value]) => `${name} ${value}`);
+    if (own.length > 0) console.log(`${result.outcome.name}: ${own.join(', ')}`);
+  }
+  console.log(`\nTargets:\n${checkLines(results[0]?.checks ?? []).join('\n')}`);
+  const file = writeReport(values['report-dir'], {
+    workload,
+    outcomes,
+    generatedAt: new Date(),
+    settings: {
+      scenario: values.scenario,
+      scale: String(scale),
+      'safety-factor': String(safetyFactor),
+      concurrency: String(concurrency),
+    },
+  });
+  console.log(`\nReport: ${file}`);
+  console.log(`Dispatcher log (Powertools JSON logs and EMF metrics): ${logFile}`);
+}
+
+/** Requests of a bucket answered by a shared read (coalesced or cached), with no admission. */
+function shared(b: LiveBucket): number {
+  return (b.coalesced ?? 0) + (b.cached ?? 0);
+}
+
 /** The live view: a redrawn table on a terminal, a line every 5 s otherwise. */
 function createLiveView(limitOf: ReadonlyMap<string, number>) {
   const tty = process.stdout.isTTY === true;
@@ -231,6 +315,8 @@ function createLiveView(limitOf: ReadonlyMap<string, number>) {
         'done',
         'failed',
         'throttled',
+        'coalesced',
+        'cached',
         'admitted/s',
         'limit/s',
       ],
@@ -238,12 +324,15 @@ function createLiveView(limitOf: ReadonlyMap<string, number>) {
     for (const [label, b] of view.buckets) {
       rows.push([
         label,
-        String(Math.max(0, b.submitted - (b.admitted ?? b.finished))),
+        // Waiting for admission: neither admitted nor answered by a shared read.
+        String(Math.max(0, b.submitted - (b.admitted ?? b.finished) - shared(b))),
         b.admitted === undefined ? '-' : String(b.admitted),
         b.running === undefined ? '-' : String(b.running),
         String(b.finished),
         String(b.failed),
         String(b.throttled),
+        b.coalesced === undefined ? '-' : String(b.coalesced),
+        b.cached === undefined ? '-' : String(b.cached),
         (b.admittedRate ?? b.recentRate).toFixed(1),
         (limitOf.get(label) ?? 0).toFixed(1),
       ]);
@@ -266,14 +355,23 @@ function createLiveView(limitOf: ReadonlyMap<string, number>) {
         let executed = 0;
         let throttled = 0;
         let rate = 0;
+        let shared: { coalesced: number; cached: number } | undefined;
         for (const b of view.buckets.values()) {
           executed += b.executed;
           throttled += b.throttled;
           rate += b.recentRate;
+          if (b.coalesced !== undefined || b.cached !== undefined) {
+            shared ??= { coalesced: 0, cached: 0 };
+            shared.coalesced += b.coalesced ?? 0;
+            shared.cached += b.cached ?? 0;
+          }
         }
         console.log(
           `[${view.elapsedS.toFixed(0).padStart(3)} s] ${view.name}: ${view.finished}/${view.total} finished, ` +
-            `${executed} executed (${rate.toFixed(1)}/s), ${throttled} provider throttles`,
+            `${executed} executed (${rate.toFixed(1)}/s), ${throttled} provider throttles` +
+            (shared === undefined
+              ? ''
+              : `, ${shared.coalesced} coalesced, ${shared.cached} cached (no call)`),
         );
       }
     },

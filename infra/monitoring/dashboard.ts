@@ -22,7 +22,9 @@ import {
   admissionWrites,
   admittedCallsByBucket,
   admittedCallsOfBucket,
+  cachedByService,
   callDuration,
+  coalescedByService,
   dispatcherMetrics,
   effectiveRateByBucket,
   notAdmittedByBucket,
@@ -140,7 +142,8 @@ export class CoordinatorDashboard extends Construct {
             '# Sluice throttle coordinator',
             'Admission per bucket (one series per service, bucket and region; the accounts of a ' +
               'region are summed, while each account has its own provider bucket), what ' +
-              'providers still throttled, re-queues, results, queues and the dispatcher. ' +
+              'providers still throttled, re-queues, results, queues and the dispatcher, and ' +
+              'the reads that shared a call or came from the cache instead of calling. ' +
               'Sluice metrics are Metrics Insights queries over the `Sluice` namespace.',
             props.buckets.length > shown.length
               ? `Per-bucket graphs: the first ${shown.length} of ${props.buckets.length} buckets.`
@@ -246,6 +249,16 @@ export class CoordinatorDashboard extends Construct {
         graph('Wait per priority level, maximum (ms)', [waitTimeByPriority('MAX')], {
           width: THIRD,
           leftLabel: 'ms',
+        }),
+      ],
+      [
+        graph(
+          'Reads answered by an identical call in flight (coalesced) per minute',
+          [coalescedByService()],
+          { leftLabel: 'requests / min' },
+        ),
+        graph('Reads answered from the cache per minute', [cachedByService()], {
+          leftLabel: 'requests / min',
         }),
       ],
     ];

@@ -176,6 +176,19 @@ export function waitTimeByPriority(aggregate: 'AVG' | 'MAX'): MathExpression {
   return sluiceMetric({ metric: METRICS.WaitTimeMs, aggregate, groupBy: ['Priority'] });
 }
 
+/**
+ * Requests finished with the output of an identical read's call (single-flight), per minute, by
+ * service: provider calls and tokens saved.
+ */
+export function coalescedByService(): MathExpression {
+  return sluiceMetric({ metric: METRICS.CoalescedCalls, aggregate: 'SUM', groupBy: ['Service'] });
+}
+
+/** Requests finished with a cached output, per minute, by service: calls and tokens saved. */
+export function cachedByService(): MathExpression {
+  return sluiceMetric({ metric: METRICS.CachedCalls, aggregate: 'SUM', groupBy: ['Service'] });
+}
+
 /** Wall time of provider calls, by service. */
 export function callDuration(aggregate: 'AVG' | 'MAX'): MathExpression {
   return sluiceMetric({

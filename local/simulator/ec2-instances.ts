@@ -14,7 +14,7 @@ import {
   tagPairs,
   tagsFor,
 } from './ec2-protocol.js';
-import { ProviderError } from './errors.js';
+import { DRY_RUN_OPERATION, ProviderError } from './errors.js';
 
 /** Renders a call's XML answer for a request id (a replay gets a new id, the same content). */
 export type Render = (requestId: string) => string;
@@ -68,11 +68,12 @@ export class Ec2Instances {
     nowMs: number,
   ): Render {
     if (params.get('DryRun') === 'true') {
-      // EC2's answer to a DryRun that would have succeeded: an error, 412.
+      // EC2 checks the request as it would run it, then answers a DryRun that would have
+      // succeeded with an error, 412. (Permissions are checked before: simulator.ts.)
+      if (call.action === 'RunInstances') launchCount(params);
       throw new ProviderError(
-        'DryRunOperation',
+        DRY_RUN_OPERATION,
         'Request would have succeeded, but DryRun flag is set.',
-        412,
       );
     }
     switch (call.action) {
@@ -110,14 +111,7 @@ export class Ec2Instances {
     clientToken: string | undefined,
     nowMs: number,
   ): Render {
-    const maxCount = Number(params.get('MaxCount'));
-    const minCount = params.has('MinCount') ? Number(params.get('MinCount')) : maxCount;
-    if (!Number.isSafeInteger(minCount) || minCount < 1 || minCount > maxCount) {
-      throw new ProviderError(
-        'InvalidParameterValue',
-        `Value (${params.get('MinCount')}) for parameter minCount is invalid. Expected a positive number not greater than maxCount.`,
-      );
-    }
+    const maxCount = launchCount(params);
     const store = this.instancesOf(call);
     const reservationId = `r-${this.id()}`;
     const tags = tagsFor(call.input, 'instance');
@@ -235,6 +229,23 @@ export class Ec2Instances {
   private id(): string {
     return (this.nextId++).toString(16).padStart(17, '0');
   }
+}
+
+/**
+ * How many instances RunInstances launches (all of `MaxCount`: capacity never runs short here),
+ * after EC2's check of the counts, which a DryRun passes too.
+ * @throws {ProviderError} `InvalidParameterValue` when `MinCount` is not within 1 … `MaxCount`.
+ */
+function launchCount(params: URLSearchParams): number {
+  const maxCount = Number(params.get('MaxCount'));
+  const minCount = params.has('MinCount') ? Number(params.get('MinCount')) : maxCount;
+  if (!Number.isSafeInteger(minCount) || minCount < 1 || minCount > maxCount) {
+    throw new ProviderError(
+      'InvalidParameterValue',
+      `Value (${params.get('MinCount')}) for parameter minCount is invalid. Expected a positive number not greater than maxCount.`,
+    );
+  }
+  return maxCount;
 }
 
 function filterMatches(instance: SimInstance, name: string, values: ReadonlySet<string>): boolean {

@@ -66,6 +66,8 @@ export function ec2SdkInput(input: Readonly<Record<string, unknown>>): Record<st
   if (input.Filter !== undefined) out.Filters = input.Filter;
   if (input.MaxResults !== undefined) out.MaxResults = input.MaxResults;
   if (input.NextToken !== undefined) out.NextToken = input.NextToken;
+  // A DryRun draws on no resource bucket (it launches nothing): the catalog reads the flag.
+  if (input.DryRun !== undefined) out.DryRun = input.DryRun === 'true';
   return out;
 }
 

@@ -12,6 +12,8 @@ export const SIM_ERROR_STATUS: Readonly<Record<string, number>> = Object.freeze(
   InvalidParameterCombination: 400,
   MissingParameter: 400,
   UnauthorizedOperation: 403,
+  // Not a failure: EC2's answer to a DryRun that would have succeeded.
+  DryRunOperation: 412,
   AuthFailure: 401,
   InternalError: 500,
   Unavailable: 503,
@@ -21,6 +23,17 @@ export const SIM_ERROR_STATUS: Readonly<Record<string, number>> = Object.freeze(
   NoSuchResourceException: 400,
   ServiceException: 500,
 });
+
+/** EC2's answer to a `DryRun` call that would have succeeded (HTTP 412): its success signal. */
+export const DRY_RUN_OPERATION = 'DryRunOperation';
+
+/** EC2's answer to a call the caller's IAM policies do not allow (DryRun or not). */
+export function unauthorizedOperation(): ProviderError {
+  return new ProviderError(
+    'UnauthorizedOperation',
+    'You are not authorized to perform this operation.',
+  );
+}
 
 /**
  * A call the provider refuses: answered with `code`, `message` and `status` in the service's

@@ -2,6 +2,7 @@
  * The options of {@link startProviderSimulator}, in one place: the server's (port, latency), the
  * callers' (accounts, default region) and the provider model's (limits, penalty, faults, clock).
  */
+import type { SimCall } from './call.js';
 import type { SimFault } from './faults.js';
 import type { SimLimits, SimPenalty } from './throttle.js';
 
@@ -34,6 +35,13 @@ export interface ProviderSimulatorOptions {
    * for `durationMs`, and each call during the penalty restarts it.
    */
   readonly penalty?: SimPenalty;
+  /**
+   * Whether the caller's IAM policies allow the call. A call they do not is answered
+   * `UnauthorizedOperation` (EC2, HTTP 403) once admitted — a `DryRun` too: that is the answer a
+   * DryRun exists to get, where one that would succeed is answered `DryRunOperation` (412).
+   * @default every call is allowed
+   */
+  readonly permits?: (call: SimCall) => boolean;
   /** Faults armed from the start (and re-armed by `reset()`). */
   readonly faults?: readonly SimFault[];
 }

@@ -36,6 +36,8 @@ export interface ProviderSimulator {
   executedClientTokens(): Map<string, number>;
   /** Tokens in a bucket now (refilled to the clock); a bucket never used is full. */
   bucketTokens(key: SimBucketKey): number;
+  /** Tokens taken from a bucket by the calls it admitted (DryRuns: the request bucket only). */
+  bucketDebits(key: SimBucketKey): number;
   /** Arms a fault; returns a function that disarms it. */
   inject(fault: SimFault): () => void;
   /**
@@ -116,6 +118,7 @@ export async function startProviderSimulator(
     executions: simulator.stats.executions,
     executedClientTokens: () => simulator.stats.executedClientTokens(),
     bucketTokens: (key) => simulator.bucketTokens(key),
+    bucketDebits: (key) => simulator.bucketDebits(key),
     inject: (fault) => simulator.faults.arm(fault),
     reset: () => simulator.reset(),
     close() {

@@ -1,6 +1,7 @@
 /**
  * One call through the simulated provider, in the order AWS applies its checks: count it, admit
- * it against the caller's buckets (throttling first), apply a fault armed for it, run it (or
+ * it against the caller's buckets (throttling first), check the caller's permissions (the
+ * `permits` option: `UnauthorizedOperation` otherwise), apply a fault armed for it, run it (or
  * replay an earlier `ClientToken` answer), record the execution, and apply a fault armed for
  * after it ran. The same pipeline serves both services; each brings its codec, its buckets and
  * what running a call means. No HTTP here: the server decodes requests into these calls.
@@ -23,7 +24,7 @@ import {
   nestQueryParams,
   xmlAnswer,
 } from './ec2-protocol.js';
-import { ProviderError } from './errors.js';
+import { DRY_RUN_OPERATION, ProviderError, unauthorizedOperation } from './errors.js';
 import { Faults, faultError, type SimFault } from './faults.js';
 import type { ProviderSimulatorOptions } from './options.js';
 import { serviceQuotasResult } from './service-quotas-data.js';
@@ -50,6 +51,16 @@ interface Steps {
   perform(): Performed;
 }
 
+/** The answer to a call the caller's IAM policies do not allow, in the service's terms. */
+function denied(call: SimCall): ProviderError {
+  return call.service === EC2_SERVICE
+    ? unauthorizedOperation()
+    : new ProviderError(
+        'AccessDeniedException',
+        'You do not have sufficient access to perform this action.',
+      );
+}
+
 /** The simulated provider's state and its request pipeline. */
 export class Simulator {
   readonly stats = new Stats();
@@ -68,6 +79,11 @@ export class Simulator {
   /** Tokens in a bucket now (refilled to the clock); a bucket never used is full. */
   bucketTokens(key: SimBucketKey): number {
     return this.throttle.tokens(key, this.clock());
+  }
+
+  /** Tokens taken from a bucket by the calls it admitted, since the start (or `reset()`). */
+  bucketDebits(key: SimBucketKey): number {
+    return this.throttle.debited(key);
   }
 
   /**
@@ -159,6 +175,7 @@ export class Simulator {
           this.options.retryAfter === true ? retryAfterSeconds(admission.waitSeconds) : undefined;
         return codec.throttled(requestId, retryAfter);
       }
+      if (this.options.permits?.(call) === false) throw denied(call);
       const before = this.faults.take(call, false);
       if (before !== undefined) {
         counters.errors++;
@@ -167,7 +184,8 @@ export class Simulator {
       performed = steps.perform();
     } catch (err) {
       if (!(err instanceof ProviderError)) throw err;
-      counters.errors++;
+      if (err.code === DRY_RUN_OPERATION) counters.dryRuns++;
+      else counters.errors++;
       return codec.error(err, requestId);
     }
     if (performed.ran) {

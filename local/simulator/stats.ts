@@ -8,7 +8,7 @@ import type { SimCall, SimService } from './call.js';
 
 /** Calls that ended each way, for one (account, region, service, action). */
 export interface SimCounters {
-  /** Every call that named an action; = executed + throttled + duplicateTokens + errors. */
+  /** Every call that named an action; = executed + throttled + duplicateTokens + dryRuns + errors. */
   readonly received: number;
   /** Calls that ran (side effects happened), including those answered by an `afterExecute` fault. */
   readonly executed: number;
@@ -16,7 +16,12 @@ export interface SimCounters {
   readonly throttled: number;
   /** Answered from the idempotency record of an earlier call with the same `ClientToken`. */
   readonly duplicateTokens: number;
-  /** Any other error answer: injected faults, validation, `DryRunOperation`, not found. */
+  /**
+   * `DryRun` calls that would have succeeded: answered `DryRunOperation` (412), EC2's success
+   * signal for a DryRun. They spent a request token and ran nothing.
+   */
+  readonly dryRuns: number;
+  /** Any other error answer: injected faults, validation, `UnauthorizedOperation`, not found. */
   readonly errors: number;
 }
 
@@ -108,6 +113,7 @@ export class Stats {
       sum.executed += c.executed;
       sum.throttled += c.throttled;
       sum.duplicateTokens += c.duplicateTokens;
+      sum.dryRuns += c.dryRuns;
       sum.errors += c.errors;
     }
     return sum;
@@ -130,5 +136,5 @@ export class Stats {
 }
 
 function zeroCounters(): CallCounters {
-  return { received: 0, executed: 0, throttled: 0, duplicateTokens: 0, errors: 0 };
+  return { received: 0, executed: 0, throttled: 0, duplicateTokens: 0, dryRuns: 0, errors: 0 };
 }

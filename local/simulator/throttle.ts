@@ -69,6 +69,8 @@ export class Throttle {
   private readonly buckets = new Map<string, Bucket>();
   /** Action (account, region, service, action) → end of its penalty, ms. */
   private readonly penalties = new Map<string, number>();
+  /** Bucket → tokens taken by admitted calls. */
+  private readonly debits = new Map<string, number>();
 
   constructor(private readonly options: ThrottleOptions = {}) {}
 
@@ -111,6 +113,10 @@ export class Throttle {
       return { admitted: false, waitSeconds };
     }
     for (const { bucket, cost } of draws) bucket.tokens = Math.max(0, bucket.tokens - cost);
+    for (const need of needs) {
+      const id = bucketId({ ...scope, bucket: need.bucket });
+      this.debits.set(id, (this.debits.get(id) ?? 0) + need.cost);
+    }
     return { admitted: true };
   }
 
@@ -125,10 +131,16 @@ export class Throttle {
     return bucket.tokens;
   }
 
-  /** Every bucket full again, no penalties. */
+  /** Tokens taken from a bucket by the calls it admitted, since the start or {@link clear}. */
+  debited(key: SimBucketKey): number {
+    return this.debits.get(bucketId(key)) ?? 0;
+  }
+
+  /** Every bucket full again, no penalties, nothing debited. */
   clear(): void {
     this.buckets.clear();
     this.penalties.clear();
+    this.debits.clear();
   }
 
   private bucket(key: SimBucketKey, defaultLimit: BucketLimit, nowMs: number): Bucket {

@@ -16,8 +16,7 @@ import {
   type RequestCounter,
   settle,
 } from './bucket-context.js';
-import type { BucketState } from './bucket-state.js';
-import { hintAttribute } from './bucket-state.js';
+import { type BucketState, hintAttribute } from './bucket-state.js';
 import { InvalidAdmissionGroupError } from './errors.js';
 import { type GcraParams, planAdmission, retryAtUs, slotsFrom, US_PER_MS } from './gcra.js';
 import { type BucketView, flowKey, place } from './placement.js';
@@ -167,9 +166,12 @@ export async function admitGroup(
     grants.push(grant);
   }
 
-  // Requests past the admitted prefix wait until the first of them fits on every bucket.
-  const firstWaiting = eligible[count];
-  if (firstWaiting !== undefined) {
+  // Requests past the admitted prefix wait until each of them would fit on every bucket, one
+  // after another: their retries come back spread out as they will be admitted, not as a herd.
+  const waiting = eligible.slice(count);
+  const retryAtMsOf = new Map<number, number>();
+  if (waiting.length > 0) {
+    const atUs = waiting.map(() => retryAtUsMax);
     keys.forEach((key, b) => {
       const state = knownState(context, key);
       if (state.tatUs === undefined) return;
@@ -178,14 +180,19 @@ export async function admitGroup(
         context.lateAllowanceMs,
         state.rate.fraction,
       );
-      const cost = (costs[firstWaiting] as number[])[b] as number;
-      retryAtUsMax = Math.max(
-        retryAtUsMax,
-        retryAtUs(state.tatUs, params, cost, context.horizonUs),
-      );
+      let before = 0;
+      waiting.forEach((requestIndex, w) => {
+        const cost = (costs[requestIndex] as number[])[b] as number;
+        const fits = retryAtUs(state.tatUs as number, params, before + cost, context.horizonUs);
+        atUs[w] = Math.max(atUs[w] as number, fits);
+        before += cost;
+      });
+    });
+    waiting.forEach((requestIndex, w) => {
+      const ms = Math.ceil((atUs[w] as number) / US_PER_MS);
+      retryAtMsOf.set(requestIndex, Math.max(ms, context.clock()));
     });
   }
-  const retryAtMs = Math.max(Math.ceil(retryAtUsMax / US_PER_MS), context.clock());
   const slowed = keys.some((key) => knownState(context, key).rate.fraction < 1);
   eligible.forEach((requestIndex, position) => {
     if (position < count) {
@@ -200,6 +207,7 @@ export async function admitGroup(
         fractions: grants.map((g) => g.fraction),
       };
     } else {
+      const retryAtMs = retryAtMsOf.get(requestIndex) ?? context.clock();
       decisions[requestIndex] = { kind: 'not-yet', retryAtMs, slowed };
     }
   });
@@ -273,8 +281,9 @@ async function placeRun(
       state = await settle(context, key, written, counter);
       if (!written.ok) continue;
       for (const slotUs of placement.slotsUs) {
+        // A cut-in lands after now + freeze: its call checks in before it runs.
         grant.slotsUs.push(slotUs);
-        grant.positions.push(positionOf(context, slotUs, nowUs, state.headSeq));
+        grant.positions.push({ slotUs, seq: state.headSeq, shiftUs: state.fold.shiftUs });
       }
       markGrant(grant, state);
       placedCount += placement.count;
@@ -299,6 +308,10 @@ async function placeRun(
       hintAttribute('flowTail', tag.level, tag.flow),
     ];
     const multiCost = rest.slice(0, plan.count).some((cost) => cost > 1);
+    // Slots this close run without checking in: the append freezes them (bucket-item.ts).
+    const freezeUntilUs = nowUs + context.scheduling.freezeMs * US_PER_MS;
+    const direct = plan.slotsUs.slice(0, plan.count).filter((s) => s <= freezeUntilUs);
+    const frozen = direct.length === 0 ? {} : { frozenUs: Math.max(...direct) };
     counter.writes++;
     const written = await context.items.append(
       key,
@@ -311,6 +324,7 @@ async function placeRun(
             newTatUs: nowUs + incrementUs,
             lastSlotUs,
             tails,
+            ...frozen,
           }
         : {
             kind: 'busy',
@@ -319,8 +333,10 @@ async function placeRun(
             multiCost,
             incrementUs,
             highestTatUs: nowUs + context.horizonUs + params.toleranceUs - incrementUs,
+            expectedTatUs: state.tatUs as number,
             lastOffsetUs: incrementUs - params.toleranceUs,
             tails,
+            ...frozen,
           },
     );
     state = await settle(context, key, written, counter);
@@ -337,7 +353,13 @@ async function placeRun(
     };
     for (const slotUs of slots) {
       grant.slotsUs.push(slotUs);
-      grant.positions.push(positionOf(context, slotUs, nowUs, state.headSeq));
+      // A slot the append froze never moves; any other checks in before it runs.
+      const fixed = frozen.frozenUs !== undefined && slotUs <= frozen.frozenUs;
+      grant.positions.push(
+        fixed
+          ? { slotUs, seq: FIXED }
+          : { slotUs, seq: state.headSeq, shiftUs: state.fold.shiftUs },
+      );
     }
     markGrant(grant, state);
     return { kind: 'placed', count: placedCount + plan.count };
@@ -353,21 +375,6 @@ async function placeRun(
       ? nowUs
       : retryAtUs(Math.max(state.tatUs, nowUs), params, first, context.horizonUs);
   return { kind: 'not-yet', retryAtUs: Math.max(at, nowUs + params.intervalUs) };
-}
-
-/**
- * Where a granted slot stands. A slot due within half the freeze margin is {@link FIXED}: no
- * change can land before `now + freeze` (the other half covers clocks that disagree), so it
- * needs no check-in on this bucket.
- */
-function positionOf(
-  context: BucketContext,
-  slotUs: number,
-  nowUs: number,
-  headSeq: number,
-): TimelinePosition {
-  const fixedUntilUs = nowUs + (context.scheduling.freezeMs * US_PER_MS) / 2;
-  return { slotUs, seq: slotUs <= fixedUntilUs ? FIXED : headSeq };
 }
 
 function markGrant(grant: Grant, state: BucketState): void {

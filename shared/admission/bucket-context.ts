@@ -9,6 +9,7 @@ import { type BucketState, EMPTY_BUCKET } from './bucket-state.js';
 import { type GcraParams, gcraParams } from './gcra.js';
 import { intervalAt, type LearnedRatePolicy } from './learned-rate.js';
 import type { LevelPolicy } from './placement.js';
+import { foldDropped } from './timeline.js';
 
 /** How calls are ordered when they compete for a bucket (shared/admission/placement.ts). */
 export interface SchedulingPolicy {
@@ -80,7 +81,11 @@ export function knownState(context: BucketContext, key: string): BucketState {
   return context.known.get(key) ?? EMPTY_BUCKET;
 }
 
-/** The log is kept this short: old entries matter only to reservations older than the rest. */
+/**
+ * The log keeps at least this many entries, and the item's fold what reservations need of the
+ * ones it drops (./timeline.ts, `LogFold`): short, so the item (and every write's capacity
+ * units) stays small — about 30 bytes an entry.
+ */
 export const LOG_KEEP = 32;
 const LOG_PRUNE_AT = 64;
 
@@ -93,11 +98,13 @@ export async function pruneIfLong(
 ): Promise<void> {
   if (state.log.length < LOG_PRUNE_AT) return;
   counter.writes++;
+  const dropped = state.log.length - LOG_KEEP;
   const written = await context.items.prune(
     key,
-    state.log.length - LOG_KEEP,
+    state.log.slice(dropped),
     state.headSeq,
     state.log.length,
+    foldDropped(state.fold, state.log.slice(0, dropped)),
   );
   if (written.ok) context.known.set(key, written.state);
 }

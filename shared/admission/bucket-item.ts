@@ -32,7 +32,7 @@ import {
 } from './bucket-state.js';
 import { US_PER_S } from './gcra.js';
 import type { RateState } from './learned-rate.js';
-import type { TimelineEntry } from './timeline.js';
+import { type LogFold, shiftTotal, type TimelineEntry } from './timeline.js';
 
 /** The narrowest client the bucket store needs: anything that sends DynamoDB commands. */
 export type DynamoSender = Pick<DynamoDBClient, 'send'>;
@@ -57,12 +57,21 @@ export type AppendWrite = {
   readonly multiCost: boolean;
   /** Hints to set to the slot of the last appended cell. */
   readonly tails: readonly string[];
+  /**
+   * The last appended slot within the freeze margin of now, if any: the append freezes it (and
+   * every slot before it) in the same write, so that no cut-in planned a moment ago — its `now`
+   * earlier than ours — can land before a call that runs without checking in. With it, a busy
+   * append is conditioned on the exact TAT it planned from (its slots must be the planned ones).
+   */
+  readonly frozenUs?: number;
 } & (
   | { readonly kind: 'idle'; readonly newTatUs: number; readonly lastSlotUs: number }
   | {
       readonly kind: 'busy';
       readonly incrementUs: number;
       readonly highestTatUs: number;
+      /** The TAT the plan started from (a condition only when the append freezes). */
+      readonly expectedTatUs: number;
       /** Last appended slot − old TAT. */
       readonly lastOffsetUs: number;
     }
@@ -138,11 +147,21 @@ export class BucketItems {
       for (const tail of write.tails) u.set(tail, u.value(write.lastSlotUs));
     } else {
       const tat = u.name(A.tat);
-      u.when(`${tat} BETWEEN ${u.value(write.nowUs)} AND ${u.value(write.highestTatUs)}`);
+      u.when(
+        write.frozenUs === undefined
+          ? `${tat} BETWEEN ${u.value(write.nowUs)} AND ${u.value(write.highestTatUs)}`
+          : `${tat} = ${u.value(write.expectedTatUs)}`,
+      );
       u.set(A.tat, `${tat} + ${u.value(write.incrementUs)}`);
       u.set(A.expiresAt, u.value(this.#expiresAt(write.highestTatUs + write.incrementUs)));
       if (write.multiCost) u.set(A.multiCost, u.value(1));
       for (const tail of write.tails) u.set(tail, `${tat} + ${u.value(write.lastOffsetUs)}`);
+    }
+    if (write.frozenUs !== undefined) {
+      // Appended slots come after every slot before them: the watermark only ever rises.
+      const frz = u.name(A.frozen);
+      u.when(`(attribute_not_exists(${frz}) OR ${frz} <= ${u.value(write.frozenUs)})`);
+      u.set(A.frozen, u.value(write.frozenUs));
     }
     u.when(rateGuard(u, write.fraction));
     return this.#send(key, u);
@@ -235,12 +254,25 @@ export class BucketItems {
     return this.#send(key, u);
   }
 
-  /** Drops the `count` oldest log entries if the log is still the one seen (head and length). */
-  prune(key: string, count: number, headSeq: number, length: number): Promise<ItemWrite> {
+  /**
+   * Keeps only the newest entries, `kept`, if the log is still the one seen (head and length),
+   * and what a reservation needs to follow the dropped ones: `fold` (`foldDropped` in
+   * ./timeline.ts). The kept entries are written whole: dynalite removes several list elements
+   * in one `REMOVE` one after another, each shifting the next index.
+   */
+  prune(
+    key: string,
+    kept: readonly TimelineEntry[],
+    headSeq: number,
+    length: number,
+    fold: LogFold,
+  ): Promise<ItemWrite> {
     const u = new Update();
     const log = u.name(A.log);
     u.when(`${u.name(A.headSeq)} = ${u.value(headSeq)} AND size(${log}) = ${u.value(length)}`);
-    for (let i = 0; i < count; i++) u.remove(`${A.log}[${i}]`);
+    u.set(A.log, u.list(kept.map(encodeEntry)));
+    u.set(A.droppedReach, u.value(fold.reachUs));
+    u.set(A.droppedRateSeq, u.value(fold.rateSeq));
     return this.#send(key, u);
   }
 
@@ -299,6 +331,12 @@ function frozenBefore(u: Update, atUs: number): string {
 
 function appendToLog(u: Update, entries: readonly TimelineEntry[]): void {
   const log = u.name(A.log);
+  // Every shift counts towards the fold's total (./timeline.ts, `LogFold`).
+  const shifted = entries.reduce((sum, e) => sum + shiftTotal(e), 0);
+  u.set(
+    A.shiftTotal,
+    `if_not_exists(${u.name(A.shiftTotal)}, ${u.value(0)}) + ${u.value(shifted)}`,
+  );
   u.set(
     A.log,
     `list_append(if_not_exists(${log}, ${u.list([])}), ${u.list(entries.map(encodeEntry))})`,

@@ -15,6 +15,9 @@
  * - `rf`, `rc`, `rd`, `rt`, `re`, `rs` — the learned rate (shared/admission/learned-rate.ts):
  *   fraction in force (absent: 1), ceiling, fraction decreased to, when (µs), epoch, and the slot
  *   after which the epoch's rate spaces the cells.
+ * - `sh`, `dr`, `dq` — what the log keeps of the entries it dropped (`LogFold` in ./timeline.ts):
+ *   the sum of every shift ever written, the furthest reach of a dropped shift, the newest dropped
+ *   rate entry.
  * - `lt:<level>`, `ft:<level>:<flow>`, `cm:<level>` — placement hints (shared/admission/placement.ts):
  *   where each level's and flow's cells end, and each level's cut-in meter. Hints steer where a
  *   call goes; the bound never depends on them.
@@ -22,7 +25,7 @@
 import { BUCKETS_TABLE } from '../storage/tables.js';
 import { BucketStoreError } from './errors.js';
 import { type RateState, UNTHROTTLED } from './learned-rate.js';
-import type { TimelineEntry } from './timeline.js';
+import { type LogFold, NO_FOLD, type TimelineEntry } from './timeline.js';
 
 /** A DynamoDB attribute value, as far as bucket items use them. */
 export type BucketAttribute = { N?: string; S?: string; L?: BucketAttribute[] };
@@ -46,6 +49,9 @@ export const BUCKET_ATTRIBUTES = {
   decreasedAt: 'rt',
   epoch: 're',
   rateSince: 'rs',
+  shiftTotal: 'sh',
+  droppedReach: 'dr',
+  droppedRateSeq: 'dq',
   levelTail: 'lt:',
   flowTail: 'ft:',
   cutMeter: 'cm:',
@@ -67,6 +73,8 @@ export interface BucketState {
   readonly headSeq: number;
   /** The entries still held, oldest first. */
   readonly log: readonly TimelineEntry[];
+  /** What the log keeps of the entries it dropped. */
+  readonly fold: LogFold;
   readonly rate: RateState;
   /** By level name. */
   readonly levelTailsUs: ReadonlyMap<string, number>;
@@ -84,6 +92,7 @@ export const EMPTY_BUCKET: BucketState = Object.freeze({
   gridStartUs: 0,
   multiCost: false,
   headSeq: 0,
+  fold: NO_FOLD,
   log: Object.freeze([]),
   rate: UNTHROTTLED,
   levelTailsUs: new Map(),
@@ -151,6 +160,11 @@ export function decodeBucket(key: string, item: BucketItem | undefined): BucketS
     multiCost: item[A.multiCost] !== undefined,
     headSeq,
     log,
+    fold: {
+      shiftUs: number(A.shiftTotal) ?? 0,
+      reachUs: number(A.droppedReach) ?? 0,
+      rateSeq: number(A.droppedRateSeq) ?? 0,
+    },
     rate,
     levelTailsUs,
     flowTailsUs,

@@ -115,7 +115,7 @@ export async function checkIn(
         fractions.push(state?.rate.fraction ?? 1);
         continue;
       }
-      const now = replay(before, state.log, state.headSeq);
+      const now = replay(before, state.log, state.headSeq, state.fold);
       if (now === undefined) return { kind: 'lost' } as const;
       if (now.slotUs !== before.slotUs) moved = true;
       if (state.rate.fraction < 1) slowed = true;

@@ -73,6 +73,49 @@ export interface TimelinePosition {
   readonly slotUs: number;
   /** The log position; {@link FIXED} for a slot no change can reach. */
   readonly seq: number;
+  /** The bucket's {@link LogFold.shiftUs} at that log position (absent: unknown). */
+  readonly shiftUs?: number;
+}
+
+/**
+ * What the log keeps of the entries it dropped, so that a reservation granted long ago can still
+ * follow them. Past its *reach* (`atUs`, or for a strided shift the last inserted cell's point)
+ * a shift moves every slot by the same amount, and shifts only ever move slots later: a slot
+ * after every dropped shift's reach moved by exactly the sum of their amounts. The bucket counts
+ * that sum over all shifts ever written (`shiftUs`), and a position remembers the count when it
+ * replayed; the difference, less the kept entries' part, is what the dropped ones did to it.
+ * A rate entry re-spaces instead: positions older than a dropped one cannot follow it.
+ */
+export interface LogFold {
+  /** The sum of {@link shiftTotal} over every entry ever written. */
+  readonly shiftUs: number;
+  /** The furthest {@link shiftReach} of any dropped shift. */
+  readonly reachUs: number;
+  /** The newest dropped rate entry (0: none). */
+  readonly rateSeq: number;
+}
+
+/** No entry was ever dropped. */
+export const NO_FOLD: LogFold = Object.freeze({ shiftUs: 0, reachUs: 0, rateSeq: 0 });
+
+/** How far an entry moves a slot past its reach: all its cells (0 for a rate change). */
+export function shiftTotal(entry: TimelineEntry): number {
+  return entry.kind === 'shift' ? entry.byUs * Math.max(1, entry.count) : 0;
+}
+
+/** Past this slot, a shift moves every slot by {@link shiftTotal}. */
+export function shiftReach(entry: ShiftEntry): number {
+  return entry.atUs + Math.max(0, entry.count - 1) * Math.max(1, entry.strideUs);
+}
+
+/** The fold after dropping `dropped` (the oldest entries of the log). */
+export function foldDropped(fold: LogFold, dropped: readonly TimelineEntry[]): LogFold {
+  let { reachUs, rateSeq } = fold;
+  for (const entry of dropped) {
+    if (entry.kind === 'rate') rateSeq = Math.max(rateSeq, entry.seq);
+    else reachUs = Math.max(reachUs, shiftReach(entry));
+  }
+  return { shiftUs: fold.shiftUs, reachUs, rateSeq };
 }
 
 /**
@@ -99,26 +142,38 @@ export function applyEntry(slotUs: number, entry: TimelineEntry): number {
 
 /**
  * Replays the entries after `position.seq` (in any order; they are sorted here) onto its slot.
- * `undefined` when the log no longer holds all of them (it was pruned): the caller cannot know
- * its slot and must go through admission again, which wastes its tokens but never exceeds the
- * bucket.
+ * Entries the log dropped are followed through the `fold` where they can be (see
+ * {@link LogFold}). `undefined` when they cannot: the caller cannot know its slot and must go
+ * through admission again, which wastes its tokens but never exceeds the bucket.
  */
 export function replay(
   position: TimelinePosition,
   entries: readonly TimelineEntry[],
   headSeq: number,
+  fold: LogFold = NO_FOLD,
 ): TimelinePosition | undefined {
-  if (position.seq === FIXED || headSeq <= position.seq) return position;
+  if (position.seq === FIXED) return position;
+  if (headSeq <= position.seq) return { ...position, shiftUs: fold.shiftUs };
   const newer = entries.filter((e) => e.seq > position.seq).sort((a, b) => a.seq - b.seq);
   let expected = position.seq + 1;
   let slotUs = position.slotUs;
+  const firstKept = newer[0]?.seq ?? headSeq + 1;
+  if (firstKept > expected) {
+    // The entries before the first kept one were dropped: only shifts, all reaching before
+    // this slot, can be followed.
+    if (position.shiftUs === undefined || position.seq < fold.rateSeq) return undefined;
+    if (slotUs <= fold.reachUs) return undefined;
+    const kept = newer.reduce((sum, e) => sum + shiftTotal(e), 0);
+    slotUs += fold.shiftUs - kept - position.shiftUs;
+    expected = firstKept;
+  }
   for (const entry of newer) {
     if (entry.seq !== expected) return undefined;
     slotUs = applyEntry(slotUs, entry);
     expected++;
   }
   if (expected !== headSeq + 1) return undefined;
-  return { slotUs, seq: headSeq };
+  return { slotUs, seq: headSeq, shiftUs: fold.shiftUs };
 }
 
 /**

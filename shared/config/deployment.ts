@@ -38,6 +38,7 @@ import {
   regionProblems,
   resolveProducer,
 } from './producers.js';
+import { type ReadsPolicy, readsPolicyOf, readsProblems, readsSchema } from './reads.js';
 import {
   assuredTotal,
   learnedRatePolicyOf,
@@ -165,6 +166,8 @@ export const deploymentConfigSchema = z.strictObject({
   scheduling: schedulingSchema.optional(),
   /** How a throttled bucket slows down and recovers. @default {} */
   learnedRate: learnedRateSchema.optional(),
+  /** Identical reads sharing one call (on), and the result cache per operation (off). @default {} */
+  reads: readsSchema.optional(),
 });
 
 /** The deployment configuration as written. */
@@ -192,6 +195,7 @@ export interface DeploymentConfig extends ProducerDeployment {
   readonly callTimeouts: Readonly<Record<string, CallTimeoutsConfig>>;
   readonly scheduling: SchedulingPolicy;
   readonly learnedRate: LearnedRatePolicy;
+  readonly reads: ReadsPolicy;
 }
 
 /** One target account of the deployment. */
@@ -214,6 +218,7 @@ export function parseDeploymentConfig(value: unknown): DeploymentConfig {
   if (parsed.success) {
     const { data } = parsed;
     problems.push(...validateLimitsConfig(data.limits ?? {}, ['limits']));
+    problems.push(...readsProblems(data.reads, ['reads']));
     const context = {
       targets: data.targets,
       replyDestinations: (data.replyTo ?? []).map((entry) => entry.destination),
@@ -297,6 +302,7 @@ export function parseDeploymentConfig(value: unknown): DeploymentConfig {
     callTimeouts: data.callTimeouts ?? {},
     scheduling: schedulingPolicyOf(data.scheduling),
     learnedRate: learnedRatePolicyOf(data.learnedRate),
+    reads: readsPolicyOf(data.reads),
   });
 }
 

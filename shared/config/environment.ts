@@ -21,6 +21,8 @@ export const ENV = {
   bucketsTable: 'SLUICE_BUCKETS_TABLE',
   /** Requests table name. */
   requestsTable: 'SLUICE_REQUESTS_TABLE',
+  /** Reads table name (shared reads: single-flight and cache); reads are not shared without it. */
+  readsTable: 'SLUICE_READS_TABLE',
   /**
    * JSON object of request queue names by producer, `{"web":["sluice-web"]}`: a message's
    * producer is the producer of the queue it arrived on.
@@ -50,6 +52,8 @@ export const ENV = {
 export interface DispatcherEnvironment {
   readonly bucketsTableName: string;
   readonly requestsTableName: string;
+  /** The reads table; absent: every read makes its own call, and nothing is cached. */
+  readonly readsTableName?: string;
   /** Request queue name → its producer. */
   readonly producerQueues: ProducerQueues;
   /** The dispatcher's own queue: reservations and re-sent requests. */
@@ -115,10 +119,15 @@ export function loadDispatcherEnvironment(
     if (reading.ok) producerQueues = reading.producerQueues;
     else problems.push(...reading.problems);
   }
+  const readsTableName = env[ENV.readsTable]?.trim() || undefined;
+  if (readsTableName === undefined && (deployment?.reads.cache.length ?? 0) > 0) {
+    problems.push(`${ENV.readsTable} is required: the configuration caches reads (reads.cache)`);
+  }
   if (problems.length > 0 || deployment === undefined) throw new EnvironmentError(problems);
   return Object.freeze({
     bucketsTableName,
     requestsTableName,
+    ...(readsTableName === undefined ? {} : { readsTableName }),
     producerQueues,
     scheduledQueueUrl,
     dlqUrl,

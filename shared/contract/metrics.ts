@@ -39,6 +39,13 @@ export const METRICS = {
   EffectiveRatePercent: 'EffectiveRatePercent',
   /** From first receipt to the call leaving, ms, per priority level. Service, Priority. */
   WaitTimeMs: 'WaitTimeMs',
+  /**
+   * Requests finished with the output of an identical read's call (single-flight): no call and
+   * no token of their own. Service.
+   */
+  CoalescedCalls: 'CoalescedCalls',
+  /** Requests finished with a cached output of an identical read: no call, no token. Service. */
+  CachedCalls: 'CachedCalls',
 } as const;
 
 /** A Sluice metric name. */
@@ -57,6 +64,8 @@ export const METRIC_UNITS = {
   Rejected: 'Count',
   EffectiveRatePercent: 'Percent',
   WaitTimeMs: 'Milliseconds',
+  CoalescedCalls: 'Count',
+  CachedCalls: 'Count',
 } as const satisfies Record<MetricName, 'Count' | 'Seconds' | 'Milliseconds' | 'Percent'>;
 
 /**

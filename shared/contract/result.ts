@@ -118,6 +118,27 @@ export const resultSchema = z.discriminatedUnion('status', [
       /** … or, when it is large, where it is stored: exactly one of the two. */
       outputRef: outputRefSchema.optional(),
       timings: timingsSchema,
+      dryRun: z
+        .literal(true)
+        .optional()
+        .describe(
+          'A DryRun call that the provider would have run (EC2 answered DryRunOperation, its ' +
+            'success signal); output is empty. Absent for every other call.',
+        ),
+      coalesced: z
+        .literal(true)
+        .optional()
+        .describe(
+          "The output of another request's identical read (same target, operation and input), " +
+            'whose provider call started after this request was sent: this request made no call ' +
+            'of its own (attempts 0) and spent no tokens.',
+        ),
+      cachedAt: epochMs
+        .optional()
+        .describe(
+          'The output of an identical read that the provider answered at this time (epoch ms), ' +
+            "served from the deployment's result cache for the operation: no call, no tokens.",
+        ),
     })
     .check((payload) => {
       const { output, outputRef } = payload.value;
@@ -180,14 +201,21 @@ export type ResultParseResult =
   | { readonly ok: true; readonly result: SluiceResult }
   | { readonly ok: false; readonly problems: readonly Problem[] };
 
-/** The result of a call that returned `output` (already converted to plain JSON). */
+/** How a succeeded result came about, when not by a call of its own that returned. */
+export type SucceededHow = Partial<Pick<SucceededResult, 'dryRun' | 'coalesced' | 'cachedAt'>>;
+
+/**
+ * The result of a call that returned `output` (already converted to plain JSON); `how` marks a
+ * DryRun that would have succeeded, or an output shared from another request's call.
+ */
 export function succeededResult(
   id: string,
   attempts: number,
   output: Record<string, unknown>,
   timings: Timings,
+  how: SucceededHow = {},
 ): SucceededResult {
-  return { v: CONTRACT_VERSION, status: 'succeeded', id, attempts, output, timings };
+  return { v: CONTRACT_VERSION, status: 'succeeded', id, attempts, output, timings, ...how };
 }
 
 /** The result of a call whose output is too large to carry: it is in S3, at `outputRef`. */

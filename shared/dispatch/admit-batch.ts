@@ -9,6 +9,7 @@
  */
 import type { AdmissionDecision, AdmissionOutcome, CallTag } from '../admission/bucket-store.js';
 import { groupByBuckets } from '../admission/groups.js';
+import { FIXED } from '../admission/timeline.js';
 import { METRICS } from '../contract/metrics.js';
 import { effectivePriority, type Priority } from '../contract/request.js';
 import { ERROR_CODES } from '../contract/result.js';
@@ -87,16 +88,24 @@ async function place(
 ): Promise<void> {
   if (decision.kind === 'admitted') {
     ctx.telemetry.count(METRICS.AdmittedCalls, 1, dims);
-    if (decision.runAtMs <= ctx.clock() + RUN_AFTER_ADMISSION_MS)
-      due.push({ work, runAtMs: decision.runAtMs, epochs: decision.epochs });
-    // A reservation: delayed to its slot, it checks in and runs there.
-    else
-      requeue(ctx, work, decision.runAtMs, {
+    const reservation = {
+      runAtMs: decision.runAtMs,
+      positions: decision.positions,
+      epochs: decision.epochs,
+    };
+    if (decision.runAtMs <= ctx.clock() + RUN_AFTER_ADMISSION_MS) {
+      // Runs in this invocation: at once where admission froze its slots, otherwise after
+      // checking in (a cut-in may have landed before it since).
+      const fixed = decision.positions.every((p) => p.seq === FIXED);
+      due.push({
+        work,
         runAtMs: decision.runAtMs,
-        positions: decision.positions,
         epochs: decision.epochs,
-        slowed: decision.slowed,
+        ...(fixed ? {} : { reservation }),
       });
+    }
+    // A reservation: delayed to its slot, it checks in and runs there.
+    else requeue(ctx, work, decision.runAtMs, { ...reservation, slowed: decision.slowed });
   } else if (decision.kind === 'not-yet') {
     ctx.telemetry.count(METRICS.NotAdmitted, 1, dims);
     // A slowed bucket's horizon widens as it recovers: look again within a hop, not at the

@@ -1,8 +1,13 @@
 /**
- * The one place that decides what a failed call means. Throttling and transience are recognised
- * by the SDK's own classification (`@smithy/service-error-classification`: the same lists the
- * SDK's retry strategy uses — `RequestLimitExceeded`, `Throttling*`, `TooManyRequestsException`,
- * `SlowDown`, HTTP 429 …), never by matching message strings.
+ * The one place that decides what an error thrown by a call means. Throttling and transience are
+ * recognised by the SDK's own classification (`@smithy/service-error-classification`: the same
+ * lists the SDK's retry strategy uses — `RequestLimitExceeded`, `Throttling*`,
+ * `TooManyRequestsException`, `SlowDown`, HTTP 429 …), never by matching message strings.
+ *
+ * One error is no failure: EC2 answers a `DryRun` call that would have succeeded with the error
+ * `DryRunOperation` (HTTP 412) — its success signal — and one that would not with
+ * `UnauthorizedOperation` (a permanent failure, like any access denied).
+ * https://docs.aws.amazon.com/AWSEC2/latest/APIReference/CommonParameters.html (`DryRun`)
  */
 import {
   isServerError,
@@ -36,6 +41,21 @@ export type CallFailure =
       /** Another try would fail the same way: validation, access denied, not found … */
       readonly kind: 'permanent';
       readonly code: string;
+      readonly message: string;
+    };
+
+/**
+ * A `DryRun` call that would have succeeded: EC2 says so with this error (HTTP 412), recognised by
+ * its name like every other provider error code.
+ */
+export const DRY_RUN_SUCCEEDED_CODE = 'DryRunOperation';
+
+/** What an error thrown by a call means: a failure, or a DryRun that would have succeeded. */
+export type ClassifiedError =
+  | CallFailure
+  | {
+      /** A `DryRun` call the provider would have run: the request succeeded as a check. */
+      readonly kind: 'dry-run';
       readonly message: string;
     };
 
@@ -74,14 +94,16 @@ interface SdkErrorShape {
 }
 
 /**
- * Classifies an error thrown by an SDK call.
+ * Classifies an error thrown by an SDK call: throttled, transient or permanent, or the success
+ * signal of a `DryRun`.
  *
  * @param nowMs used only to turn an HTTP-date `Retry-After` into a duration.
  */
-export function classifyCallError(error: unknown, nowMs: number = Date.now()): CallFailure {
+export function classifyCallError(error: unknown, nowMs: number = Date.now()): ClassifiedError {
   const shape = (typeof error === 'object' && error !== null ? error : {}) as SdkErrorShape;
   const code = shape.name && shape.name !== 'Error' ? shape.name : (shape.code ?? 'UnknownError');
   const message = shape.message ?? String(error);
+  if (code === DRY_RUN_SUCCEEDED_CODE) return { kind: 'dry-run', message };
   // biome-ignore lint/suspicious/noExplicitAny: the smithy classifiers take the SDK's error type.
   const sdkError = shape as any;
 

@@ -9,6 +9,7 @@ import type { DeploymentConfig } from '../config/deployment.js';
 import type { SluiceRequest } from '../contract/request.js';
 import type { LimitsCatalog } from '../limits/index.js';
 import type { BucketDraw } from '../limits/types.js';
+import type { ReadsStore } from '../reads/reads-store.js';
 import type { OutputStore } from '../requests/outputs.js';
 import type { RequestsStore } from '../requests/requests-store.js';
 import type { CallRunner } from './call-runner.js';
@@ -16,6 +17,7 @@ import type { CheckIns } from './check-in.js';
 import type { IncomingMessage, ReservationEnvelope } from './envelope.js';
 import type { OutgoingMessage, QueueSender } from './queue-sender.js';
 import type { Reply, ReplySender } from './replies.js';
+import type { ReadShare } from './shared-reads.js';
 import type { Telemetry } from './telemetry.js';
 
 /** Everything the dispatcher works with. */
@@ -41,6 +43,11 @@ export interface DispatcherDeps {
     'claim' | 'markSent' | 'release' | 'finishClaimed' | 'finishOpen' | 'recordRejection'
   >;
   readonly runner: Pick<CallRunner, 'check' | 'run' | 'isSafeToRepeat' | 'timeoutsOf'>;
+  /**
+   * The reads table: identical reads share one call, outputs are cached (shared-reads.ts).
+   * @default undefined (every read makes its own call)
+   */
+  readonly reads?: Pick<ReadsStore, 'get' | 'claim' | 'finish' | 'release'>;
   readonly queue: Pick<QueueSender, 'sendAll'>;
   /** Sends results to `replyTo` queues and topics, in any region. */
   readonly replies: Pick<ReplySender, 'sendAll'>;
@@ -111,6 +118,8 @@ export interface Work {
   readonly firstSeenMs: number;
   /** A reservation from the scheduled queue: its slot and place on its buckets' timelines. */
   readonly reservation?: ReservationEnvelope;
+  /** A read it leads for identical requests: it ends the read after its call (shared-reads.ts). */
+  readonly share?: ReadShare;
 }
 
 /** A claim held on a request: who holds it, and until when its writes may be retried. */

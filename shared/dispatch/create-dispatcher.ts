@@ -8,6 +8,7 @@ import { BucketStore, type DynamoSender } from '../admission/bucket-store.js';
 import { withTimeouts } from '../aws/client-timeouts.js';
 import type { DispatcherEnvironment } from '../config/environment.js';
 import { createCatalog } from '../limits/index.js';
+import { ReadsStore } from '../reads/reads-store.js';
 import { OutputStore, type S3Sender } from '../requests/outputs.js';
 import { RequestsStore } from '../requests/requests-store.js';
 import { CallRunner, DEFAULT_MAX_CLIENTS } from './call-runner.js';
@@ -35,7 +36,10 @@ export interface DispatcherClients {
   readonly clock?: () => number;
   /** Replace parts (tests inject faults here). */
   readonly overrides?: Partial<
-    Pick<DispatcherDeps, 'buckets' | 'requests' | 'runner' | 'queue' | 'replies' | 'outputs'>
+    Pick<
+      DispatcherDeps,
+      'buckets' | 'requests' | 'reads' | 'runner' | 'queue' | 'replies' | 'outputs'
+    >
   >;
 }
 
@@ -65,6 +69,10 @@ export function createDispatcher(env: DispatcherEnvironment, clients: Dispatcher
     tableName: env.requestsTableName,
     resultTtlDays: deployment.resultTtlDays,
   });
+  const reads =
+    env.readsTableName === undefined
+      ? undefined
+      : new ReadsStore({ client: clients.dynamodb, tableName: env.readsTableName });
   const runner = new CallRunner({
     targets: deployment.targets,
     clientDefaults: clients.callClientDefaults ?? {},
@@ -84,6 +92,7 @@ export function createDispatcher(env: DispatcherEnvironment, clients: Dispatcher
     catalog: createCatalog(deployment.limits),
     buckets,
     requests,
+    ...(reads === undefined ? {} : { reads }),
     runner,
     queue: new QueueSender(clients.sqs),
     replies,
@@ -92,5 +101,5 @@ export function createDispatcher(env: DispatcherEnvironment, clients: Dispatcher
     ...(clients.telemetry ? { telemetry: clients.telemetry } : {}),
     ...clients.overrides,
   });
-  return { dispatcher, runner, buckets, requests, replies };
+  return { dispatcher, runner, buckets, requests, reads, replies };
 }

@@ -1,7 +1,9 @@
 /**
  * The whole life of a batch of request messages: accept (validate, resolve buckets; accept.ts)
- * → admit (one conditional write per bucket group; admit-batch.ts) → claim, run, classify and
- * settle by the retry policy (run-call.ts, retry-policy.ts) → record and reply (outcomes.ts),
+ * → share identical reads (answer from a shared or cached output, wait behind the read's
+ * leader, or lead it; shared-reads.ts) → admit (one conditional write per bucket group;
+ * admit-batch.ts) → claim, run, classify and settle by the retry policy (run-call.ts,
+ * retry-policy.ts) → record and reply (outcomes.ts),
  * re-queueing with an SQS delay whatever has to wait (requeue.ts). Clients and the clock are
  * passed in; the Lambda handler and the local stack only wire them (DESIGN.md, "The flow").
  *
@@ -21,6 +23,7 @@ import type { IncomingMessage } from './envelope.js';
 import type { OutgoingMessage } from './queue-sender.js';
 import type { Reply } from './replies.js';
 import { runCall } from './run-call.js';
+import { shareReads } from './shared-reads.js';
 import { SILENT_TELEMETRY } from './telemetry.js';
 
 export type { DispatcherDeps } from './context.js';
@@ -104,25 +107,25 @@ export class Dispatcher {
       checkIns: new CheckIns(() => ctx),
     };
 
-    const toAdmit: Work[] = [];
-    const toRun: Due[] = [];
+    const accepted: Work[] = [];
     await Promise.all(
       messages.map((message) =>
         ctx.safely(message, async () => {
           const work = await accept(ctx, message);
-          if (work === undefined) return;
-          const { reservation } = work;
-          if (reservation === undefined) toAdmit.push(work);
-          else
-            toRun.push({
-              work,
-              runAtMs: reservation.runAtMs,
-              epochs: reservation.epochs,
-              reservation,
-            });
+          if (work !== undefined) accepted.push(work);
         }),
       ),
     );
+    // Identical reads: answered from a shared read, parked behind its leader, or on as leader.
+    const shared = await shareReads(ctx, accepted, owner);
+    const toAdmit: Work[] = [];
+    const toRun: Due[] = [];
+    for (const work of shared.proceed) {
+      const { reservation } = work;
+      if (reservation === undefined) toAdmit.push(work);
+      else
+        toRun.push({ work, runAtMs: reservation.runAtMs, epochs: reservation.epochs, reservation });
+    }
     toRun.push(...(await admitBatch(ctx, toAdmit)));
 
     // Re-queued messages leave now, alongside the due calls, not after them: their delays
@@ -135,6 +138,7 @@ export class Dispatcher {
         limit(() => ctx.safely(due.work.message, () => runCall(ctx, due, owner))),
       ),
     ]);
+    await shared.settle();
     await this.#flush(outbox, failed);
     return { failedMessageIds: [...failed] };
   }

@@ -9,7 +9,7 @@
  * A result that fails after a non-idempotent call succeeded would lose what the provider did.
  * Each such write is safe to repeat: conditional on the lease, or of the same content.
  */
-import type { BatchContext } from './context.js';
+import type { BatchContext, Lease } from './context.js';
 
 /** The first pause after a failed write; each next one's ceiling doubles. */
 export const DURABLE_BASE_MS = 100;
@@ -56,4 +56,17 @@ export async function durably<T>(
       await ctx.sleep(pause);
     }
   }
+}
+
+/**
+ * The lease of a claim made at `claimedAtMs`: writes under it are retried until shortly before
+ * the lease or the invocation ends, whichever comes first.
+ */
+export function leaseFor(
+  ctx: Pick<BatchContext, 'deployment' | 'deadlineMs'>,
+  key: string,
+  owner: string,
+  claimedAtMs: number,
+): Lease {
+  return { key, owner, untilMs: Math.min(claimedAtMs + ctx.deployment.leaseMs, ctx.deadlineMs) };
 }

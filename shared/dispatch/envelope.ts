@@ -36,10 +36,15 @@ export const ENVELOPE = {
   producer: 'sluice-producer',
   /**
    * A reservation's place on each bucket's timeline (shared/admission/timeline.ts), in the order
-   * of the call's buckets: `slotUs:seq:epoch`, comma-separated. With `sluice-run-at`, and trusted
-   * only where it is.
+   * of the call's buckets: `slotUs:seq:epoch:shiftUs`, comma-separated. With `sluice-run-at`, and
+   * trusted only where it is.
    */
   timeline: 'sluice-timeline',
+  /**
+   * Times the request already waited for an identical read's call (its follower back-off,
+   * shared/reads/shared-read.ts). Honoured only on the scheduled queue.
+   */
+  follows: 'sluice-follows',
   /** On dead letters and replies: why. */
   reason: 'sluice-reason',
 } as const;
@@ -60,6 +65,8 @@ export interface Envelope {
   readonly reservation?: ReservationEnvelope;
   /** The end of a wait that is chained past SQS's longest delay. */
   readonly notBeforeMs?: number;
+  /** Times it waited for an identical read's call, for a follower re-sent to the scheduled queue. */
+  readonly follows?: number;
 }
 
 /** The longest a dead letter's reason may be (an SQS attribute value is at most 256 KiB). */
@@ -133,15 +140,28 @@ export function reservationOf(
   const epochs: number[] = [];
   for (const part of parts) {
     const numbers = part.split(':').map(Number);
-    // A log position is ≥ 0, or −1 for a slot nothing can move (shared/admission/timeline.ts).
-    if (numbers.length !== 3 || !numbers.every((n) => Number.isSafeInteger(n) && n >= -1)) {
+    // A log position is ≥ 0, or −1 for a slot nothing can move (shared/admission/timeline.ts);
+    // the shift count is absent where it is not known.
+    if (
+      (numbers.length !== 3 && numbers.length !== 4) ||
+      !numbers.every((n) => Number.isSafeInteger(n) && n >= -1)
+    ) {
       return undefined;
     }
-    const [slotUs, seq, epoch] = numbers as [number, number, number];
-    positions.push({ slotUs, seq });
+    const [slotUs, seq, epoch, shiftUs] = numbers as [number, number, number, number?];
+    positions.push(shiftUs === undefined ? { slotUs, seq } : { slotUs, seq, shiftUs });
     epochs.push(epoch);
   }
   return { runAtMs, positions, epochs };
+}
+
+/**
+ * Times the request already waited for an identical read's call (0 when it never did). Whether to
+ * believe it is the caller's call: only on the scheduled queue.
+ */
+export function followsOf(message: IncomingMessage): number {
+  const follows = Number(message.attributes[ENVELOPE.follows]);
+  return Number.isSafeInteger(follows) && follows > 0 ? follows : 0;
 }
 
 const ENVELOPE_NAMES: ReadonlySet<string> = new Set(Object.values(ENVELOPE));
@@ -161,11 +181,15 @@ export function envelopeAttributes(envelope: Envelope): Record<string, string> {
   if (reservation !== undefined) {
     attributes[ENVELOPE.runAt] = String(reservation.runAtMs);
     attributes[ENVELOPE.timeline] = reservation.positions
-      .map((p, b) => `${p.slotUs}:${p.seq}:${reservation.epochs[b] ?? 0}`)
+      .map((p, b) => {
+        const place = `${p.slotUs}:${p.seq}:${reservation.epochs[b] ?? 0}`;
+        return p.shiftUs === undefined ? place : `${place}:${p.shiftUs}`;
+      })
       .join(',');
   }
   if (envelope.notBeforeMs !== undefined)
     attributes[ENVELOPE.notBefore] = String(Math.ceil(envelope.notBeforeMs));
+  if (envelope.follows !== undefined) attributes[ENVELOPE.follows] = String(envelope.follows);
   return attributes;
 }
 

@@ -15,11 +15,13 @@ import {
   type SluiceResult,
 } from '../contract/result.js';
 import { callFingerprint } from '../requests/fingerprint.js';
+import type { RequestState } from '../requests/record.js';
 import { requestKey } from '../storage/tables.js';
 import type { BatchContext, Lease, Work } from './context.js';
 import { durably } from './durable.js';
 import { deadLetterAttributes, type IncomingMessage } from './envelope.js';
 import { replyMessage } from './replies.js';
+import { requeue } from './requeue.js';
 
 /**
  * A dead letter could not be sent. Where it is the only record (a message with no usable id), the
@@ -57,6 +59,24 @@ export async function finishClaimed(
   announce(ctx, work, result);
 }
 
+/** How long a request held by someone else waits before it is looked at again. */
+const BUSY_RETRY_MS = 1_000;
+
+/**
+ * The request could not be taken: someone else holds or finished it. A duplicate of a finished
+ * request is answered with the stored result (nothing runs); one held elsewhere is looked at
+ * again once the holder's lease ends.
+ */
+export function answerUnavailable(ctx: BatchContext, work: Work, state: RequestState): void {
+  if (state.status === 'finished') {
+    reply(ctx, work, state.result);
+    return;
+  }
+  // Looked at again through admission: a run after a lapsed lease takes a token of its own.
+  const again = state.status === 'running' ? state.leaseUntil : ctx.clock();
+  requeue(ctx, work, again + BUSY_RETRY_MS);
+}
+
 /** Fails a request nobody holds (deadline passed, never fits): record, dead-letter, reply. */
 export async function finishUnclaimed(
   ctx: BatchContext,
@@ -71,12 +91,28 @@ export async function finishUnclaimed(
     { code, message },
     { receivedAt: work.firstSeenMs, finishedAt: now },
   );
+  // The result first: it is what the producer reads; the dead-letter copy follows it.
+  if (await finishOpen(ctx, work, result)) {
+    await copyToDeadLetters(ctx, work, code, ctx.deadlineMs);
+  }
+}
+
+/**
+ * Records the result of a request nobody holds (it made no call of its own: failed unrun, or
+ * answered with a shared read's output) and replies. False, recording nothing, when it is
+ * already finished, running under a live lease, or the id belongs to another call.
+ */
+export async function finishOpen(
+  ctx: BatchContext,
+  work: Work,
+  result: SluiceResult,
+): Promise<boolean> {
   const key = requestKey(work.producer, work.request.id);
   const fingerprint = callFingerprint(work.request);
-  if (await ctx.requests.finishOpen(key, fingerprint, result, now, work.firstSeenMs)) {
-    await copyToDeadLetters(ctx, work, code, ctx.deadlineMs);
-    announce(ctx, work, result);
-  }
+  const now = ctx.clock();
+  const recorded = await ctx.requests.finishOpen(key, fingerprint, result, now, work.firstSeenMs);
+  if (recorded) announce(ctx, work, result);
+  return recorded;
 }
 
 /**

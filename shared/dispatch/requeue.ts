@@ -50,9 +50,16 @@ export interface Reserved extends ReservationEnvelope {
 /**
  * Re-sends the request to the scheduled queue, delayed until `atMs` (waits past 900 s are
  * chained): a reservation (arriving a little before its slot, or within {@link SLOWED_HOP_MS}
- * when a bucket is slowed), or, without one, to go through admission again.
+ * when a bucket is slowed), a follower of an identical read (`follows`: its waits so far), or,
+ * without either, to go through admission again.
  */
-export function requeue(ctx: BatchContext, work: Work, atMs: number, reservation?: Reserved): void {
+export function requeue(
+  ctx: BatchContext,
+  work: Work,
+  atMs: number,
+  reservation?: Reserved,
+  follows?: number,
+): void {
   const waitMs = Math.max(0, atMs - ctx.clock());
   const hop = reservation?.slowed === true && waitMs > SLOWED_HOP_MS + RUN_IN_PROCESS_MS;
   const delaySeconds = hop
@@ -71,6 +78,7 @@ export function requeue(ctx: BatchContext, work: Work, atMs: number, reservation
           },
         }),
     ...(waitMs > MAX_DELAY_SECONDS * 1_000 ? { notBeforeMs: atMs } : {}),
+    ...(follows === undefined ? {} : { follows }),
   });
   const service = { Service: work.request.call.service };
   ctx.telemetry.count(METRICS.Requeued, 1, service);

@@ -8,7 +8,7 @@
  */
 import { deadlineMs, effectiveMaxAttempts, type SluiceRequest } from '../contract/request.js';
 import { ERROR_CODES } from '../contract/result.js';
-import type { CallFailure } from './classify.js';
+import type { ClassifiedError } from './classify.js';
 
 /**
  * The first back-off after a transient error, and the floor of every one: a provider that just
@@ -28,10 +28,13 @@ export const TRANSIENT_CAP_MS = 300_000;
  */
 export const THROTTLE_MIN_PENALTY_MS = 1_000;
 
-/** How a call ended: it returned `output`, or it failed as {@link CallFailure} classified it. */
+/**
+ * How a call ended: it returned `output`, or it threw what {@link ClassifiedError} says (a
+ * failure, or a DryRun's success signal).
+ */
 export type CallOutcome<Output = unknown> =
   | { readonly kind: 'succeeded'; readonly output: Output }
-  | CallFailure;
+  | ClassifiedError;
 
 /** A request's bounds on trying again. */
 export interface RetryLimits {
@@ -73,10 +76,15 @@ export interface FinalError {
   readonly message: string;
 }
 
-/** The decision: one of four ways on. */
+/** The decision: one of five ways on. */
 export type AfterCall<Output = unknown> =
   /** Record the output; done. */
   | { readonly kind: 'succeeded'; readonly output: Output }
+  /**
+   * A `DryRun` the provider would have run: the request succeeded (`dryRun: true`, no output);
+   * done. It is no failure, so it is never retried.
+   */
+  | { readonly kind: 'dry-run' }
   /** A permanent error: record it as the request's failure; another try would fail the same way. */
   | { readonly kind: 'failed'; readonly error: FinalError }
   /**
@@ -142,6 +150,7 @@ export function throttlePenaltyMs(retryAfterMs: number | undefined, bucketRate?:
 export function afterCall<Output>(input: AfterCallInput<Output>): AfterCall<Output> {
   const { outcome, attempt, limits, nowMs } = input;
   if (outcome.kind === 'succeeded') return { kind: 'succeeded', output: outcome.output };
+  if (outcome.kind === 'dry-run') return { kind: 'dry-run' };
   if (outcome.kind === 'permanent') {
     return { kind: 'failed', error: { code: outcome.code, message: outcome.message } };
   }

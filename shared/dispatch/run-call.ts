@@ -6,21 +6,18 @@
  */
 import { METRICS } from '../contract/metrics.js';
 import { effectivePriority } from '../contract/request.js';
-import { ERROR_CODES, failedResult } from '../contract/result.js';
+import { ERROR_CODES, failedResult, succeededResult } from '../contract/result.js';
 import { callFingerprint } from '../requests/fingerprint.js';
-import type { RequestState } from '../requests/record.js';
 import { requestKey } from '../storage/tables.js';
 import { UnsupportedCallError } from './call-runner.js';
 import { classifyCallError } from './classify.js';
 import type { BatchContext, Due, Lease, Work } from './context.js';
-import { durably } from './durable.js';
-import { answerConflict, finishClaimed, reply } from './outcomes.js';
+import { durably, leaseFor } from './durable.js';
+import { answerConflict, answerUnavailable, finishClaimed } from './outcomes.js';
 import { succeededWithOutput } from './record-output.js';
 import { RUN_IN_PROCESS_MS, requeue } from './requeue.js';
 import { afterCall, type CallOutcome, retryLimitsOf } from './retry-policy.js';
-
-/** How long a request held by someone else waits before it is looked at again. */
-const BUSY_RETRY_MS = 1_000;
+import { endSharedRead, releaseSharedRead } from './shared-reads.js';
 
 /**
  * Time kept after a call, within the invocation, for its bookkeeping: storing a large output,
@@ -39,9 +36,21 @@ export function invocationNeedsMs(requestTimeoutMs: number): number {
 
 /**
  * Claims, runs and settles one due call. `owner` names the lease holder. A reservation first
- * checks in (./check-in.ts): it runs only on a slot that did not move.
+ * checks in (./check-in.ts): it runs only on a slot that did not move. When the coordinator's own
+ * storage or queues fail (the message comes back from SQS), a read it leads is let go meanwhile,
+ * so that identical requests need not wait out its lease.
  */
 export async function runCall(ctx: BatchContext, due: Due, owner: string): Promise<void> {
+  try {
+    await settleCall(ctx, due, owner);
+  } catch (error) {
+    // Best effort: if the table is down too, the read's lease lapses instead.
+    await releaseSharedRead(ctx, due.work).catch(() => undefined);
+    throw error;
+  }
+}
+
+async function settleCall(ctx: BatchContext, due: Due, owner: string): Promise<void> {
   const { work } = due;
   const { request } = work;
   const settled = await ctx.checkIns.settle(due);
@@ -79,19 +88,19 @@ export async function runCall(ctx: BatchContext, due: Due, owner: string): Promi
     work.firstSeenMs,
   );
   if (claim.kind === 'conflict') {
+    // Not its call to make: let go of a read it claimed for it.
+    await releaseSharedRead(ctx, work);
     await answerConflict(ctx, work);
     return;
   }
   if (claim.kind === 'unavailable') {
-    answerUnclaimed(ctx, work, claim.state);
+    // Let go of a read it claimed, so that its followers need not wait out the lease.
+    if (claim.state.status === 'finished') await releaseSharedRead(ctx, work);
+    answerUnavailable(ctx, work, claim.state);
     return;
   }
   // Writes under this claim are retried until shortly before the lease or the invocation ends.
-  const lease: Lease = {
-    key,
-    owner,
-    untilMs: Math.min(claimedAt + ctx.deployment.leaseMs, ctx.deadlineMs),
-  };
+  const lease = leaseFor(ctx, key, owner, claimedAt);
   const early = runAtMs - ctx.clock();
   if (early > 0) await ctx.sleep(early);
   const startedAt = ctx.clock();
@@ -134,13 +143,18 @@ export async function runCall(ctx: BatchContext, due: Due, owner: string): Promi
     random: ctx.random(),
   });
   const finished = { ...timings, finishedAt };
+  // A read it leads: the requests waiting for it finish with its output (or make their own).
+  await endSharedRead(ctx, work, decision, { startedAt, finishedAt });
   switch (decision.kind) {
     case 'succeeded':
+    case 'dry-run':
     case 'failed': {
       const result =
         decision.kind === 'succeeded'
           ? await succeededWithOutput(ctx, lease, work, claim.attempts, decision.output, finished)
-          : failedResult(request.id, claim.attempts, decision.error, finished);
+          : decision.kind === 'dry-run'
+            ? succeededResult(request.id, claim.attempts, {}, finished, { dryRun: true })
+            : failedResult(request.id, claim.attempts, decision.error, finished);
       await finishClaimed(ctx, work, lease, result);
       return;
     }
@@ -238,16 +252,4 @@ async function attemptCall(
       ? { kind: 'permanent', code: 'UnsupportedCall', message: error.message }
       : classifyCallError(error, ctx.clock());
   }
-}
-
-/** Someone else holds or finished the request: answer a duplicate, or look again later. */
-function answerUnclaimed(ctx: BatchContext, work: Work, state: RequestState): void {
-  if (state.status === 'finished') {
-    // A duplicate of a finished request: answer with the stored result, run nothing.
-    reply(ctx, work, state.result);
-    return;
-  }
-  // Looked at again through admission: a run after a lapsed lease takes a token of its own.
-  const again = state.status === 'running' ? state.leaseUntil : ctx.clock();
-  requeue(ctx, work, again + BUSY_RETRY_MS);
 }

@@ -23,6 +23,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { DynamoSender } from '../admission/bucket-store.js';
 import type { SluiceResult } from '../contract/result.js';
+import { updateIf } from '../storage/conditional-update.js';
 import { REQUEST_ATTRIBUTES as A, requestKey } from '../storage/tables.js';
 import { decodeRequestItem, fingerprintOf, type RequestItem, type RequestState } from './record.js';
 
@@ -313,19 +314,11 @@ export class RequestsStore {
       ExpressionAttributeValues: Record<string, AttributeValue>;
     },
   ): Promise<boolean> {
-    try {
-      await this.#client.send(
-        new UpdateItemCommand({
-          TableName: this.#tableName,
-          Key: { [A.id]: { S: key } },
-          ...input,
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+    return updateIf(this.#client, {
+      TableName: this.#tableName,
+      Key: { [A.id]: { S: key } },
+      ...input,
+    });
   }
 
   #expiry(nowMs: number): number {

@@ -34,6 +34,41 @@ export const REQUESTS_TABLE = {
   ttlAttribute: 'expiresAt',
 } as const satisfies TableLayout;
 
+/**
+ * Reads table: one item per shared read (shared/reads/), keyed by the call's fingerprint — who
+ * holds it and until when, or the output it returned and until when it is cached. Disposable:
+ * losing it costs calls, never correctness (claims are leases, outputs expire). Only the
+ * dispatcher reads or writes it: it holds outputs of every producer's calls.
+ */
+export const READS_TABLE = {
+  logicalName: 'Reads',
+  partitionKey: 'pk',
+  ttlAttribute: 'expiresAt',
+} as const satisfies TableLayout;
+
+/** Attribute names of the reads table's items (shared/reads/reads-store.ts). */
+export const READ_ATTRIBUTES = {
+  /** The read's fingerprint (shared/requests/fingerprint.ts: the call's). */
+  pk: 'pk',
+  /** `running` | `done` | `unshared` | `released` (shared/reads/shared-read.ts). */
+  state: 'state',
+  /** Writes so far: a claim is conditioned on the version it read. */
+  version: 'version',
+  /** The leader's request key (running). */
+  owner: 'owner',
+  /** Epoch ms until which the leader's claim holds (running). */
+  leaseUntil: 'leaseUntil',
+  /** The call's output, JSON (done). */
+  output: 'output',
+  /** Epoch ms when the leader's call left and returned (done, unshared). */
+  startedAt: 'startedAt',
+  finishedAt: 'finishedAt',
+  /** Epoch ms until which the output serves any request (done; 0: not cached). */
+  cacheUntil: 'cacheUntil',
+  /** Epoch seconds; DynamoDB TTL deletes the item some time after. */
+  expiresAt: 'expiresAt',
+} as const;
+
 /** The partition key of a bucket's item. `#` cannot occur in any of the parts (the contract forbids it). */
 export function bucketKey(ref: BucketRef): string {
   return `${ref.account}#${ref.region}#${ref.service}#${ref.bucket}`;

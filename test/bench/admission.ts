@@ -5,7 +5,12 @@
  *
  * Options (all optional): --seconds 20 --rate 50 --burst 25 --admitters 8 --processes 2
  *   --demand 2 (offered load as a multiple of the rate) --horizon-ms 60000
- *   --engines dynalite,dynamodb-local
+ *   --engines dynalite,dynamodb-local --levels high:0.1,normal:0.3,low:0.6 (or `plain`)
+ *
+ * By default requests carry priority levels (and each admitter is a flow), so higher levels cut
+ * in ahead of reservations already granted, and every reservation checks in before it runs, as
+ * the dispatcher does (./admission-worker.ts): the window bound, the utilization and the cost are
+ * those of the calls as they ran, check-ins included. `--levels plain` measures admission alone.
  */
 import { execFile } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -36,8 +41,18 @@ const { values } = parseArgs({
     demand: { type: 'string', default: '2' },
     'horizon-ms': { type: 'string', default: '60000' },
     engines: { type: 'string', default: 'dynalite,dynamodb-local' },
+    levels: { type: 'string', default: 'high:0.1,normal:0.3,low:0.6' },
   },
 });
+const mix = values.levels !== 'plain';
+const levelWeights: Record<string, number> = mix
+  ? Object.fromEntries(
+      values.levels.split(',').map((pair) => {
+        const [level, weight] = pair.split(':');
+        return [level as string, Number(weight)];
+      }),
+    )
+  : { normal: 1 };
 const seconds = Number(values.seconds);
 const rate = Number(values.rate);
 const burst = Number(values.burst);
@@ -75,8 +90,11 @@ async function benchEngine(name: EngineName) {
         `offered ${demand * rate}/s for ${seconds} s, horizon ${horizonMs} ms`,
     );
     const reports = await Promise.all(
-      perProcess.map(async (count) => {
+      perProcess.map(async (count, p) => {
         const config: WorkerConfig = {
+          process: p,
+          mix,
+          levelWeights,
           endpoint: engine.endpoint,
           tableName,
           bucket: {
@@ -110,6 +128,31 @@ async function benchEngine(name: EngineName) {
     const requests = reports.reduce((sum, r) => sum + r.requests, 0);
     const admittedAll = reports.reduce((sum, r) => sum + r.admitted, 0);
     const latencies = reports.flatMap((r) => r.latenciesMs).sort((a, b) => a - b);
+    // Each level's wait, arrival to slot, over the calls that ran within the run.
+    const waitsByLevel = new Map<string, number[]>();
+    for (const r of reports)
+      r.slotsUs.forEach((slot, i) => {
+        if (slot < startUs || slot > endUs) return;
+        const level = r.levels[i] as string;
+        const list = waitsByLevel.get(level) ?? [];
+        list.push(r.waitsMs[i] as number);
+        waitsByLevel.set(level, list);
+      });
+    const waits = Object.fromEntries(
+      [...waitsByLevel].map(([level, list]) => {
+        const sorted = list.sort((a, b) => a - b);
+        return [
+          level,
+          {
+            ran: sorted.length,
+            p50WaitMs: Math.round(percentile(sorted, 0.5)),
+            p99WaitMs: Math.round(percentile(sorted, 0.99)),
+          },
+        ];
+      }),
+    );
+    const commits = reports.reduce((sum, r) => sum + r.commits, 0);
+    const committed = reports.reduce((sum, r) => sum + r.committed, 0);
     const w1 = windowStats(allSlotsUs, 1 * US_PER_S, burst + rate * 1);
     const w10 = windowStats(allSlotsUs, 10 * US_PER_S, burst + rate * 10);
     return {
@@ -123,6 +166,19 @@ async function benchEngine(name: EngineName) {
       maxIn10s: w10.max,
       utilization: round(inRun.length / (burst + rate * seconds), 4),
       requestsPerAdmitted: round(requests / admittedAll, 4),
+      ...(mix
+        ? {
+            levels: waits,
+            lostReservations: reports.reduce((sum, r) => sum + r.lost, 0),
+            checkInCommits: commits,
+            checkInRequestsPerAdmitted: round(
+              reports.reduce((sum, r) => sum + r.checkInRequests, 0) / admittedAll,
+              4,
+            ),
+            notYetAnswers: reports.reduce((sum, r) => sum + r.notYet, 0),
+            reservationsPerCommit: round(committed / Math.max(1, commits), 2),
+          }
+        : {}),
       p50AdmitMs: round(percentile(latencies, 0.5), 2),
       p99AdmitMs: round(percentile(latencies, 0.99), 2),
       admitters,

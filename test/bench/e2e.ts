@@ -1,11 +1,14 @@
 /**
- * `npm run bench:e2e -- [--scenario storm|run-instances|run-instances-5] [--compare]
+ * `npm run bench:e2e -- [--scenario storm|run-instances|run-instances-5|provisioner|planner] [--compare]
  *   [--scale N] [--safety-factor F] [--concurrency N] [--late-allowance-ms MS]`
  *
  * A fixed workload through the local stack. Scenarios (local/workload.ts): `storm`, the
  * demo's (3 accounts × 2 regions × RunInstances, DescribeInstances, ListServiceQuotas); and the
  * issue's single-bucket peer scenarios: `run-instances` (EC2's RunInstances bucket, 5 tokens at
- * 2/s, 8 clients × 10 calls) and `run-instances-5` (5/s with a burst of 10, 8 clients × 25).
+ * 2/s, 8 clients × 10 calls) and `run-instances-5` (5/s with a burst of 10, 8 clients × 25); and
+ * the seed stories of issue 15 (local/stories/stories.ts): `provisioner` (DryRun checks and
+ * launches) and `planner` (identical quota reads shared and cached), whose JSON adds the story's
+ * own figures and its targets.
  * The coordinator is told the provider's limits, then the safety factor applies.
  *
  * Progress on stderr; the last stdout line is one JSON object: `{total, completed, failed,
@@ -19,6 +22,14 @@
 import { parseArgs } from 'node:util';
 import { type RunningOutsideClient, startOutsideClient } from '../../local/outside-client.js';
 import { LOCAL_ALLOW, LOCAL_LATE_ALLOWANCE_MS, startLocalStack } from '../../local/stack.js';
+import {
+  checkLines,
+  runStoryPeers,
+  runStoryThroughStack,
+  storyJson,
+  storyWorkload,
+} from '../../local/stories/run-story.js';
+import { STORIES, type Story, storyNamed } from '../../local/stories/stories.js';
 import {
   buildWorkload,
   figures,
@@ -41,23 +52,6 @@ const { values } = parseArgs({
     'log-every': { type: 'string', default: '5' },
   },
 });
-const scenario: Scenario | undefined = (SCENARIOS as Record<string, Scenario>)[values.scenario];
-if (scenario === undefined) {
-  console.error(
-    `--scenario must be one of ${Object.keys(SCENARIOS).join(', ')}, not ${values.scenario}`,
-  );
-  process.exit(2);
-}
-const limits = scenarioLimits(scenario, Number(values['safety-factor']));
-const workload = buildWorkload({
-  accounts: scenario.accounts,
-  regions: scenario.regions,
-  storm: scenario.storm,
-  scale: Number(values.scale),
-  limits,
-  lateAllowanceMs: Number(values['late-allowance-ms']),
-  ...(scenario.providerLimits ? { providerLimits: scenario.providerLimits } : {}),
-});
 let lastLog = 0;
 const onTick = (view: LiveView) => {
   if (view.elapsedS - lastLog < Number(values['log-every'])) return;
@@ -73,6 +67,25 @@ const onTick = (view: LiveView) => {
     `[${view.elapsedS.toFixed(0)} s] ${view.name}: ${view.finished}/${view.total} finished, ${throttled} throttles${learned}\n`,
   );
 };
+
+const story = storyNamed(values.scenario);
+if (story !== undefined) await benchStory(story);
+const scenario: Scenario | undefined = (SCENARIOS as Record<string, Scenario>)[values.scenario];
+if (scenario === undefined) {
+  const names = [...Object.keys(SCENARIOS), ...Object.keys(STORIES)];
+  console.error(`--scenario must be one of ${names.join(', ')}, not ${values.scenario}`);
+  process.exit(2);
+}
+const limits = scenarioLimits(scenario, Number(values['safety-factor']));
+const workload = buildWorkload({
+  accounts: scenario.accounts,
+  regions: scenario.regions,
+  storm: scenario.storm,
+  scale: Number(values.scale),
+  limits,
+  lateAllowanceMs: Number(values['late-allowance-ms']),
+  ...(scenario.providerLimits ? { providerLimits: scenario.providerLimits } : {}),
+});
 
 process.stderr.write(
   `e2e ${values.scenario} (${scenario.description}): ${workload.requests.length} calls, ` +
@@ -159,3 +172,37 @@ if (values.compare) {
   out.sdkAdaptive = figures(await runUncoordinated(workload, { retryMode: 'adaptive', ...peer }));
 }
 console.log(JSON.stringify(out));
+
+/**
+ * A seed story (local/stories/stories.ts): through the local stack with the story's
+ * configuration, and with `--compare` by the peers; one JSON line with the story's own figures and
+ * its targets (`targetsMet`, `targets`). Exits when done.
+ */
+async function benchStory(story: Story): Promise<never> {
+  const settings = {
+    safetyFactor: Number(values['safety-factor']),
+    lateAllowanceMs: Number(values['late-allowance-ms']),
+    scale: Number(values.scale),
+    concurrency: Number(values.concurrency),
+    onTick,
+  };
+  const workload = storyWorkload(story, settings);
+  process.stderr.write(
+    `e2e ${values.scenario} (${story.description}): ${workload.requests.length} calls, ` +
+      `${workload.buckets.length} buckets, ideal ${workload.idealSeconds.toFixed(1)} s\n`,
+  );
+  const sluice = await runStoryThroughStack(story, workload, settings);
+  for (const line of checkLines(sluice.checks ?? [])) process.stderr.write(`${line}\n`);
+  const result: Record<string, unknown> = storyJson(sluice);
+  if (values.compare) {
+    for (const [key, mode] of [
+      ['sdkStandard', 'standard'],
+      ['sdkAdaptive', 'adaptive'],
+    ] as const) {
+      lastLog = 0;
+      result[key] = storyJson(await runStoryPeers(story, workload, mode, onTick));
+    }
+  }
+  await new Promise((done) => process.stdout.write(`${JSON.stringify(result)}\n`, done));
+  process.exit(0);
+}

@@ -56,6 +56,7 @@ describe.skipIf(node === undefined)('the deployed dispatcher bundle, on Node 24'
       ...localVariables(fn, {
         [ENV.bucketsTable]: stack.env.bucketsTableName,
         [ENV.requestsTable]: stack.env.requestsTableName,
+        [ENV.readsTable]: stack.env.readsTableName ?? '',
         [ENV.producerQueues]: formatProducerQueues(stack.env.producerQueues),
         // No STS here: own-account calls are signed with the local account's key, as the local
         // stack's dispatcher signs them.

@@ -15,7 +15,7 @@ import {
 } from '../../infra/throttle-coordinator.js';
 import { parseSqsQueueUrl } from '../../shared/aws/sqs-url.js';
 import { METRICS } from '../../shared/contract/metrics.js';
-import { BUCKETS_TABLE, REQUESTS_TABLE } from '../../shared/storage/tables.js';
+import { BUCKETS_TABLE, READS_TABLE, REQUESTS_TABLE } from '../../shared/storage/tables.js';
 import {
   actionsOf,
   coordinatorTemplate,
@@ -176,6 +176,7 @@ describe('ThrottleCoordinator dispatcher function', () => {
         'SLUICE_OUTPUTS_BUCKET',
         'SLUICE_OWN_ACCOUNT_ROLE_ARN',
         'SLUICE_PRODUCER_QUEUES',
+        'SLUICE_READS_TABLE',
         'SLUICE_REQUESTS_TABLE',
         'SLUICE_SCHEDULED_QUEUE_URL',
       ].sort(),
@@ -194,6 +195,7 @@ describe('ThrottleCoordinator tables', () => {
   it.each([
     ['buckets', BUCKETS_TABLE],
     ['requests', REQUESTS_TABLE],
+    ['reads', READS_TABLE],
   ])(
     'builds the %s table from its layout: on-demand, PITR, TTL, encrypted, retained',
     (_name, layout) => {
@@ -383,7 +385,7 @@ describe('ThrottleCoordinator IAM', () => {
     ]);
   });
 
-  it('grants the dispatcher GetItem and UpdateItem on the two tables, and no other DynamoDB action', () => {
+  it('grants the dispatcher GetItem and UpdateItem on the three tables, and no other DynamoDB action', () => {
     const dynamo = dispatcherStatements(defaults).filter((s) =>
       actionsOf(s).some((a) => a.startsWith('dynamodb:')),
     );
@@ -396,6 +398,7 @@ describe('ThrottleCoordinator IAM', () => {
         Effect: 'Allow',
         Resource: [
           tableArn(defaults.coordinator.bucketsTable),
+          tableArn(defaults.coordinator.readsTable),
           tableArn(defaults.coordinator.requestsTable),
         ],
       },
@@ -451,6 +454,9 @@ describe('ThrottleCoordinator IAM', () => {
         (a) => a.startsWith('dynamodb:') && !/Get|Query|Scan|Describe|ConditionCheck/.test(a),
       ),
     ).toEqual([]);
+    // Shared reads hold outputs of every producer's calls: no producer may read them.
+    const readsTable = stack.getLogicalId(coordinator.readsTable.node.defaultChild as CfnTable);
+    expect(JSON.stringify(producerPolicy)).not.toContain(readsTable);
   });
 });
 

@@ -156,9 +156,13 @@ describe('dispatcher handler factory', () => {
         recordRejection: built.requests.recordRejection.bind(built.requests),
       },
     });
+    // Two different reads: identical ones would share the doomed one's call and wait for it.
+    const doomed = describeInstances('handler-doomed-1', {
+      call: { service: 'ec2', operation: 'DescribeInstances', input: { MaxResults: 5 } },
+    });
     const { response, documents } = await invoke(
       handler,
-      record(JSON.stringify(describeInstances('handler-doomed-1')), 'doomed'),
+      record(JSON.stringify(doomed), 'doomed'),
       record(JSON.stringify(describeInstances('handler-ok-3')), 'spared'),
     );
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: 'doomed' }] });

@@ -278,6 +278,7 @@ describe('provider simulator: EC2 throttling', () => {
       executed: 5,
       throttled: 1,
       duplicateTokens: 0,
+      dryRuns: 0,
       errors: 0,
     });
   });
@@ -386,6 +387,7 @@ describe('provider simulator: EC2 throttling', () => {
         executed: 5,
         throttled: 1,
         duplicateTokens: 0,
+        dryRuns: 0,
         errors: 0,
       },
       {
@@ -397,6 +399,7 @@ describe('provider simulator: EC2 throttling', () => {
         executed: 5,
         throttled: 0,
         duplicateTokens: 0,
+        dryRuns: 0,
         errors: 0,
       },
       {
@@ -408,6 +411,7 @@ describe('provider simulator: EC2 throttling', () => {
         executed: 5,
         throttled: 1,
         duplicateTokens: 0,
+        dryRuns: 0,
         errors: 0,
       },
     ]);
@@ -469,6 +473,7 @@ describe('provider simulator: Service Quotas throttling', () => {
       executed: 11,
       throttled: 2,
       duplicateTokens: 0,
+      dryRuns: 0,
       errors: 0,
     });
   });
@@ -496,6 +501,7 @@ describe('provider simulator: ClientToken idempotency', () => {
       executed: 1,
       throttled: 0,
       duplicateTokens: 1,
+      dryRuns: 0,
       errors: 0,
     });
     expect(sim.executedClientTokens()).toEqual(new Map([['req-1', 1]]));
@@ -663,9 +669,78 @@ describe('provider simulator: errors', () => {
     // None of them ran; the DryRun still spent a request token (EC2 throttles DryRun calls too).
     expect(sim.statsFor(ACCOUNT_A, REGION, 'RunInstances')).toMatchObject({
       received: 2,
-      errors: 2,
+      dryRuns: 1,
+      errors: 1,
     });
     expect(sim.executions).toEqual([]);
+  });
+});
+
+describe('provider simulator: EC2 DryRun', () => {
+  const bucket = (name: string) => ({
+    account: ACCOUNT_A,
+    region: REGION,
+    service: 'ec2' as const,
+    bucket: name,
+  });
+
+  it('answers a DryRun RunInstances that would succeed DryRunOperation (412), taking one request token and no instance tokens', async () => {
+    const client = ec2();
+    const dry = await failure(client.send(run({ MaxCount: 998, DryRun: true })));
+    expect(dry.name).toBe('DryRunOperation');
+    expect(dry.$metadata.httpStatusCode).toBe(412);
+
+    expect(sim.bucketTokens(bucket('RunInstances'))).toBe(4);
+    expect(sim.bucketTokens(bucket('RunInstances:resource'))).toBe(1000);
+    expect(sim.bucketDebits(bucket('RunInstances'))).toBe(1);
+    expect(sim.bucketDebits(bucket('RunInstances:resource'))).toBe(0);
+    expect(sim.statsFor(ACCOUNT_A, REGION, 'RunInstances')).toEqual({
+      received: 1,
+      executed: 0,
+      throttled: 0,
+      duplicateTokens: 0,
+      dryRuns: 1,
+      errors: 0,
+    });
+    expect(sim.executions).toEqual([]);
+  });
+
+  it('a real launch debits both buckets by what it launches: the request token and MaxCount instance tokens', async () => {
+    await ec2().send(run({ MaxCount: 3 }));
+    expect(sim.bucketDebits(bucket('RunInstances'))).toBe(1);
+    expect(sim.bucketDebits(bucket('RunInstances:resource'))).toBe(3);
+  });
+
+  it('answers UnauthorizedOperation (403) to a DryRun the caller may not make, and to the call itself', async () => {
+    await restart({ permits: (call) => call.account !== ACCOUNT_B });
+    const denied = await failure(ec2(KEY_B).send(run({ DryRun: true })));
+    expect(denied.name).toBe('UnauthorizedOperation');
+    expect(denied.$metadata.httpStatusCode).toBe(403);
+    expect((await failure(ec2(KEY_B).send(run()))).name).toBe('UnauthorizedOperation');
+    expect((await failure(ec2(KEY_A).send(run({ DryRun: true })))).name).toBe('DryRunOperation');
+    expect(sim.statsFor(ACCOUNT_B, REGION, 'RunInstances')).toMatchObject({
+      received: 2,
+      executed: 0,
+      dryRuns: 0,
+      errors: 2,
+    });
+    // Throttling comes first: the denied calls spent request tokens too.
+    expect(sim.bucketDebits({ ...bucket('RunInstances'), account: ACCOUNT_B })).toBe(2);
+  });
+
+  it('checks a DryRun RunInstances as it would run it: an invalid MinCount is InvalidParameterValue, not DryRunOperation', async () => {
+    const err = await failure(ec2().send(run({ MinCount: 3, MaxCount: 2, DryRun: true })));
+    expect(err.name).toBe('InvalidParameterValue');
+  });
+
+  it('throttles DryRun calls on the request bucket like any other call', async () => {
+    const client = ec2();
+    for (let i = 0; i < 5; i++) await failure(client.send(run({ DryRun: true })));
+    expect((await failure(client.send(run({ DryRun: true })))).name).toBe('RequestLimitExceeded');
+    expect(sim.statsFor(ACCOUNT_A, REGION, 'RunInstances')).toMatchObject({
+      dryRuns: 5,
+      throttled: 1,
+    });
   });
 });
 

@@ -14,7 +14,7 @@ import {
 } from '../../shared/admission/bucket-store.js';
 import { gcraParams, US_PER_MS } from '../../shared/admission/gcra.js';
 import { DEFAULT_LEARNED_RATE } from '../../shared/admission/learned-rate.js';
-import type { TimelinePosition } from '../../shared/admission/timeline.js';
+import { FIXED, type TimelinePosition } from '../../shared/admission/timeline.js';
 import type { BucketRef } from '../../shared/limits/types.js';
 import { BUCKETS_TABLE } from '../../shared/storage/tables.js';
 import { createTable, dynamoClient, uniqueTableName } from '../support/engines.js';
@@ -281,21 +281,52 @@ describe.each(enginesUnderTest())('scheduling on $name', (engine) => {
     expect(fraction).toBeGreaterThan(DEFAULT_LEARNED_RATE.decrease);
   });
 
-  it('says a reservation is lost when the log no longer explains it', async () => {
+  it('freezes the slots it grants within the freeze margin: a cut-in planned a moment earlier cannot land before them', async () => {
+    const bucket: GroupBucket = { ref: ref('stale-cut-in'), limit: { rate: 2, burst: 1 } };
+    let nowA = T0;
+    const a = dispatcher({ clock: () => nowA });
+    const flood = admitted((await a.admit([bucket], ones(10), tags(10, 'low', 'a'))).decisions);
+    const lastUs = flood[9]?.slotsUs[0] as number;
+    // B admits when the timeline's end is 300 ms away: its call runs without checking in.
+    const nowB = lastUs / 1_000 + 200;
+    const b = dispatcher({ clock: () => nowB });
+    const [direct] = admitted((await b.admit([bucket], ones(1), tags(1, 'low', 'b'))).decisions);
+    expect(direct?.positions[0]?.seq).toBe(FIXED);
+    const directUs = direct?.slotsUs[0] as number;
+    expect(directUs).toBeLessThanOrEqual((nowB + 300) * 1_000);
+    // A still knows the timeline before B's call and plans with a clock a second behind: the
+    // point it would cut in at lies before B's slot. The freeze makes it go after instead.
+    nowA = nowB - 1_000;
+    const [urgent] = admitted((await a.admit([bucket], ones(1), tags(1, 'high', 'a'))).decisions);
+    expect(urgent?.slotsUs[0]).toBeGreaterThan(directUs);
+  });
+
+  it('follows a reservation through entries the log dropped, as long as only cut-ins before it were', async () => {
     nowMs = T0;
     const bucket: GroupBucket = { ref: ref('pruned'), limit: { rate: 5, burst: 10 } };
     const flood = dispatcher();
     const low = admitted((await flood.admit([bucket], ones(200), tags(200, 'low', 'x'))).decisions);
     const last = low[low.length - 1] as Admitted;
-    // Many urgent cut-ins, each one log entry, until old entries are dropped.
+    const { intervalUs } = gcraParams(bucket.limit);
+    // Many urgent cut-ins, each one log entry, until old entries are dropped: each moves the
+    // last low call back by one interval.
     for (let i = 0; i < 70; i++) {
       nowMs = T0 + i * 500;
       await dispatcher().admit([bucket], ones(1), tags(1, 'high', `h${i}`));
     }
-    const { results } = await flood.checkIn(
-      [{ buckets: [bucket], positions: last.positions, epochs: last.epochs }],
-      false,
-    );
-    expect(results[0]).toEqual({ kind: 'lost' });
+    const checkIn = (d: Admitted) =>
+      flood.checkIn([{ buckets: [bucket], positions: d.positions, epochs: d.epochs }], false);
+    const followed = (await checkIn(last)).results[0];
+    expect(followed).toMatchObject({ kind: 'moved' });
+    const movedBy = followed?.kind === 'lost' ? 0 : (followed?.positions[0]?.slotUs as number);
+    expect(movedBy - (last.slotsUs[0] as number)).toBe(70 * intervalUs);
+    // A rate change re-spaces rather than shifts: once it is dropped too, what was granted
+    // before it is lost (admitted again, its tokens wasted, never doubled).
+    await dispatcher().reportThrottle(bucket, last.epochs[0] as number);
+    for (let i = 70; i < 220; i++) {
+      nowMs = T0 + i * 500;
+      await dispatcher().admit([bucket], ones(1), tags(1, 'high', `h${i}`));
+    }
+    expect((await checkIn(last)).results[0]).toEqual({ kind: 'lost' });
   });
 });

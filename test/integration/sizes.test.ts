@@ -10,7 +10,10 @@ import { ACCOUNT, startDispatchStack } from '../support/dispatch-stack.js';
 
 type Stack = Awaited<ReturnType<typeof startDispatchStack>>;
 
-/** A DescribeImages request whose body is exactly `bytes` long, padded in a filter value. */
+/**
+ * A DescribeImages request whose body is exactly `bytes` long, padded in a filter value. Its id is
+ * in a filter too: identical reads would share one call (shared reads), and each must run.
+ */
 function bodyOfBytes(id: string, bytes: number, extra: Record<string, unknown> = {}): string {
   const request = (pad: string) => ({
     v: 1,
@@ -19,7 +22,12 @@ function bodyOfBytes(id: string, bytes: number, extra: Record<string, unknown> =
     call: {
       service: 'ec2',
       operation: 'DescribeImages',
-      input: { Filters: [{ Name: 'tag:pad', Values: [pad] }] },
+      input: {
+        Filters: [
+          { Name: 'tag:id', Values: [id] },
+          { Name: 'tag:pad', Values: [pad] },
+        ],
+      },
     },
     ...extra,
   });

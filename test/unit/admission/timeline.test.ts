@@ -17,9 +17,12 @@ import {
 import { planChange } from '../../../shared/admission/rate-changes.js';
 import {
   applyEntry,
+  foldDropped,
   insertedSlots,
+  NO_FOLD,
   replay,
   type ShiftEntry,
+  shiftTotal,
   type TimelineEntry,
 } from '../../../shared/admission/timeline.js';
 
@@ -110,7 +113,7 @@ describe('replay', () => {
 
   it('applies the entries after the position, in order', () => {
     const log = [shift(3, 50, 7), shift(1, 0, 1000), shift(2, 10, 5)];
-    expect(replay({ slotUs: 100, seq: 1 }, log, 3)).toEqual({ slotUs: 112, seq: 3 });
+    expect(replay({ slotUs: 100, seq: 1 }, log, 3)).toMatchObject({ slotUs: 112, seq: 3 });
   });
 
   it('says it cannot when the log no longer holds an entry it needs', () => {
@@ -119,7 +122,64 @@ describe('replay', () => {
   });
 
   it('is the identity when nothing changed since', () => {
-    expect(replay({ slotUs: 100, seq: 4 }, [], 4)).toEqual({ slotUs: 100, seq: 4 });
+    expect(replay({ slotUs: 100, seq: 4 }, [], 4)).toMatchObject({ slotUs: 100, seq: 4 });
+  });
+
+  it('follows dropped shifts through the fold when they all reach before the slot', () => {
+    // Entries 1–3 were dropped, 4 is kept; all reach before slot 100.
+    const dropped = [shift(1, 50, 7), shift(2, 10, 5), shift(3, 20, 3)];
+    const kept = [shift(4, 60, 11)];
+    const total = [...dropped, ...kept].reduce((sum, e) => sum + shiftTotal(e), 0);
+    const fold = foldDropped({ ...NO_FOLD, shiftUs: total }, dropped);
+    // Granted after entry 1 (its count then was 7): entries 2–4 still to apply.
+    const position = { slotUs: 100, seq: 1, shiftUs: 7 };
+    const full = replay(position, [...dropped, ...kept], 4);
+    expect(replay(position, kept, 4, fold)).toEqual({ ...full, shiftUs: total });
+  });
+
+  it('agrees with the full log wherever the fold can follow (random shifts and prunes)', () => {
+    const shiftArb = fc.record({
+      atUs: fc.integer({ min: 0, max: 2_000 }),
+      byUs: fc.integer({ min: 1, max: 40 }),
+      strideUs: fc.integer({ min: 0, max: 60 }),
+      count: fc.integer({ min: 1, max: 4 }),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(shiftArb, { minLength: 1, maxLength: 30 }),
+        fc.integer({ min: 0, max: 3_000 }),
+        fc.nat(),
+        fc.nat(),
+        (shifts, slotUs, grantedAt, droppedCount) => {
+          const log: TimelineEntry[] = shifts.map((e, i) => ({ seq: i + 1, kind: 'shift', ...e }));
+          const head = log.length;
+          const seq = grantedAt % (head + 1);
+          const drop = droppedCount % (head + 1);
+          const totalUpTo = (n: number) =>
+            log.slice(0, n).reduce((sum, e) => sum + shiftTotal(e), 0);
+          const fold = foldDropped({ ...NO_FOLD, shiftUs: totalUpTo(head) }, log.slice(0, drop));
+          const position = { slotUs, seq, shiftUs: totalUpTo(seq) };
+          const full = replay(position, log, head);
+          const folded = replay(position, log.slice(drop), head, fold);
+          if (folded !== undefined) expect(folded.slotUs).toBe(full?.slotUs);
+          // It follows whenever nothing it needs was dropped, or the dropped all reach before it.
+          if (seq >= drop || slotUs > fold.reachUs) expect(folded).toBeDefined();
+        },
+      ),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it('cannot follow a dropped shift that reaches past the slot, a dropped rate change, or a position without its count', () => {
+    const dropped = [shift(1, 50, 7), shift(2, 150, 5)];
+    const kept = [shift(3, 60, 11)];
+    const total = [...dropped, ...kept].reduce((sum, e) => sum + shiftTotal(e), 0);
+    const fold = foldDropped({ ...NO_FOLD, shiftUs: total }, dropped);
+    expect(replay({ slotUs: 100, seq: 0, shiftUs: 0 }, kept, 3, fold)).toBeUndefined();
+    expect(replay({ slotUs: 200, seq: 0 }, kept, 3, fold)).toBeUndefined();
+    expect(replay({ slotUs: 200, seq: 0, shiftUs: 0 }, kept, 3, fold)).toBeDefined();
+    const rateFold = { ...fold, rateSeq: 2 };
+    expect(replay({ slotUs: 200, seq: 1, shiftUs: 7 }, kept, 3, rateFold)).toBeUndefined();
   });
 });
 

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import {
-  DeploymentConfigError,
   disallowedReason,
   parseDeploymentConfig,
   replyToAllowed,
@@ -10,20 +9,11 @@ import {
   EnvironmentError,
   loadDispatcherEnvironment,
 } from '../../../shared/config/environment.js';
+import { problemsOf } from '../../support/config.js';
 
 const targets = [
   { account: '111111111111', allow: [{ service: 'ec2', operations: ['Describe*'] }] },
 ];
-
-function problemsOf(value: unknown): string[] {
-  try {
-    parseDeploymentConfig(value);
-  } catch (error) {
-    if (error instanceof DeploymentConfigError) return error.problems.map((p) => p.message);
-    throw error;
-  }
-  return [];
-}
 
 describe('parseDeploymentConfig', () => {
   it('applies the tuning defaults', () => {

@@ -45,6 +45,18 @@ describe('builders', () => {
     expect(validateResult(result)).toEqual({ ok: true, result });
   });
 
+  it('succeededResult marks a DryRun that would have succeeded, and outputs shared from another call', () => {
+    const dryRun = succeededResult('req-d', 1, {}, timings, { dryRun: true });
+    const coalesced = succeededResult('req-c', 0, { Quotas: [] }, timings, { coalesced: true });
+    const cached = succeededResult('req-k', 0, { Quotas: [] }, timings, { cachedAt: NOW - 5_000 });
+
+    expect(dryRun).toMatchObject({ status: 'succeeded', dryRun: true, output: {} });
+    expect(coalesced).toMatchObject({ attempts: 0, coalesced: true });
+    expect(cached).toMatchObject({ attempts: 0, cachedAt: NOW - 5_000 });
+    for (const result of [dryRun, coalesced, cached])
+      expect(validateResult(result)).toEqual({ ok: true, result });
+  });
+
   it('failedResult keeps the provider code and cuts a long message to MAX_ERROR_MESSAGE_CHARS', () => {
     const result = failedResult(
       'req-2',
@@ -165,6 +177,9 @@ describe('validateResult', () => {
     ],
     ['an invalid id', { ...succeeded(), id: 'a#b' }, [['id', 'pattern']]],
     ['v 2', { ...succeeded(), v: 2 }, [['v', 'literal']]],
+    ['dryRun false', { ...succeeded(), dryRun: false }, [['dryRun', 'literal']]],
+    ['coalesced false', { ...succeeded(), coalesced: false }, [['coalesced', 'literal']]],
+    ['a negative cachedAt', { ...succeeded(), cachedAt: -1 }, [['cachedAt', 'range']]],
   ])('reports %s', (_name, value, expected) => {
     expect(fieldRules(validateResult(value))).toEqual(expected);
   });

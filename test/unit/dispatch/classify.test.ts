@@ -82,4 +82,22 @@ describe('classifyCallError', () => {
     expect(classifyCallError(sdkError('UnauthorizedOperation', 403)).kind).toBe('permanent');
     expect(classifyCallError(sdkError('InvalidInstanceID.NotFound', 400)).kind).toBe('permanent');
   });
+
+  it("recognises EC2's DryRunOperation (412), by its name, as a DryRun that would have succeeded", () => {
+    expect(classifyCallError(sdkError('DryRunOperation', 412))).toEqual({
+      kind: 'dry-run',
+      message: 'DryRunOperation happened',
+    });
+    // By name, whatever the status: a 412 of another name is a failure like any other.
+    expect(classifyCallError(sdkError('DryRunOperation', 400)).kind).toBe('dry-run');
+    expect(classifyCallError(sdkError('PreconditionFailed', 412)).kind).toBe('permanent');
+  });
+
+  it('treats a denied DryRun (UnauthorizedOperation) as the permanent failure it is', () => {
+    expect(classifyCallError(sdkError('UnauthorizedOperation', 403))).toEqual({
+      kind: 'permanent',
+      code: 'UnauthorizedOperation',
+      message: 'UnauthorizedOperation happened',
+    });
+  });
 });

@@ -9,6 +9,7 @@ import type {
   AdmissionDecision,
   AdmissionOutcome,
 } from '../../../shared/admission/bucket-store.js';
+import { FIXED } from '../../../shared/admission/timeline.js';
 import { parseDeploymentConfig } from '../../../shared/config/deployment.js';
 import type { SluiceRequest } from '../../../shared/contract/request.js';
 import type { SluiceResult } from '../../../shared/contract/result.js';
@@ -329,6 +330,20 @@ describe('Dispatcher.processBatch', () => {
       },
     });
     expect(t.stored.size).toBe(0);
+  });
+
+  it('runs at once a slot admission froze; any other slot due now checks in first', async () => {
+    const frozen = setup({
+      decide: () => ({ ...admittedAt(T0), positions: [{ slotUs: T0 * 1_000, seq: FIXED }] }),
+    });
+    await frozen.dispatcher.processBatch([message({ id: 'f' })], 'owner');
+    expect(frozen.checkIns).toEqual([]);
+    expect(frozen.runs()).toBe(1);
+    // Not frozen: a cut-in planned a moment earlier may have moved it since.
+    const open = setup({ decide: () => admittedAt(T0 + 100) });
+    await open.dispatcher.processBatch([message({ id: 'o' })], 'owner');
+    expect(open.checkIns).toEqual([true]);
+    expect(open.runs()).toBe(1);
   });
 
   it('re-sends a reservation to the scheduled queue to arrive early, and runs it at its slot without admission', async () => {

@@ -94,6 +94,16 @@ describe('afterCall: finishing', () => {
   });
 });
 
+describe('afterCall: DryRun', () => {
+  it('finishes a DryRun that would have succeeded as a success, even on the last attempt or after the deadline', () => {
+    const dryRun = { kind: 'dry-run', message: 'Request would have succeeded' } as const;
+    expect(decide({ outcome: dryRun, attempt: 1 })).toEqual({ kind: 'dry-run' });
+    expect(
+      decide({ outcome: dryRun, attempt: 5, limits: { ...LIMITS, deadlineMs: NOW - 1 } }),
+    ).toEqual({ kind: 'dry-run' });
+  });
+});
+
 describe('afterCall: transient errors', () => {
   it('retries through admission after a jittered back-off, without touching the bucket', () => {
     // Attempt 3: the ceiling is 4 s; half of it.

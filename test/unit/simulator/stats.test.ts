@@ -47,6 +47,7 @@ describe('Stats counters', () => {
       executed: 0,
       throttled: 0,
       duplicateTokens: 0,
+      dryRuns: 0,
       errors: 2,
     });
     expect(stats.sumFor('111111111111', 'us-east-1', 'Nothing').errors).toBe(0);
