@@ -9,8 +9,14 @@ import { accountCredentials } from './emulators/credentials.js';
 import type { OutsideClient } from './scenarios.js';
 
 /** A running outside client: `stop()` ends it and says what it did. */
+/** What an outside client did: its calls, and how many failed after the SDK's retries. */
+export interface OutsideCalls {
+  readonly calls: number;
+  readonly failed: number;
+}
+
 export interface RunningOutsideClient {
-  stop(): Promise<{ readonly calls: number; readonly failed: number }>;
+  stop(): Promise<OutsideCalls>;
 }
 
 /** Starts the outside client of a scenario against `endpoint`, for `account` and `region`. */

@@ -196,6 +196,54 @@ export function renderReport(input: {
     );
   }
 
+  // The learned rate of each bucket the coordinator slowed, against its configured limit; and
+  // each priority level's (and producer's) wait: who waited for whom.
+  for (const outcome of outcomes) {
+    const slowed = [
+      ...(outcome.learnedRates ?? new Map<string, readonly (readonly [number, number])[]>()),
+    ].filter(([label, points]) => {
+      const limit = workload.buckets.find((b) => b.label === label)?.configured.rate ?? 0;
+      return points.some(([, rate]) => rate < limit - 1e-9);
+    });
+    const charts = slowed.map(([label, points]) => {
+      const limit = workload.buckets.find((b) => b.label === label)?.configured.rate ?? 0;
+      return lineChart(`${label}: learned rate`, 'seconds', 'calls/s', [
+        { name: 'learned rate', points },
+        {
+          name: `configured ${+limit.toFixed(3)}/s`,
+          points: [
+            [0, limit],
+            [until, limit],
+          ],
+          dashed: true,
+          colour: '#000',
+        },
+      ]);
+    });
+    if (charts.length > 0)
+      sections.push(
+        `<h2>${escapeHtml(outcome.name)}: learned rate of the buckets it slowed</h2><div class="grid">${charts.join('')}</div>`,
+      );
+    const waitRows = [...(outcome.waitsMs ?? new Map<string, readonly number[]>())].map(
+      ([level, list]) => {
+        const sorted = [...list].sort((a, b) => a - b);
+        return `<tr><td>${escapeHtml(level)}</td><td>${sorted.length}</td><td>${Math.round(percentile(sorted, 0.5))}</td><td>${Math.round(percentile(sorted, 0.99))}</td><td>${Math.round(sorted[sorted.length - 1] ?? 0)}</td></tr>`;
+      },
+    );
+    const flowRows = [...(outcome.flows ?? new Map())].map(
+      ([producer, f]) =>
+        `<tr><td>${escapeHtml(producer)}</td><td>${f.completed}/${f.count}</td><td>${f.firstSentS.toFixed(1)}</td><td>${f.lastFinishedS.toFixed(1)}</td></tr>`,
+    );
+    if (waitRows.length > 0)
+      sections.push(
+        `<h2>${escapeHtml(outcome.name)}: wait by priority level (sent to the call leaving, ms)</h2><table><thead><tr><th>level</th><th>calls</th><th>p50</th><th>p99</th><th>max</th></tr></thead><tbody>${waitRows.join('')}</tbody></table>`,
+      );
+    if (flowRows.length > 0)
+      sections.push(
+        `<h2>${escapeHtml(outcome.name)}: by producer</h2><table><thead><tr><th>producer</th><th>done</th><th>first sent s</th><th>last result s</th></tr></thead><tbody>${flowRows.join('')}</tbody></table>`,
+      );
+  }
+
   const throttles = lineChart(
     'Provider throttles (cumulative)',
     'seconds',

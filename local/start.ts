@@ -6,6 +6,7 @@
  *   npm start -- [--scale 1] [--accounts 3] [--regions 2] [--safety-factor 1] [--compare]
  *                [--report-dir reports] [--log-file FILE] [--concurrency 2]
  *   npm start -- --scenario provisioner|planner [--compare] [--report-dir reports] …
+ *   npm start -- --scenario priority|fairness|half-limit|shared-account|… [--compare] …
  *   npm start -- --serve [--ec2-endpoint URL] [--service-quotas-endpoint URL] [--log-file FILE]
  *
  * The dispatcher runs with Powertools on, as on Lambda; its JSON log lines and EMF metrics go to
@@ -17,6 +18,7 @@
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { summaryRows, textTable, writeReport } from './report.js';
+import { runScenario, scenarioWorkload } from './run-scenario.js';
 import { LOCAL_LATE_ALLOWANCE_MS, startLocalStack } from './stack.js';
 import {
   checkLines,
@@ -26,20 +28,28 @@ import {
   storyWorkload,
 } from './stories/run-story.js';
 import { STORIES, type Story, storyNamed } from './stories/stories.js';
+import { percentile } from './window-stats.js';
 import {
   buildWorkload,
   DEFAULT_ACCOUNTS,
   DEFAULT_REGIONS,
+  figures,
   type LiveBucket,
   type LiveView,
   type RunOutcome,
   runThroughStack,
   runUncoordinated,
+  SCENARIOS,
+  type Scenario,
 } from './workload.js';
 
 const USAGE = `usage: npm start -- [options]
   --scenario NAME         storm (default: the demo), or a seed story: provisioner (RunInstances
-                          DryRun checks and launches), planner (50 plans reading the same quotas)
+                          DryRun checks and launches), planner (50 plans reading the same quotas),
+                          or a scheduling scenario: priority (a low flood, then urgent calls),
+                          fairness (two producers), half-limit (the provider grants half the
+                          catalog's rate), shared-account (an outside client spends half),
+                          run-instances, at-limit, run-instances-5
   --scale N               calls per bucket × N (default 1: ~20 s, ~40 s with --compare)
   --accounts N            target accounts, 1-3 (default 3)
   --regions N             regions, 1-2 (default 2)
@@ -108,14 +118,19 @@ const logFile = resolve(
 );
 
 const story = storyNamed(values.scenario);
-if (story === undefined && values.scenario !== 'storm') {
-  const names = ['storm', ...Object.keys(STORIES)].join(', ');
+const scenario =
+  values.scenario === 'storm'
+    ? undefined
+    : (SCENARIOS as Record<string, Scenario | undefined>)[values.scenario];
+if (story === undefined && scenario === undefined && values.scenario !== 'storm') {
+  const names = ['storm', ...Object.keys(STORIES), ...Object.keys(SCENARIOS)].join(', ');
   console.error(`--scenario must be one of ${names}, not ${values.scenario}\n${USAGE}`);
   process.exit(2);
 }
 
 if (values.serve) await serve();
 else if (story !== undefined) await storyDemo(story);
+else if (scenario !== undefined) await scenarioDemo(scenario);
 else await demo();
 
 async function serve(): Promise<void> {
@@ -293,6 +308,68 @@ async function storyDemo(chosen: Story): Promise<void> {
   console.log(`Dispatcher log (Powertools JSON logs and EMF metrics): ${logFile}`);
 }
 
+/**
+ * A scheduling scenario (local/scenarios.ts): the live view with each bucket's learned rate and
+ * each level's wait, the summary, the waits by level and by producer, and the report (which
+ * charts the learned rate and the waits).
+ */
+async function scenarioDemo(chosen: Scenario): Promise<void> {
+  const settings = {
+    safetyFactor,
+    lateAllowanceMs: LOCAL_LATE_ALLOWANCE_MS,
+    scale,
+    concurrency,
+    compare: values.compare,
+    logFile,
+  };
+  const workload = scenarioWorkload(chosen, settings);
+  const limitOf = new Map(workload.buckets.map((b) => [b.label, b.configured.rate]));
+  console.log(
+    `Sluice local stack, ${values.scenario}: ${chosen.description}; ${workload.requests.length} calls, ` +
+      `ideal drain ${workload.idealSeconds.toFixed(1)} s at the provider's limits`,
+  );
+  let live: ReturnType<typeof createLiveView> | undefined;
+  const run = await runScenario(chosen, {
+    ...settings,
+    onRun: (name) => {
+      live?.end();
+      if (name !== 'Sluice')
+        console.log(`\nThe same calls, uncoordinated: ${name} retries, maxAttempts 3`);
+      live = createLiveView(limitOf);
+    },
+    onTick: (view) => live?.tick(view),
+  });
+  live?.end();
+  console.log(`\n${textTable(summaryRows(run.outcomes))}`);
+  const sluice = run.outcomes[0];
+  if (sluice !== undefined) {
+    const f = figures(sluice);
+    for (const [level, w] of Object.entries(f.waitByPriority ?? {}))
+      console.log(`wait ${level}: ${w.count} calls, p50 ${w.p50Ms} ms, p99 ${w.p99Ms} ms`);
+    for (const [producer, flow] of Object.entries(f.flows ?? {}))
+      console.log(
+        `producer ${producer}: ${flow.completed}/${flow.count} done, ${flow.spanSeconds} s from its first call to its last result`,
+      );
+    if (f.recoverySeconds !== undefined)
+      console.log(
+        `back at the configured rate ${f.recoverySeconds} s after the outside client stopped`,
+      );
+  }
+  const file = writeReport(values['report-dir'], {
+    workload,
+    outcomes: run.outcomes,
+    generatedAt: new Date(),
+    settings: {
+      scenario: values.scenario,
+      scale: String(scale),
+      'safety-factor': String(safetyFactor),
+      concurrency: String(concurrency),
+    },
+  });
+  console.log(`\nReport: ${file}`);
+  console.log(`Dispatcher log (Powertools JSON logs and EMF metrics): ${logFile}`);
+}
+
 /** Requests of a bucket answered by a shared read (coalesced or cached), with no admission. */
 function shared(b: LiveBucket): number {
   return (b.coalesced ?? 0) + (b.cached ?? 0);
@@ -318,6 +395,7 @@ function createLiveView(limitOf: ReadonlyMap<string, number>) {
         'coalesced',
         'cached',
         'admitted/s',
+        'learned/s',
         'limit/s',
       ],
     ];
@@ -334,12 +412,15 @@ function createLiveView(limitOf: ReadonlyMap<string, number>) {
         b.coalesced === undefined ? '-' : String(b.coalesced),
         b.cached === undefined ? '-' : String(b.cached),
         (b.admittedRate ?? b.recentRate).toFixed(1),
+        // The bucket's learned rate (below the limit after provider throttles).
+        b.learnedRate === undefined ? '-' : b.learnedRate.toFixed(2),
         (limitOf.get(label) ?? 0).toFixed(1),
       ]);
     }
     return [
       `${view.name}: ${view.finished}/${view.total} finished after ${view.elapsedS.toFixed(1)} s`,
       ...textTable(rows).split('\n'),
+      ...waitLines(view),
     ];
   };
   return {
@@ -373,6 +454,7 @@ function createLiveView(limitOf: ReadonlyMap<string, number>) {
               ? ''
               : `, ${shared.coalesced} coalesced, ${shared.cached} cached (no call)`),
         );
+        for (const line of waitLines(view)) console.log(`      ${line}`);
       }
     },
     end() {
@@ -384,4 +466,14 @@ function createLiveView(limitOf: ReadonlyMap<string, number>) {
   function view(v: LiveView): string {
     return `[${v.elapsedS.toFixed(0).padStart(3)} s] ${v.name}: ${v.finished}/${v.total} finished`;
   }
+}
+
+/** Each priority level's wait so far (sent to the call leaving): who waits for whom. */
+function waitLines(view: LiveView): string[] {
+  if (view.waitsMs === undefined || view.waitsMs.size === 0) return [];
+  const parts = [...view.waitsMs].map(([level, waits]) => {
+    const sorted = [...waits].sort((a, b) => a - b);
+    return `${level} ${sorted.length} calls, p50 ${Math.round(percentile(sorted, 0.5))} ms, p99 ${Math.round(percentile(sorted, 0.99))} ms`;
+  });
+  return [`waits: ${parts.join('; ')}`];
 }

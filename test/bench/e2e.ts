@@ -20,8 +20,9 @@
  * at the limits the coordinator was configured with.
  */
 import { parseArgs } from 'node:util';
-import { type RunningOutsideClient, startOutsideClient } from '../../local/outside-client.js';
-import { LOCAL_ALLOW, LOCAL_LATE_ALLOWANCE_MS, startLocalStack } from '../../local/stack.js';
+import type { RunOutcome } from '../../local/run-outcome.js';
+import { runScenario, scenarioWorkload } from '../../local/run-scenario.js';
+import { LOCAL_LATE_ALLOWANCE_MS } from '../../local/stack.js';
 import {
   checkLines,
   runStoryPeers,
@@ -30,16 +31,7 @@ import {
   storyWorkload,
 } from '../../local/stories/run-story.js';
 import { STORIES, type Story, storyNamed } from '../../local/stories/stories.js';
-import {
-  buildWorkload,
-  figures,
-  type LiveView,
-  runThroughStack,
-  runUncoordinated,
-  SCENARIOS,
-  type Scenario,
-  scenarioLimits,
-} from '../../local/workload.js';
+import { figures, type LiveView, SCENARIOS, type Scenario } from '../../local/workload.js';
 
 const { values } = parseArgs({
   options: {
@@ -76,63 +68,25 @@ if (scenario === undefined) {
   console.error(`--scenario must be one of ${names.join(', ')}, not ${values.scenario}`);
   process.exit(2);
 }
-const limits = scenarioLimits(scenario, Number(values['safety-factor']));
-const workload = buildWorkload({
-  accounts: scenario.accounts,
-  regions: scenario.regions,
-  storm: scenario.storm,
-  scale: Number(values.scale),
-  limits,
+const settings = {
+  safetyFactor: Number(values['safety-factor']),
   lateAllowanceMs: Number(values['late-allowance-ms']),
-  ...(scenario.providerLimits ? { providerLimits: scenario.providerLimits } : {}),
-});
-
+  scale: Number(values.scale),
+  concurrency: Number(values.concurrency),
+  compare: values.compare,
+  onTick,
+  onRun: () => {
+    lastLog = 0;
+  },
+};
+const workload = scenarioWorkload(scenario, settings);
 process.stderr.write(
   `e2e ${values.scenario} (${scenario.description}): ${workload.requests.length} calls, ` +
     `${workload.buckets.length} buckets, ideal ${workload.idealSeconds.toFixed(1)} s\n`,
 );
-const stack = await startLocalStack({
-  accounts: scenario.accounts,
-  config: {
-    limits,
-    lateAllowanceMs: Number(values['late-allowance-ms']),
-    // Each named producer may run what the local targets allow, on its own queue.
-    ...(scenario.producers === undefined
-      ? {}
-      : {
-          producers: scenario.producers.map((name) => ({
-            name,
-            allow: LOCAL_ALLOW.map((grant) => ({ accounts: [...scenario.accounts], ...grant })),
-          })),
-        }),
-  },
-  ...(scenario.providerLimits ? { simulator: { limits: scenario.providerLimits } } : {}),
-  maxConcurrency: Number(values.concurrency),
-  start: true,
-});
-let sluice: ReturnType<typeof figures>;
-let outsideCalls: Awaited<ReturnType<RunningOutsideClient['stop']>> | undefined;
-try {
-  // A client outside Sluice spending the same budget, as the scenario says.
-  const outside =
-    scenario.outside === undefined || stack.simulator === undefined
-      ? undefined
-      : startOutsideClient(
-          scenario.outside,
-          stack.simulator.endpoint,
-          scenario.accounts[0] as string,
-          scenario.regions[0] as string,
-        );
-  sluice = figures(
-    await runThroughStack(stack, workload, {
-      onTick,
-      ...(scenario.outside === undefined ? {} : { sharedUntilMs: scenario.outside.untilMs }),
-    }),
-  );
-  outsideCalls = await outside?.stop();
-} finally {
-  await stack.stop();
-}
+const run = await runScenario(scenario, settings, workload);
+const [sluiceRun, standard, adaptive] = run.outcomes;
+const sluice = figures(sluiceRun as RunOutcome);
 const out: Record<string, unknown> = {
   scenario: values.scenario,
   ...sluice,
@@ -140,9 +94,12 @@ const out: Record<string, unknown> = {
   ...(sluice.waitByPriority?.high === undefined
     ? {}
     : { interactiveWaitP99Ms: sluice.waitByPriority.high.p99Ms }),
-  ...(outsideCalls === undefined ? {} : { outsideClient: outsideCalls }),
+  ...(run.outsideCalls === undefined ? {} : { outsideClient: run.outsideCalls }),
   ...lateFlow(),
+  ...(standard === undefined ? {} : { sdkStandard: figures(standard) }),
+  ...(adaptive === undefined ? {} : { sdkAdaptive: figures(adaptive) }),
 };
+console.log(JSON.stringify(out));
 
 /**
  * The fairness figure: the producer that starts last, from its first call sent to its last
@@ -159,19 +116,6 @@ function lateFlow(): Record<string, number> {
     lateFlowBoundSeconds: Number(((1.25 * late.count) / (rate / flows.length) + 2).toFixed(2)),
   };
 }
-if (values.compare) {
-  const peer = {
-    onTick,
-    clientsPerTarget: scenario.clientsPerTarget,
-    ...(scenario.providerLimits ? { simulatorLimits: scenario.providerLimits } : {}),
-    ...(scenario.outside ? { outside: scenario.outside } : {}),
-  };
-  lastLog = 0;
-  out.sdkStandard = figures(await runUncoordinated(workload, { retryMode: 'standard', ...peer }));
-  lastLog = 0;
-  out.sdkAdaptive = figures(await runUncoordinated(workload, { retryMode: 'adaptive', ...peer }));
-}
-console.log(JSON.stringify(out));
 
 /**
  * A seed story (local/stories/stories.ts): through the local stack with the story's
