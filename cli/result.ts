@@ -15,6 +15,7 @@ import {
   parseSeconds,
   resolveProducer,
   resolveRequestsTable,
+  s3ClientFor,
 } from './settings.js';
 
 interface ResultOptions extends AwsFlags {
@@ -33,7 +34,9 @@ attribute "result"; before that, "status" says waiting or running. With the AWS 
   aws dynamodb get-item --table-name "$${ENV.requestsTable}" --consistent-read \\
     --key '{"id": {"S": "default#hello-1"}}' --query Item.result.S --output text
 Or have results pushed: name an SQS queue or SNS topic the deployment allows in the request's
-replyTo (sluice submit --reply-to). The result's JSON Schema: schema/result.v1.json.`;
+replyTo (sluice submit --reply-to). The result's JSON Schema: schema/result.v1.json.
+An output over 192 KiB is not in the result: "outputRef" names its S3 object (bucket, key,
+bytes, sha256), e.g. aws s3 cp s3://<bucket>/<key> -`;
 
 /** Adds `result` to the program. */
 export function addResultCommand(program: Command, context: CommandContext): void {
@@ -42,6 +45,8 @@ export function addResultCommand(program: Command, context: CommandContext): voi
     .summary('print the result of a request as JSON, or wait for it')
     .description(
       'Print the result record of a request as JSON on stdout, or wait for it with --wait. ' +
+        'An output too large for the record is fetched from S3 (s3:GetObject on the outputs ' +
+        'bucket) and printed in the result as "output". ' +
         'A request still in flight is reported on stderr, with exit code 3.',
     )
     .argument('<id>', 'the request id')
@@ -71,8 +76,9 @@ async function result(
   const requestsTableName = resolveRequestsTable(options.requestsTable, context.env);
   const producer = resolveProducer(options.producer, context.env);
   const dynamodb = await dynamoClientFor(options, context.env);
+  const s3 = s3ClientFor(options, context.env);
   try {
-    const reader = new SluiceResultReader({ dynamodb, requestsTableName, producer });
+    const reader = new SluiceResultReader({ dynamodb, requestsTableName, producer, s3 });
     let found: SluiceResult;
     if (options.wait) {
       found = await reader.waitForResult(id, { timeoutMs: options.timeout * 1000 });
@@ -93,5 +99,6 @@ async function result(
     return found.status === 'succeeded' ? EXIT_CODES.ok : EXIT_CODES.unsuccessful;
   } finally {
     dynamodb.destroy();
+    s3.destroy();
   }
 }

@@ -6,6 +6,7 @@
  * which would read `process.env`.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { InvalidArgumentError } from 'commander';
 import { parseSqsQueueUrl } from '../shared/aws/sqs-url.js';
@@ -64,8 +65,9 @@ Environment:
   ${ENV.requestsTable}  the requests table
   ${PRODUCER_ENV}        the producer whose results to read (default: default)
   AWS_REGION             region of the queues and the table (also read from an SQS queue URL)
-  AWS_ENDPOINT_URL_SQS, AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL
-                         endpoints, e.g. local emulators (the AWS SDK's own variables)
+  AWS_ENDPOINT_URL_SQS, AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL
+                         endpoints, e.g. local emulators (the AWS SDK's own variables); S3 is
+                         where outputs too large for a result are (\`result\` fetches them)
   Credentials come from the AWS SDK's default chain (AWS_ACCESS_KEY_ID…, AWS_PROFILE, SSO, roles).`;
 
 /** What a missing region costs the user: every place it may come from. */
@@ -114,6 +116,20 @@ export async function dynamoClientFor(flags: AwsFlags, env: Env): Promise<Dynamo
   });
   if (region === undefined) await requireSdkRegion(client);
   return client;
+}
+
+/**
+ * The S3 client of `result`, for outputs stored in S3: the region of the table (`--aws-region`,
+ * `AWS_REGION`, `AWS_DEFAULT_REGION`, else the SDK's chain). A custom endpoint
+ * (`AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL`: an emulator on an IP address) is addressed
+ * path-style, the bucket in the path: a host name made of bucket and IP address resolves nowhere.
+ */
+export function s3ClientFor(flags: AwsFlags, env: Env): S3Client {
+  const endpoint = resolveEndpoint(undefined, env, 'S3');
+  return new S3Client({
+    ...awsConfig(givenRegion(flags, env), env),
+    ...(endpoint === undefined ? {} : { endpoint, forcePathStyle: true }),
+  });
 }
 
 /** Queue URLs from `--queue-url`, else `SLUICE_QUEUE_URLS` (JSON), else `SLUICE_QUEUE_URL`. */
@@ -198,7 +214,7 @@ async function requireSdkRegion(client: SQSClient | DynamoDBClient): Promise<voi
 function resolveEndpoint(
   flag: string | undefined,
   env: Env,
-  service: 'SQS' | 'DYNAMODB',
+  service: 'SQS' | 'DYNAMODB' | 'S3',
 ): string | undefined {
   if (flag !== undefined) return checkUrl(flag, '--endpoint-url');
   if (env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS === 'true') return undefined;

@@ -20,6 +20,7 @@ import {
   parseDeploymentConfig,
 } from '../shared/config/deployment.js';
 import { PRIORITIES, type Priority } from '../shared/contract/request.js';
+import { invocationNeedsMs } from '../shared/dispatch/run-call.js';
 import { SERVICES } from '../shared/services/registry.js';
 
 /** The repository root: `infra/..`. Default paths are resolved from here, not from the cwd. */
@@ -318,6 +319,19 @@ export function resolveCoordinatorProps(
       problems.push(
         `config.leaseMs: must be at least the function timeout (${timeoutSeconds * 1000} ms), so a running call's claim does not lapse; got ${config.leaseMs}`,
       );
+    }
+    // A call starts only when the invocation has time for its whole timeout (run-call.ts).
+    for (const service of new Set(config.targets.flatMap((t) => t.allow.map((a) => a.service)))) {
+      const requestTimeoutMs =
+        config.callTimeouts[service]?.requestTimeoutMs ??
+        SERVICES[service]?.callTimeouts.requestTimeoutMs;
+      if (timeoutSeconds === undefined || requestTimeoutMs === undefined) continue;
+      const needed = invocationNeedsMs(requestTimeoutMs);
+      if (timeoutSeconds * 1000 < needed) {
+        problems.push(
+          `functionTimeout: ${service} calls may take ${requestTimeoutMs} ms (callTimeouts), so an invocation needs at least ${needed} ms to run one (slot wait, call, bookkeeping); got ${timeoutSeconds * 1000} ms`,
+        );
+      }
     }
     if (timeoutSeconds !== undefined && config.leaseMs > visibilitySeconds * 1000) {
       problems.push(

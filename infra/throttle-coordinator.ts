@@ -2,8 +2,9 @@
  * `ThrottleCoordinator`: the whole Sluice coordinator in one construct — request queues (one per
  * named producer, or one per priority for a deployment that names none), the scheduled queue (the
  * dispatcher's own: reservations and re-sent requests), a dead-letter queue, the dispatcher
- * function and its SQS event sources, the buckets, requests and reads tables, the own-account
- * role, least-privilege IAM, a dashboard and alarms.
+ * function and its SQS event sources, the buckets, requests and reads tables, the outputs bucket
+ * (outputs too large for a result record), the own-account role, least-privilege IAM, a
+ * dashboard and alarms.
  *
  * No business logic lives here: the construct turns the deployment configuration (validated by
  * the same parser the dispatcher uses) into resources, and ships the configuration inside the
@@ -26,6 +27,7 @@ import { Architecture, LoggingFormat, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
+import type { Bucket, CfnBucket } from 'aws-cdk-lib/aws-s3';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -33,6 +35,7 @@ import { ENV } from '../shared/config/environment.js';
 import { METRIC_NAMESPACE } from '../shared/contract/metrics.js';
 import { DEFAULT_PRODUCER } from '../shared/contract/patterns.js';
 import type { Priority } from '../shared/contract/request.js';
+import { OUTPUTS_PREFIX, producerOutputsPrefix } from '../shared/requests/outputs.js';
 import {
   BUCKETS_TABLE,
   READS_TABLE,
@@ -50,6 +53,7 @@ import { acknowledgeAllowlist } from './member-role.js';
 import { CoordinatorAlarms } from './monitoring/alarms.js';
 import { bucketLimits } from './monitoring/bucket-limits.js';
 import { CoordinatorDashboard } from './monitoring/dashboard.js';
+import { createOutputsBucket } from './outputs-bucket.js';
 import { producersIn, SluiceTargetRole } from './target-role.js';
 
 export {
@@ -139,6 +143,11 @@ export class ThrottleCoordinator extends Construct {
   /** Request records: status, attempts, result; expired by TTL. */
   readonly requestsTable: Table;
   /**
+   * Outputs too large for a result record (over 192 KiB), one object each under
+   * `outputs/<producer>/`; a result points to its object. Objects expire with the results.
+   */
+  readonly outputsBucket: Bucket;
+  /**
    * Shared reads: who is making each read now, and cached outputs; expired by TTL. Only the
    * dispatcher reads or writes it (it holds outputs of every producer's calls).
    */
@@ -199,6 +208,7 @@ export class ThrottleCoordinator extends Construct {
     this.bucketsTable = this.table(BUCKETS_TABLE);
     this.requestsTable = this.table(REQUESTS_TABLE);
     this.readsTable = this.table(READS_TABLE);
+    this.outputsBucket = createOutputsBucket(this, 'OutputsBucket', settings.config.resultTtlDays);
 
     this.logGroup = new LogGroup(this, 'DispatcherLogs', {
       retention: settings.logRetention,
@@ -246,6 +256,7 @@ export class ThrottleCoordinator extends Construct {
           : { [ENV.ownAccountRoleArn]: this.ownAccountRole.roleArn }),
         [ENV.scheduledQueueUrl]: this.scheduledQueue.queueUrl,
         [ENV.dlqUrl]: this.dlq.queueUrl,
+        [ENV.outputsBucket]: this.outputsBucket.bucketName,
         // The configuration can exceed Lambda's 4 KB of environment: it ships in the bundle.
         [ENV.configFile]: CONFIG_FILE_NAME,
       },
@@ -285,6 +296,12 @@ export class ThrottleCoordinator extends Construct {
         this.readsTable.tableArn,
       ],
     });
+    // Writes outputs, never reads or deletes them (the lifecycle rule does).
+    Grant.addToPrincipal({
+      grantee: this.dispatcherRole,
+      actions: ['s3:PutObject'],
+      resourceArns: [this.outputsBucket.arnForObjects(`${OUTPUTS_PREFIX}*`)],
+    });
     this.grantReplyDestinations(settings);
     this.grantTargets(settings);
 
@@ -321,8 +338,9 @@ export class ThrottleCoordinator extends Construct {
   /**
    * Lets `grantee` read `producer`'s request records and results (what `sluice result
    * --producer` needs): `GetItem` on the requests table, only for keys in the producer's
-   * namespace (`dynamodb:LeadingKeys` like `<producer>#*`). No Scan or Query: a reader learns
-   * nothing of other producers' requests.
+   * namespace (`dynamodb:LeadingKeys` like `<producer>#*`), and `GetObject` on its outputs too
+   * large for a record (`outputs/<producer>/*` in the outputs bucket). No Scan or Query: a reader
+   * learns nothing of other producers' requests.
    * @throws {Error} `producer` is not a producer of the deployment.
    */
   grantReadResults(producer: string, grantee: IGrantable): void {
@@ -334,6 +352,11 @@ export class ThrottleCoordinator extends Construct {
       conditions: {
         'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [requestKey(producer, '*')] },
       },
+    });
+    Grant.addToPrincipal({
+      grantee,
+      actions: ['s3:GetObject'],
+      resourceArns: [this.outputsBucket.arnForObjects(`${producerOutputsPrefix(producer)}*`)],
     });
   }
 
@@ -493,6 +516,17 @@ export class ThrottleCoordinator extends Construct {
             `${settings.maxReceiveCount} receives moves to the dead-letter queue by the queue's redrive policy.`,
         });
       }
+    }
+    const policy = this.dispatcherRole.node.tryFindChild('DefaultPolicy');
+    const bucketId = Stack.of(this).getLogicalId(this.outputsBucket.node.defaultChild as CfnBucket);
+    if (policy !== undefined) {
+      Validations.of(policy).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/${OUTPUTS_PREFIX}*]`,
+        reason:
+          'The dispatcher writes each large output to an object key it makes per producer, ' +
+          'request and attempt (outputs/<producer>/<id>/<attempt>.json), unknown at deploy time; ' +
+          's3:PutObject only, under the outputs/ prefix of the one outputs bucket.',
+      });
     }
   }
 }

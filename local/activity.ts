@@ -116,6 +116,7 @@ export class DispatchActivity {
       runner: {
         check: (call) => runner.check(call),
         isSafeToRepeat: (call) => runner.isSafeToRepeat(call),
+        timeoutsOf: (service) => runner.timeoutsOf(service),
         run: async (request) => {
           const [draw] = this.#catalog.drawsFor(request.target, request.call);
           const key = activityKey(

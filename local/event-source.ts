@@ -8,10 +8,14 @@
  * Each poller is one execution environment with a handler of its own, as each batch in flight on
  * Lambda has an environment of its own: a handler's module-scope state (Powertools' batch
  * processor, its logger's invocation context) never serves two batches at once.
+ *
+ * A poller whose receives fail (SQS unreachable) backs off, doubling up to
+ * {@link MAX_POLL_BACKOFF_MS}, as Lambda's pollers do, instead of retrying in a tight loop.
  */
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { Consumer } from 'sqs-consumer';
+import { sleep } from '../shared/util/sleep.js';
 import { lambdaContext, logStreamName, sqsRecordOf } from './lambda-events.js';
 
 /** The handler's shape: Lambda's SQS handler with partial batch responses. */
@@ -46,6 +50,11 @@ export interface LocalEventSourceOptions {
   readonly onError?: (error: Error) => void;
 }
 
+/** The first pause after a failed receive; it doubles with each failure in a row. */
+export const POLL_BACKOFF_MS = 100;
+/** The longest pause between two failed receives. */
+export const MAX_POLL_BACKOFF_MS = 2_000;
+
 /** Polls queues and drives a handler until stopped. */
 export class LocalEventSource {
   readonly #consumers: Consumer[];
@@ -57,6 +66,7 @@ export class LocalEventSource {
     this.#consumers = options.queueUrls.flatMap((queueUrl) =>
       Array.from({ length: concurrencyOf(queueUrl) }, () => {
         const handler = options.initHandler();
+        let failures = 0;
         const environment = {
           ...(options.functionName === undefined ? {} : { functionName: options.functionName }),
           timeoutMs: (options.timeoutSeconds ?? 60) * 1_000,
@@ -69,6 +79,11 @@ export class LocalEventSource {
           waitTimeSeconds: options.waitTimeSeconds ?? 1,
           messageAttributeNames: ['All'],
           messageSystemAttributeNames: ['All'],
+          preReceiveMessageCallback: async () => {
+            if (failures > 0) {
+              await sleep(Math.min(MAX_POLL_BACKOFF_MS, POLL_BACKOFF_MS * 2 ** (failures - 1)));
+            }
+          },
           handleMessageBatch: async (messages) => {
             const event: SQSEvent = { Records: messages.map((m) => sqsRecordOf(m, queueUrl)) };
             const response = await handler(event, lambdaContext(environment));
@@ -79,7 +94,16 @@ export class LocalEventSource {
           },
         });
         consumer.on('processing_error', (error) => options.onError?.(error));
-        consumer.on('error', (error) => options.onError?.(error));
+        consumer.on('error', (error) => {
+          failures++;
+          options.onError?.(error);
+        });
+        // A receive that answered, with messages or without.
+        const answered = () => {
+          failures = 0;
+        };
+        consumer.on('response_processed', answered);
+        consumer.on('empty', answered);
         return consumer;
       }),
     );

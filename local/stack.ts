@@ -20,24 +20,25 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Writable } from 'node:stream';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { createHandler } from '../functions/dispatcher/create-handler.js';
+import { withTimeouts } from '../shared/aws/client-timeouts.js';
 import { queueNameOf } from '../shared/aws/sqs-url.js';
 import { SluiceClient } from '../shared/client/producer.js';
 import { type DeploymentConfigInput, parseDeploymentConfig } from '../shared/config/deployment.js';
-import type { DispatcherEnvironment } from '../shared/config/environment.js';
+import { type DispatcherEnvironment, ENV } from '../shared/config/environment.js';
+import { formatProducerQueues } from '../shared/config/producer-queues.js';
 import { DEFAULT_PRODUCER } from '../shared/contract/patterns.js';
 import { createDispatcher, type DispatcherClients } from '../shared/dispatch/create-dispatcher.js';
-import { powertoolsTelemetry } from '../shared/dispatch/telemetry.js';
 import { BUCKETS_TABLE, READS_TABLE, REQUESTS_TABLE } from '../shared/storage/tables.js';
 import { DispatchActivity } from './activity.js';
 import { createTableAndWait } from './emulators/create-table.js';
 import { accountCredentials, LOCAL_CREDENTIALS, LOCAL_REGION } from './emulators/credentials.js';
 import { localDynamoClient } from './emulators/dynalite.js';
+import { createBucket, s3Client } from './emulators/s3.js';
 import { createTopic, snsClient } from './emulators/sns.js';
 import { createQueues, sqsClient } from './emulators/sqs.js';
 import { startEmulatorsThread } from './emulators/thread.js';
 import { LocalEventSource } from './event-source.js';
-import { powertoolsWritingTo } from './powertools-output.js';
+import { executionEnvironment } from './execution-environment.js';
 import {
   type ProviderSimulator,
   type ProviderSimulatorOptions,
@@ -61,6 +62,16 @@ export const LOCAL_ALLOW: DeploymentConfigInput['targets'][number]['allow'] = [
  * in every run; it costs 1 s of drain once (two of RunInstances' five burst tokens).
  */
 export const LOCAL_LATE_ALLOWANCE_MS = 1_000;
+
+/**
+ * The local stack's call timeouts (the deployed defaults are 20 s for EC2, 10 s for Service
+ * Quotas): the simulator answers in milliseconds, so a call that takes seconds is hung, and
+ * tests of hung connections should not wait long.
+ */
+export const LOCAL_CALL_TIMEOUTS: NonNullable<DeploymentConfigInput['callTimeouts']> = {
+  ec2: { requestTimeoutMs: 5_000 },
+  'service-quotas': { requestTimeoutMs: 5_000 },
+};
 
 /** Settings of {@link startLocalStack}; all optional. */
 export interface LocalStackOptions {
@@ -88,6 +99,13 @@ export interface LocalStackOptions {
    * wait up to two seconds in-process for their slot). @default 10
    */
   readonly visibilityTimeoutSeconds?: number;
+  /**
+   * The function timeout each invocation's context reports, seconds: the dispatcher starts no
+   * call that could outlive it. On AWS a queue's visibility timeout must be at least the
+   * function's; tests that shorten the visibility timeout (quick redelivery) keep this one, so
+   * calls still have time to run. @default 30
+   */
+  readonly functionTimeoutSeconds?: number;
   /** Receives before the DLQ. @default 5 */
   readonly maxReceiveCount?: number;
   /** Batches in flight per request queue (the event source's maximum concurrency). @default 2 */
@@ -129,8 +147,9 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
   process.env.AWS_ENDPOINT_URL_SERVICE_QUOTAS =
     options.endpoints?.serviceQuotas ?? simulator?.endpoint ?? '';
 
-  // The dispatcher's DynamoDB client counts its requests (the cost of coordination).
-  const ddb = localDynamoClient(dynamo.endpoint);
+  // The dispatcher's DynamoDB client counts its requests (the cost of coordination). Its
+  // clients have the deployed function's timeouts.
+  const ddb = localDynamoClient(dynamo.endpoint, withTimeouts('dynamodb'));
   const dynamoRequests = { count: 0, byKind: new Map<string, number>() };
   ddb.middlewareStack.add(
     (next, context) => async (args) => {
@@ -145,32 +164,43 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
   );
   const producerDdb = localDynamoClient(dynamo.endpoint);
   const sqsc = sqsClient(sqs.endpoint);
+  const dispatcherSqs = sqsClient(sqs.endpoint, withTimeouts('sqs'));
   const sns = snsClient(sqs.endpoint);
+  const s3 = s3Client(sqs.endpoint, withTimeouts('s3'));
   const prefix = `sluice-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
-  const readsTable = createTableAndWait(ddb, READS_TABLE, `${prefix}-reads`);
   const { targets, replyTo, producers, ...rest } = options.config ?? {};
   const named = producers?.map((p) => p.name);
-  const [bucketsTableName, requestsTableName, queues, replies, replyTopicArn, extraReplyTo] =
-    await Promise.all([
-      createTableAndWait(ddb, BUCKETS_TABLE, `${prefix}-buckets`),
-      createTableAndWait(ddb, REQUESTS_TABLE, `${prefix}-requests`),
-      createQueues(sqsc, {
-        prefix,
-        maxReceiveCount: options.maxReceiveCount ?? 5,
-        visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 10,
-        ...(named === undefined ? {} : { producers: named }),
-      }),
-      createQueues(sqsc, {
-        prefix: `${prefix}-replies`,
-        maxReceiveCount: 5,
-        visibilityTimeoutSeconds: 30,
-        ...(named === undefined ? {} : { producers: named }),
-      }),
-      // Results pushed to subscribers: queues (or anything SNS delivers to) subscribe to it.
-      createTopic(sns, `${prefix}-results`),
-      options.replyDestinations?.(sqs.endpoint) ?? [],
-    ]);
-  const readsTableName = await readsTable;
+  const [
+    bucketsTableName,
+    requestsTableName,
+    readsTableName,
+    queues,
+    replies,
+    replyTopicArn,
+    extraReplyTo,
+    outputsBucketName,
+  ] = await Promise.all([
+    createTableAndWait(ddb, BUCKETS_TABLE, `${prefix}-buckets`),
+    createTableAndWait(ddb, REQUESTS_TABLE, `${prefix}-requests`),
+    createTableAndWait(ddb, READS_TABLE, `${prefix}-reads`),
+    createQueues(sqsc, {
+      prefix,
+      maxReceiveCount: options.maxReceiveCount ?? 5,
+      visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 10,
+      ...(named === undefined ? {} : { producers: named }),
+    }),
+    createQueues(sqsc, {
+      prefix: `${prefix}-replies`,
+      maxReceiveCount: 5,
+      visibilityTimeoutSeconds: 30,
+      ...(named === undefined ? {} : { producers: named }),
+    }),
+    // Results pushed to subscribers: queues (or anything SNS delivers to) subscribe to it.
+    createTopic(sns, `${prefix}-results`),
+    options.replyDestinations?.(sqs.endpoint) ?? [],
+    // Bucket names: lowercase, at most 63 characters (the prefix is lowercase base36 and hex).
+    createBucket(s3, `${prefix}-outputs`),
+  ]);
   /** Each producer's reply queue. */
   const replyQueueUrls: Record<string, string> = Object.fromEntries(
     Object.entries(replies.producerQueueUrls).map(([producer, urls]) => [producer, urls.normal]),
@@ -182,6 +212,27 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
       [...new Set(Object.values(urls))].map((url) => [queueNameOf(url), producer] as const),
     ),
   );
+  const configInput: DeploymentConfigInput = {
+    targets: targets ?? accounts.map((account) => ({ account, allow: LOCAL_ALLOW })),
+    ...(producers === undefined
+      ? {}
+      : {
+          // The topic is shared: its messages carry the producer, for subscriptions to filter.
+          producers: producers.map((p) => ({
+            ...p,
+            replyTo: [
+              replyQueueUrls[p.name] as string,
+              replyTopicArn,
+              ...extraReplyTo,
+              ...(p.replyTo ?? []),
+            ],
+          })),
+        }),
+    replyTo: [...Object.values(replyQueueUrls), replyTopicArn, ...extraReplyTo, ...(replyTo ?? [])],
+    lateAllowanceMs: LOCAL_LATE_ALLOWANCE_MS,
+    callTimeouts: LOCAL_CALL_TIMEOUTS,
+    ...rest,
+  };
   const env: DispatcherEnvironment = {
     bucketsTableName,
     requestsTableName,
@@ -189,41 +240,23 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
     producerQueues,
     scheduledQueueUrl: queues.scheduledQueueUrl,
     dlqUrl: queues.dlqUrl,
-    deployment: parseDeploymentConfig({
-      targets: targets ?? accounts.map((account) => ({ account, allow: LOCAL_ALLOW })),
-      ...(producers === undefined
-        ? {}
-        : {
-            // The topic is shared: its messages carry the producer, for subscriptions to filter.
-            producers: producers.map((p) => ({
-              ...p,
-              replyTo: [
-                replyQueueUrls[p.name] as string,
-                replyTopicArn,
-                ...extraReplyTo,
-                ...(p.replyTo ?? []),
-              ],
-            })),
-          }),
-      replyTo: [
-        ...Object.values(replyQueueUrls),
-        replyTopicArn,
-        ...extraReplyTo,
-        ...(replyTo ?? []),
-      ],
-      lateAllowanceMs: LOCAL_LATE_ALLOWANCE_MS,
-      ...rest,
-    }),
+    outputsBucketName,
+    deployment: parseDeploymentConfig(configInput),
   };
   const clients: DispatcherClients = {
     dynamodb: ddb,
-    sqs: sqsc,
+    sqs: dispatcherSqs,
+    s3,
     // Access key = account id: the simulator's caller account (distinct buckets per account).
     callCredentialsFor: accountCredentials,
     // fauxqs serves every region (and SNS) on one endpoint; the clients still sign per region.
     replyClients: {
-      sqs: (region) => sqsClient(sqs.endpoint, region === undefined ? {} : { region }),
-      sns: (region) => snsClient(sqs.endpoint, region),
+      sqs: (region) =>
+        sqsClient(sqs.endpoint, {
+          ...withTimeouts('sqs'),
+          ...(region === undefined ? {} : { region }),
+        }),
+      sns: (region) => snsClient(sqs.endpoint, region, withTimeouts('sns')),
     },
   };
   const built = createDispatcher(env, clients);
@@ -242,31 +275,18 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
   };
   const errors: Error[] = [];
   const log = openLog(options.logFile, (error) => errors.push(error));
-  /**
-   * One execution environment: the deployed handler module's factory with its own Powertools
-   * (writing to the log) and dispatcher, over the stores, runner and clients all share.
-   */
-  const environment = () => {
-    const { logger, metrics } = powertoolsWritingTo(log.stream);
-    const { dispatcher } = createDispatcher(env, {
-      ...clients,
-      telemetry: powertoolsTelemetry(logger, metrics),
-      overrides,
-    });
-    return { dispatcher, handler: createHandler({ dispatcher, logger, metrics }) };
-  };
+  /** One execution environment, over the stores, runner and clients all share. */
+  const environment = () => executionEnvironment(env, { ...clients, overrides }, log.stream);
   const { dispatcher, handler } = environment();
   const perQueue = options.maxConcurrency ?? 2;
   const requestQueueUrls = [
     ...new Set(Object.values(queues.producerQueueUrls).flatMap((urls) => Object.values(urls))),
   ];
-  const visibilityTimeoutSeconds = options.visibilityTimeoutSeconds ?? 10;
   const source = new LocalEventSource({
     sqs: sqsc,
     queueUrls: [...requestQueueUrls, queues.scheduledQueueUrl],
     initHandler: () => environment().handler,
-    // Lambda's rule: a function may run no longer than its queue's visibility timeout.
-    timeoutSeconds: visibilityTimeoutSeconds,
+    timeoutSeconds: options.functionTimeoutSeconds ?? 30,
     maxConcurrency: {
       ...Object.fromEntries(requestQueueUrls.map((url) => [url, perQueue])),
       [queues.scheduledQueueUrl]: options.scheduledConcurrency ?? 3 * perQueue,
@@ -281,6 +301,8 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
       new SluiceClient({
         sqs: sqsc,
         dynamodb: producerDdb,
+        // Outputs too large for a result come back from the outputs bucket, as for any producer.
+        s3,
         queueUrls,
         requestsTableName,
         producer,
@@ -348,6 +370,8 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
     replies: built.replies,
     sqs: sqsc,
     sns,
+    /** An S3 client of the emulator (outputs too large for a result are in its outputs bucket). */
+    s3,
     sqsEndpoint: sqs.endpoint,
     dynamoEndpoint: dynamo.endpoint,
     /**
@@ -366,9 +390,24 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
       AWS_DEFAULT_REGION: LOCAL_REGION,
       AWS_ENDPOINT_URL_SQS: sqs.endpoint,
       AWS_ENDPOINT_URL_SNS: sqs.endpoint,
+      AWS_ENDPOINT_URL_S3: sqs.endpoint,
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
       AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    } as Readonly<Record<string, string>>,
+    /**
+     * The variables a dispatcher of this stack reads (`SLUICE_*`, as the construct sets them on
+     * the function), for a dispatcher in a process of its own (local/dispatcher-process.ts).
+     */
+    dispatcherVariables: {
+      [ENV.bucketsTable]: env.bucketsTableName,
+      [ENV.requestsTable]: env.requestsTableName,
+      ...(env.readsTableName === undefined ? {} : { [ENV.readsTable]: env.readsTableName }),
+      [ENV.producerQueues]: formatProducerQueues(env.producerQueues),
+      [ENV.scheduledQueueUrl]: env.scheduledQueueUrl,
+      [ENV.dlqUrl]: env.dlqUrl,
+      [ENV.outputsBucket]: env.outputsBucketName,
+      [ENV.config]: JSON.stringify(configInput),
     } as Readonly<Record<string, string>>,
     /** DynamoDB requests the dispatcher sent so far. */
     dynamoRequests: () => dynamoRequests.count,
@@ -386,7 +425,9 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
         ddb.destroy();
         producerDdb.destroy();
         sqsc.destroy();
+        dispatcherSqs.destroy();
         sns.destroy();
+        s3.destroy();
       })();
       return stopped;
     },

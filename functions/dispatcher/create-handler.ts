@@ -62,6 +62,8 @@ export function createHandler({ dispatcher, logger, metrics }: DispatcherHandler
     const { failedMessageIds } = await dispatcher.processBatch(
       event.Records.map(fromSqsRecord),
       context.awsRequestId,
+      // No call starts that could outlive the invocation (it is re-queued instead).
+      { remainingMs: context.getRemainingTimeInMillis() },
     );
     const failed = new Set(failedMessageIds);
     const recordHandler = async (record: SQSRecord) => {

@@ -2,12 +2,11 @@
  * Listening on loopback only: the local stack's servers (emulators, provider simulator) accept
  * any credentials, so they must never be reachable from the network.
  */
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server } from 'node:net';
 
-/** Starts `server` on 127.0.0.1 (`port` 0: a free one) and resolves with its endpoint and port. */
+/** Starts `server` (HTTP or plain TCP) on 127.0.0.1 (`port` 0: a free one) and resolves with its endpoint and port. */
 export async function listenOnLoopback(
-  server: Pick<Server, 'once' | 'off' | 'listen' | 'address'>,
+  server: Server,
   port = 0,
 ): Promise<{ endpoint: string; port: number }> {
   await new Promise<void>((resolve, reject) => {

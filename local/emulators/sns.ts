@@ -3,12 +3,21 @@
  * protocol) and delivers a topic's messages to the SQS queues subscribed to it, with filter
  * policies and raw delivery. Reply topics are made and subscribed here.
  */
-import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
+import {
+  CreateTopicCommand,
+  SNSClient,
+  type SNSClientConfig,
+  SubscribeCommand,
+} from '@aws-sdk/client-sns';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './credentials.js';
 
 /** An SNS client for the local emulator: dummy credentials, us-east-1 unless `region` is given. */
-export function snsClient(endpoint: string, region: string = LOCAL_REGION): SNSClient {
-  return new SNSClient({ region, credentials: LOCAL_CREDENTIALS, endpoint });
+export function snsClient(
+  endpoint: string,
+  region: string = LOCAL_REGION,
+  overrides: SNSClientConfig = {},
+): SNSClient {
+  return new SNSClient({ region, credentials: LOCAL_CREDENTIALS, endpoint, ...overrides });
 }
 
 /** Creates a topic (idempotent, as SNS's CreateTopic is) and returns its ARN. */

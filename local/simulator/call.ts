@@ -38,8 +38,11 @@ export interface Answer {
   readonly body: string;
 }
 
-/** What the simulator does with a request: answer it, or drop the connection (`'reset'`). */
-export type Reply = Answer | 'reset';
+/**
+ * What the simulator does with a request: answer it, drop the connection (`'reset'`), or never
+ * answer (`'hang'`).
+ */
+export type Reply = Answer | 'reset' | 'hang';
 
 /** How a protocol renders the answers every service shares: errors and throttling. */
 export interface ProtocolCodec {

@@ -1,8 +1,8 @@
 /**
  * Fault injection: failures a test arms so that admitted calls fail the way a real provider
- * fails, with an error answer in the service's format or a connection dropped without an answer
- * (before the call runs, or after it ran so the caller never hears). Throttling comes first: a
- * throttled call never meets a fault.
+ * fails, with an error answer in the service's format, a connection dropped without an answer,
+ * or a connection left hanging, never answered (before the call runs, or after it ran so the
+ * caller never hears). Throttling comes first: a throttled call never meets a fault.
  */
 import type { SimCall, SimService } from './call.js';
 import { ProviderError } from './errors.js';
@@ -44,8 +44,16 @@ export interface SimResetFault extends SimFaultMatch, SimFaultTiming {
   readonly kind: 'reset';
 }
 
+/**
+ * The request is never answered: the connection stays open until the caller gives up (its
+ * timeout) or the simulator closes. A hung provider.
+ */
+export interface SimHangFault extends SimFaultMatch, SimFaultTiming {
+  readonly kind: 'hang';
+}
+
 /** An injected failure: admitted calls that match it fail this way (throttling comes first). */
-export type SimFault = SimErrorFault | SimResetFault;
+export type SimFault = SimErrorFault | SimResetFault | SimHangFault;
 
 interface ArmedFault {
   readonly fault: SimFault;

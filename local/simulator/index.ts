@@ -16,6 +16,7 @@ export type {
   SimFault,
   SimFaultMatch,
   SimFaultTiming,
+  SimHangFault,
   SimResetFault,
 } from './faults.js';
 export type { ProviderSimulatorOptions } from './options.js';

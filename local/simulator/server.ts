@@ -65,6 +65,7 @@ export async function startProviderSimulator(
 ): Promise<ProviderSimulator> {
   const simulator = new Simulator(options);
   const pendingTimers = new Set<NodeJS.Timeout>();
+  const hanging = new Set<ServerResponse>();
 
   const server = createServer((req, res) => {
     readBody(req).then(
@@ -80,6 +81,12 @@ export async function startProviderSimulator(
         if (reply === 'reset') {
           // No answer at all: the SDK sees the socket close under it (ECONNRESET).
           req.socket.destroy();
+          return;
+        }
+        if (reply === 'hang') {
+          // Never answered: the caller's timeout ends it (or close(), which drops the socket).
+          hanging.add(res);
+          res.once('close', () => hanging.delete(res));
           return;
         }
         const answer = reply;
@@ -118,6 +125,8 @@ export async function startProviderSimulator(
       closed ??= new Promise<void>((resolve, reject) => {
         for (const timer of pendingTimers) clearTimeout(timer);
         pendingTimers.clear();
+        for (const res of hanging) res.destroy();
+        hanging.clear();
         server.close((err) => (err ? reject(err) : resolve()));
         // Idle keep-alive sockets from SDK clients would otherwise hold close() open.
         server.closeAllConnections();

@@ -25,7 +25,7 @@ import {
   xmlAnswer,
 } from './ec2-protocol.js';
 import { DRY_RUN_OPERATION, ProviderError, unauthorizedOperation } from './errors.js';
-import { Faults, faultError } from './faults.js';
+import { Faults, faultError, type SimFault } from './faults.js';
 import type { ProviderSimulatorOptions } from './options.js';
 import { serviceQuotasResult } from './service-quotas-data.js';
 import {
@@ -179,7 +179,7 @@ export class Simulator {
       const before = this.faults.take(call, false);
       if (before !== undefined) {
         counters.errors++;
-        return before.kind === 'reset' ? 'reset' : codec.error(faultError(before), requestId);
+        return faultReply(before, codec, requestId);
       }
       performed = steps.perform();
     } catch (err) {
@@ -195,9 +195,12 @@ export class Simulator {
       counters.duplicateTokens++;
     }
     const after = this.faults.take(call, true);
-    if (after !== undefined) {
-      return after.kind === 'reset' ? 'reset' : codec.error(faultError(after), requestId);
-    }
+    if (after !== undefined) return faultReply(after, codec, requestId);
     return performed.answer;
   }
+}
+
+/** What a fault makes of the answer: an error in the protocol's format, a reset, a hang. */
+function faultReply(fault: SimFault, codec: ProtocolCodec, requestId: string): Reply {
+  return fault.kind === 'error' ? codec.error(faultError(fault), requestId) : fault.kind;
 }

@@ -40,6 +40,12 @@ export interface SimExecution {
   readonly service: SimService;
   readonly action: string;
   readonly clientToken?: string;
+  /**
+   * The call's input as the simulator read it (EC2: the Query parameters nested by their wire
+   * names), so that a call without a token can be told apart from another: counting how often
+   * one `CreateTags` ran needs what it tagged.
+   */
+  readonly input: SimCall['input'];
   /** The simulator's clock when the call ran. */
   readonly atMs: number;
 }
@@ -79,6 +85,7 @@ export class Stats {
       region: call.region,
       service: call.service,
       action: call.action,
+      input: call.input,
       atMs,
       ...(clientToken ? { clientToken } : {}),
     });

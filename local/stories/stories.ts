@@ -104,7 +104,8 @@ const provisioner: Story = {
     let instancesLaunched = 0;
     for (const { result } of finishes) {
       if (result?.status !== 'succeeded' || result.dryRun) continue;
-      const instances = result.output.Instances;
+      // A launch's output is small: inline, never in S3 (`outputRef`).
+      const instances = result.output?.Instances;
       instancesLaunched += Array.isArray(instances) ? instances.length : 0;
     }
     const resource = { account: ACCOUNT, region: 'us-east-1', bucket: 'RunInstances:resource' };

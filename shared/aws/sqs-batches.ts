@@ -6,7 +6,7 @@
  * (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_MessageAttributeValue.html).
  */
 import type { MessageAttributeValue } from '@aws-sdk/client-sqs';
-import { MAX_MESSAGE_BYTES } from '../contract/request.js';
+import { MAX_MESSAGE_BYTES } from '../contract/sizes.js';
 
 /** SQS: at most 10 entries per SendMessageBatch call. */
 export const MAX_BATCH_ENTRIES = 10;

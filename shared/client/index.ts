@@ -9,10 +9,12 @@ export type { QueueUrls } from '../config/queue-urls.js';
 export type { Problem } from '../contract/problems.js';
 export type { Priority, SluiceRequest } from '../contract/request.js';
 export {
+  type OutputRef,
   parseResult,
   type ResultParseResult,
   type SluiceResult,
 } from '../contract/result.js';
+export type { S3Sender } from '../requests/outputs.js';
 export {
   ClientConfigurationError,
   InvalidRequestError,
@@ -29,6 +31,7 @@ export {
   SluiceResultReader,
   type SluiceResultReaderOptions,
   type WaitOptions,
+  withOutput,
 } from './result-reader.js';
 export {
   type FailedBatchEntry,

@@ -7,11 +7,13 @@
 import type { QueueUrls } from '../config/queue-urls.js';
 import type { SluiceRequest } from '../contract/request.js';
 import type { SluiceResult } from '../contract/result.js';
+import type { S3Sender } from '../requests/outputs.js';
 import { ClientConfigurationError } from './errors.js';
 import {
   type DynamoReader,
   type RequestStatus,
   SluiceResultReader,
+  type SluiceResultReaderOptions,
   type WaitOptions,
 } from './result-reader.js';
 import {
@@ -27,6 +29,8 @@ export interface SluiceClientOptions {
   readonly sqs?: SqsSender;
   /** Needed to read results, with `requestsTableName`. */
   readonly dynamodb?: DynamoReader;
+  /** Fetches outputs stored in S3 with their results (see {@link SluiceResultReaderOptions.s3}). */
+  readonly s3?: S3Sender;
   /** Needed to submit: the request queues; a priority without its own queue uses `normal`'s. */
   readonly queueUrls?: QueueUrls;
   /** Needed to read results. */
@@ -78,7 +82,7 @@ export class SluiceClient {
    * is malformed (`queueUrls` without `normal`, an empty `requestsTableName`).
    */
   constructor(options: SluiceClientOptions) {
-    const { sqs, dynamodb, queueUrls, requestsTableName, producer, clock } = options;
+    const { sqs, dynamodb, s3, queueUrls, requestsTableName, producer, clock } = options;
     if (sqs === undefined && dynamodb === undefined) {
       throw new ClientConfigurationError(
         'SluiceClient needs sqs (to submit requests), dynamodb (to read results), or both',
@@ -102,6 +106,7 @@ export class SluiceClient {
         : new SluiceResultReader({
             dynamodb,
             requestsTableName,
+            ...(s3 === undefined ? {} : { s3 }),
             ...(producer === undefined ? {} : { producer }),
             ...(clock === undefined ? {} : { clock }),
           });

@@ -2,13 +2,16 @@
  * Reading how requests ended: all a producer needs is a DynamoDB client, the requests table
  * that the dispatcher writes, and its own name — its requests are recorded under
  * `<producer>#<id>`, and its IAM policy lets it read only those keys. Items are read through the
- * table's one codec (shared/requests/record.ts), the same the dispatcher reads them with.
+ * table's one codec (shared/requests/record.ts), the same the dispatcher reads them with. An
+ * output too large for the record is in S3 (the result's `outputRef`): given an S3 client, the
+ * reader fetches it and returns the result with its `output`, as if it had been small.
  */
 import { type DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { DEFAULT_PRODUCER, PRODUCER_PATTERN, PRODUCER_RULE } from '../contract/patterns.js';
 import { problemsFromIssues } from '../contract/problems.js';
 import { idSchema } from '../contract/request.js';
 import type { SluiceResult } from '../contract/result.js';
+import { fetchOutput, OutputMismatchError, type S3Sender } from '../requests/outputs.js';
 import { decodeRequestItem, MalformedRecordError } from '../requests/record.js';
 import { REQUEST_ATTRIBUTES as A, requestKey } from '../storage/tables.js';
 import { sleep } from '../util/sleep.js';
@@ -27,6 +30,12 @@ export interface SluiceResultReaderOptions {
   readonly dynamodb: DynamoReader;
   /** The requests table (the stack's `RequestsTableName` output). */
   readonly requestsTableName: string;
+  /**
+   * Fetches outputs stored in S3 (`s3:GetObject` on the outputs bucket), so results come with
+   * their `output` whatever its size. Without it, a large output's result carries `outputRef`.
+   * @default none
+   */
+  readonly s3?: S3Sender;
   /**
    * The producer whose results to read: the one the request queue you send to belongs to.
    * @default 'default' (a deployment that names no producers)
@@ -86,12 +95,14 @@ const DEFAULT_POLL_MS = 250;
 export class SluiceResultReader {
   readonly #dynamodb: DynamoReader;
   readonly #tableName: string;
+  readonly #s3: S3Sender | undefined;
   readonly #producer: string;
   readonly #clock: () => number;
 
   /** @throws {ClientConfigurationError} `requestsTableName` is empty, or `producer` malformed. */
   constructor(options: SluiceResultReaderOptions) {
     this.#dynamodb = options.dynamodb;
+    this.#s3 = options.s3;
     this.#clock = options.clock ?? Date.now;
     // Checked at run time too: JavaScript callers and JSON configuration get past the types.
     const tableName: unknown = options.requestsTableName;
@@ -108,9 +119,10 @@ export class SluiceResultReader {
 
   /**
    * Reads where this producer's request `id` stands (a strongly consistent read of the requests
-   * table).
+   * table), with a large output fetched from S3 when the reader has an S3 client.
    * @throws {InvalidRequestError} `id` is not a valid request id.
-   * @throws {MalformedResultError} the stored record cannot be read.
+   * @throws {MalformedResultError} the stored record cannot be read, or its output in S3 is not
+   *   what the record says.
    */
   async getResult(id: string): Promise<RequestStatus> {
     checkId(id);
@@ -130,9 +142,9 @@ export class SluiceResultReader {
       if (!(error instanceof MalformedRecordError)) throw error;
       throw new MalformedResultError(id, error.problems, { cause: error });
     }
-    return state.status === 'finished'
-      ? { id, status: state.result.status, attempts: state.attempts, result: state.result }
-      : { id, status: state.status, attempts: state.attempts };
+    if (state.status !== 'finished') return { id, status: state.status, attempts: state.attempts };
+    const result = this.#s3 === undefined ? state.result : await withOutput(state.result, this.#s3);
+    return { id, status: result.status, attempts: state.attempts, result };
   }
 
   /**
@@ -156,6 +168,24 @@ export class SluiceResultReader {
       await sleep(Math.min(pause, left));
       pause = Math.min(MAX_POLL_MS, Math.ceil(pause * 1.5));
     }
+  }
+}
+
+/**
+ * The result with its output: a result that points to its output in S3 (`outputRef`) comes back
+ * with the output fetched and checked, in `output`; any other result as it is. Use it for results
+ * read from a reply queue or topic.
+ * @throws {MalformedResultError} the object is not what `outputRef` says.
+ * @throws what S3 throws (e.g. `NoSuchKey` once the output expired with the result).
+ */
+export async function withOutput(result: SluiceResult, s3: S3Sender): Promise<SluiceResult> {
+  if (result.status !== 'succeeded' || result.outputRef === undefined) return result;
+  const { outputRef, ...rest } = result;
+  try {
+    return { ...rest, output: await fetchOutput(s3, outputRef) };
+  } catch (error) {
+    if (!(error instanceof OutputMismatchError)) throw error;
+    throw new MalformedResultError(result.id, error.problems, { cause: error });
   }
 }
 

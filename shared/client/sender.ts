@@ -19,8 +19,9 @@ import { describeProblems, type Problem, problem } from '../contract/problems.js
 import {
   effectivePriority,
   idSchema,
-  MAX_MESSAGE_BYTES,
+  MAX_REQUEST_BYTES,
   type Priority,
+  REQUEST_SIZE_RULE,
   type SluiceRequest,
   validateRequest,
 } from '../contract/request.js';
@@ -243,8 +244,8 @@ function prepare(value: unknown): Preparation {
   const { request } = parsed;
   const body = toBody(request);
   const bytes = messageBytes(body);
-  if (bytes > MAX_MESSAGE_BYTES) {
-    const text = `is ${bytes} bytes as JSON; a message may be at most ${MAX_MESSAGE_BYTES} bytes (the SQS limit)`;
+  if (bytes > MAX_REQUEST_BYTES) {
+    const text = `is ${bytes} bytes as JSON; a message may be at most ${MAX_REQUEST_BYTES} bytes (${REQUEST_SIZE_RULE})`;
     return { ok: false, id: request.id, problems: [problem([], 'max-size', text)] };
   }
   return { ok: true, id: request.id, priority: effectivePriority(request), body, bytes };

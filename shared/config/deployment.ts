@@ -25,7 +25,9 @@ import {
 } from '../contract/patterns.js';
 import { type Problem, problem, problemsFromIssues } from '../contract/problems.js';
 import { replyDestinationSchema } from '../contract/request.js';
+import { DEFAULT_MAX_OUTPUT_BYTES } from '../contract/sizes.js';
 import { type LimitsConfig, validateLimitsConfig } from '../limits/limits-config.js';
+import { SERVICES } from '../services/registry.js';
 import {
   DEFAULT_PRODUCER,
   implicitProducer,
@@ -44,6 +46,9 @@ import {
   schedulingPolicyOf,
   schedulingSchema,
 } from './scheduling.js';
+
+/** The largest `maxOutputBytes`: 500 MiB, under V8's longest string (about 512 MiB). */
+const MAX_OUTPUT_BYTES_LIMIT = 524_288_000;
 
 export {
   DEFAULT_PRODUCER,
@@ -90,6 +95,17 @@ const replyToEntrySchema = z.strictObject({
 /** One allowed reply destination: where results may go, and its KMS key if it has one. */
 export type ReplyToConfig = z.infer<typeof replyToEntrySchema>;
 
+/** A service's call timeouts as the operator sets them; an unset one keeps the registry's. */
+const callTimeoutsSchema = z.strictObject({
+  /** The TCP (and TLS) connection, ms. */
+  connectionTimeoutMs: z.int().min(100).max(60_000).optional(),
+  /** The whole call, ms: at most 15 minutes, Lambda's longest invocation. */
+  requestTimeoutMs: z.int().min(100).max(900_000).optional(),
+});
+
+/** Timeouts of one service's calls, as configured (unset fields: the registry's defaults). */
+export type CallTimeoutsConfig = z.infer<typeof callTimeoutsSchema>;
+
 /** The deployment configuration, as written by the operator (JSON). */
 export const deploymentConfigSchema = z.strictObject({
   targets: z.array(targetSchema).min(1),
@@ -132,6 +148,20 @@ export const deploymentConfigSchema = z.strictObject({
   /** A request without `deadline` fails after waiting this long since first received (ms).
    *  @default 86 400 000 (one day) */
   maxWaitMs: z.int().min(1_000).optional(),
+  /**
+   * The largest output recorded (its JSON, bytes): a call whose output is larger ends `failed`
+   * with `OutputTooLarge`. Outputs over 192 KiB are stored in S3 (the result points to them);
+   * at most 500 MiB (V8's longest string is about 512 MiB). @default 104 857 600 (100 MiB)
+   */
+  maxOutputBytes: z.int().min(1).max(MAX_OUTPUT_BYTES_LIMIT).optional(),
+  /**
+   * Call timeouts per service (`{ "ec2": { "requestTimeoutMs": 30000 } }`), over the service
+   * registry's defaults (EC2: connection 3 s, call 20 s; Service Quotas: 3 s, 10 s). A call is only
+   * started when the invocation has time left for its whole timeout. @default {}
+   */
+  callTimeouts: z
+    .record(z.string().regex(SERVICE_PATTERN, SERVICE_RULE), callTimeoutsSchema)
+    .optional(),
   /** Priority levels' assured shares, flows' weights, the freeze margin. @default {} */
   scheduling: schedulingSchema.optional(),
   /** How a throttled bucket slows down and recovers. @default {} */
@@ -160,6 +190,9 @@ export interface DeploymentConfig extends ProducerDeployment {
   readonly leaseMs: number;
   readonly resultTtlDays: number;
   readonly maxWaitMs: number;
+  readonly maxOutputBytes: number;
+  /** Per service, the timeouts that override the registry's defaults. */
+  readonly callTimeouts: Readonly<Record<string, CallTimeoutsConfig>>;
   readonly scheduling: SchedulingPolicy;
   readonly learnedRate: LearnedRatePolicy;
   readonly reads: ReadsPolicy;
@@ -229,6 +262,12 @@ export function parseDeploymentConfig(value: unknown): DeploymentConfig {
         );
       }
     });
+    for (const service of Object.keys(data.callTimeouts ?? {})) {
+      if (SERVICES[service] === undefined) {
+        const text = `${service} is not a service Sluice can call (${Object.keys(SERVICES).join(', ')})`;
+        problems.push(problem(['callTimeouts', service], 'unknown-service', text));
+      }
+    }
     const destinations = new Set<string>();
     (data.replyTo ?? []).forEach((entry, i) => {
       if (destinations.has(entry.destination)) {
@@ -259,6 +298,8 @@ export function parseDeploymentConfig(value: unknown): DeploymentConfig {
     leaseMs: data.leaseMs ?? 120_000,
     resultTtlDays: data.resultTtlDays ?? 7,
     maxWaitMs: data.maxWaitMs ?? 86_400_000,
+    maxOutputBytes: data.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
+    callTimeouts: data.callTimeouts ?? {},
     scheduling: schedulingPolicyOf(data.scheduling),
     learnedRate: learnedRatePolicyOf(data.learnedRate),
     reads: readsPolicyOf(data.reads),

@@ -35,6 +35,8 @@ export const ENV = {
   scheduledQueueUrl: 'SLUICE_SCHEDULED_QUEUE_URL',
   /** Dead-letter queue URL: poison messages and exhausted requests go there, with the reason. */
   dlqUrl: 'SLUICE_DLQ_URL',
+  /** S3 bucket of outputs too large for a result record (the result points to them). */
+  outputsBucket: 'SLUICE_OUTPUTS_BUCKET',
   /** The deployment configuration as inline JSON … */
   config: 'SLUICE_CONFIG',
   /** … or as a JSON file (relative paths from LAMBDA_TASK_ROOT, else the working directory). */
@@ -57,6 +59,8 @@ export interface DispatcherEnvironment {
   /** The dispatcher's own queue: reservations and re-sent requests. */
   readonly scheduledQueueUrl: string;
   readonly dlqUrl: string;
+  /** Where outputs too large for a result go. */
+  readonly outputsBucketName: string;
   readonly deployment: DeploymentConfig;
   /** The own-account role calls to targets without `roleArn` run under, if any. */
   readonly ownAccountRoleArn?: string;
@@ -86,6 +90,7 @@ export function loadDispatcherEnvironment(
   const requestsTableName = required(ENV.requestsTable);
   const scheduledQueueUrl = required(ENV.scheduledQueueUrl);
   const dlqUrl = required(ENV.dlqUrl);
+  const outputsBucketName = required(ENV.outputsBucket);
   const rawQueues = required(ENV.producerQueues);
   const ownAccountRoleArn = env[ENV.ownAccountRoleArn]?.trim() || undefined;
 
@@ -126,6 +131,7 @@ export function loadDispatcherEnvironment(
     producerQueues,
     scheduledQueueUrl,
     dlqUrl,
+    outputsBucketName,
     deployment,
     ...(ownAccountRoleArn === undefined ? {} : { ownAccountRoleArn }),
   });

@@ -9,7 +9,7 @@
  * can, and the documents say what is left out. The dispatcher's validation is the authority.
  */
 import { z } from 'zod';
-import { MAX_JSON_DEPTH, MAX_MESSAGE_BYTES, requestSchema } from './request.js';
+import { MAX_JSON_DEPTH, MAX_REQUEST_BYTES, requestSchema } from './request.js';
 import { resultSchema } from './result.js';
 
 /** A generated JSON Schema document. */
@@ -33,7 +33,7 @@ export class SchemaGenerationError extends Error {
 
 const BEYOND_THE_SCHEMA =
   'What JSON Schema cannot express, and Sluice still checks: the body is at most ' +
-  `${MAX_MESSAGE_BYTES} UTF-8 bytes; JSON objects (call.input, output) nest at most ` +
+  `${MAX_REQUEST_BYTES} UTF-8 bytes (a request; SQS's 1 MiB less room for Sluice's envelope); JSON objects (call.input, output) nest at most ` +
   `${MAX_JSON_DEPTH} levels and have no "__proto__" key at any depth. The deployment decides ` +
   'which targets, operations and replyTo destinations are allowed. The dispatcher validates ' +
   'every message itself and is the authority: a message this schema accepts may still be ' +

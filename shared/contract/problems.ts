@@ -114,7 +114,7 @@ function preview(value: unknown): string {
  * Checks the raw body: its size, then that it is JSON. The size comes first so that an oversized
  * body is never parsed, and is counted in UTF-8 bytes because that is what SQS limits.
  */
-export function decodeBody(body: unknown, maxBytes: number): DecodedBody {
+export function decodeBody(body: unknown, maxBytes: number, why = 'the SQS limit'): DecodedBody {
   if (typeof body !== 'string') {
     return {
       ok: false,
@@ -123,7 +123,7 @@ export function decodeBody(body: unknown, maxBytes: number): DecodedBody {
   }
   const bytes = Buffer.byteLength(body, 'utf8');
   if (bytes > maxBytes) {
-    const text = `is ${bytes} bytes; a message may be at most ${maxBytes} bytes (the SQS limit)`;
+    const text = `is ${bytes} bytes; a message may be at most ${maxBytes} bytes (${why})`;
     return { ok: false, problems: [problem([], 'max-size', text)] };
   }
   try {

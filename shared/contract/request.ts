@@ -31,12 +31,15 @@ import {
   problemsFromIssues,
   versionProblem,
 } from './problems.js';
+import { MAX_REQUEST_BYTES } from './sizes.js';
 
 /** The contract version this code reads and writes; the request's and the result's `v`. */
 export const CONTRACT_VERSION = 1;
 
-/** Largest body accepted, in UTF-8 bytes: SQS's 1 MiB message limit. */
-export const MAX_MESSAGE_BYTES = 1_048_576;
+export { MAX_MESSAGE_BYTES, MAX_REQUEST_BYTES } from './sizes.js';
+
+/** Why a request body has the size limit it has, as a rejection says it. */
+export const REQUEST_SIZE_RULE = "SQS's 1 MiB less 8 KiB kept for Sluice's envelope";
 
 /** Request priorities, most urgent first. */
 export const PRIORITIES = ['high', 'normal', 'low'] as const;
@@ -321,11 +324,11 @@ export function validateRequest(value: unknown): ParseResult {
 
 /**
  * Parses and validates a message body as received from SQS. Rejects a body over
- * {@link MAX_MESSAGE_BYTES} UTF-8 bytes (`(body)`, `max-size`) without parsing it, and a body
+ * {@link MAX_REQUEST_BYTES} UTF-8 bytes (`(body)`, `max-size`) without parsing it, and a body
  * that is not JSON (`(body)`, `json`); then behaves as {@link validateRequest}. Never throws.
  */
 export function parseRequest(body: string): ParseResult {
-  const decoded = decodeBody(body, MAX_MESSAGE_BYTES);
+  const decoded = decodeBody(body, MAX_REQUEST_BYTES, REQUEST_SIZE_RULE);
   return decoded.ok ? validateRequest(decoded.value) : decoded;
 }
 

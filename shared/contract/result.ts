@@ -5,7 +5,8 @@
  *
  * Builders are pure and make records that satisfy {@link resultSchema}: they truncate what could
  * be long (provider error messages, problem lists) so that a record always fits in a DynamoDB
- * item and an SQS message.
+ * item and an SQS message. An output too large for that (over `MAX_INLINE_OUTPUT_BYTES`,
+ * ./sizes.ts) is not in the record: it is stored in S3 and the record carries `outputRef`.
  */
 import { z } from 'zod';
 import {
@@ -16,7 +17,8 @@ import {
   truncate,
   versionProblem,
 } from './problems.js';
-import { CONTRACT_VERSION, idSchema, jsonObjectSchema, MAX_MESSAGE_BYTES } from './request.js';
+import { CONTRACT_VERSION, idSchema, jsonObjectSchema } from './request.js';
+import { MAX_MESSAGE_BYTES } from './sizes.js';
 
 /** How a request ended. */
 export const RESULT_STATUSES = ['succeeded', 'failed', 'rejected'] as const;
@@ -42,8 +44,13 @@ export const ERROR_CODES = {
   deadlineExceeded: 'DeadlineExceeded',
   /** The call costs more tokens than a bucket holds (e.g. `MaxCount` above the instances bucket). */
   neverFits: 'NeverFits',
-  /** An earlier attempt's dispatcher died mid-call and the operation is not safe to repeat. */
+  /**
+   * The call may have reached the provider (an earlier attempt's dispatcher died mid-call, or the
+   * connection failed after the request was sent) and the operation is not safe to repeat.
+   */
   outcomeUnknown: 'OutcomeUnknown',
+  /** The call succeeded but its output is larger than the deployment's `maxOutputBytes`. */
+  outputTooLarge: 'OutputTooLarge',
 } as const;
 
 /** Longest `error.message` kept; provider messages beyond this are cut. */
@@ -81,38 +88,78 @@ const errorSchema = z.strictObject({
 
 const attempts = z.int().min(0);
 
+/** S3 bucket names: 3–63 of lowercase letters, digits, dots and hyphens. */
+const S3_BUCKET_PATTERN = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+/**
+ * Where a large output is: an S3 object holding the output's JSON, its size in bytes and its
+ * SHA-256 (hex), which a reader checks. The object expires with the result.
+ */
+export const outputRefSchema = z.strictObject({
+  bucket: z.string().regex(S3_BUCKET_PATTERN, 'must be an S3 bucket name'),
+  key: z.string().min(1).max(1024),
+  bytes: z.int().min(0),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits'),
+});
+
+/** A pointer to a large output in S3. */
+export type OutputRef = z.infer<typeof outputRefSchema>;
+
 /** The result record, discriminated by `status`. */
 export const resultSchema = z.discriminatedUnion('status', [
-  z.strictObject({
-    v: z.literal(CONTRACT_VERSION),
-    status: z.literal('succeeded'),
-    id: idSchema,
-    attempts,
-    /** The call's output as JSON (dates as ISO strings, no SDK `$metadata`). */
-    output: jsonObjectSchema,
-    timings: timingsSchema,
-    dryRun: z
-      .literal(true)
-      .optional()
-      .describe(
-        'A DryRun call that the provider would have run (EC2 answered DryRunOperation, its ' +
-          'success signal); output is empty. Absent for every other call.',
-      ),
-    coalesced: z
-      .literal(true)
-      .optional()
-      .describe(
-        "The output of another request's identical read (same target, operation and input), " +
-          'whose provider call started after this request was sent: this request made no call ' +
-          'of its own (attempts 0) and spent no tokens.',
-      ),
-    cachedAt: epochMs
-      .optional()
-      .describe(
-        'The output of an identical read that the provider answered at this time (epoch ms), ' +
-          "served from the deployment's result cache for the operation: no call, no tokens.",
-      ),
-  }),
+  z
+    .strictObject({
+      v: z.literal(CONTRACT_VERSION),
+      status: z.literal('succeeded'),
+      id: idSchema,
+      attempts,
+      /** The call's output as JSON (dates as ISO strings, no SDK `$metadata`) … */
+      output: jsonObjectSchema.optional(),
+      /** … or, when it is large, where it is stored: exactly one of the two. */
+      outputRef: outputRefSchema.optional(),
+      timings: timingsSchema,
+      dryRun: z
+        .literal(true)
+        .optional()
+        .describe(
+          'A DryRun call that the provider would have run (EC2 answered DryRunOperation, its ' +
+            'success signal); output is empty. Absent for every other call.',
+        ),
+      coalesced: z
+        .literal(true)
+        .optional()
+        .describe(
+          "The output of another request's identical read (same target, operation and input), " +
+            'whose provider call started after this request was sent: this request made no call ' +
+            'of its own (attempts 0) and spent no tokens.',
+        ),
+      cachedAt: epochMs
+        .optional()
+        .describe(
+          'The output of an identical read that the provider answered at this time (epoch ms), ' +
+            "served from the deployment's result cache for the operation: no call, no tokens.",
+        ),
+    })
+    .check((payload) => {
+      const { output, outputRef } = payload.value;
+      if ((output === undefined) === (outputRef === undefined)) {
+        payload.issues.push({
+          code: 'custom',
+          input: payload.value,
+          path: ['output'],
+          message: 'exactly one of output and outputRef is required',
+          params: { rule: 'one-of' },
+          continue: true,
+        });
+      }
+    })
+    // Each branch names its property again: strict validators (ajv) want `required` beside it.
+    .meta({
+      oneOf: [
+        { properties: { output: { type: 'object' } }, required: ['output'] },
+        { properties: { outputRef: { type: 'object' } }, required: ['outputRef'] },
+      ],
+    }),
   z.strictObject({
     v: z.literal(CONTRACT_VERSION),
     status: z.literal('failed'),
@@ -169,6 +216,16 @@ export function succeededResult(
   how: SucceededHow = {},
 ): SucceededResult {
   return { v: CONTRACT_VERSION, status: 'succeeded', id, attempts, output, timings, ...how };
+}
+
+/** The result of a call whose output is too large to carry: it is in S3, at `outputRef`. */
+export function succeededWithOutputRef(
+  id: string,
+  attempts: number,
+  outputRef: OutputRef,
+  timings: Timings,
+): SucceededResult {
+  return { v: CONTRACT_VERSION, status: 'succeeded', id, attempts, outputRef, timings };
 }
 
 /** The result of a request that failed; a long `error.message` is truncated. */

@@ -5,7 +5,8 @@
  * `sluice-<producer>` and the session tag `sluice-producer`, so the account's CloudTrail names the
  * producer and the role's policy can allow each producer its own calls
  * (`aws:PrincipalTag/sluice-producer`) — and the SDK's retries off: the coordinator is the one
- * layer that retries (DESIGN.md).
+ * layer that retries (DESIGN.md) — and the service's timeouts (connection, whole call), so that
+ * a hung connection fails the call in time.
  *
  * Clients are kept in a bounded cache (least recently used evicted and destroyed); credentials
  * per (account, producer) session, refreshed before they expire.
@@ -21,8 +22,9 @@ import {
   memoizeIdentityProvider,
 } from '@smithy/core';
 import { LRUCache } from 'lru-cache';
-import type { TargetConfig } from '../config/deployment.js';
+import type { CallTimeoutsConfig, TargetConfig } from '../config/deployment.js';
 import {
+  type CallTimeouts,
   type LoadedService,
   type SdkClient,
   SERVICES,
@@ -31,7 +33,10 @@ import {
 import { requestKey } from '../storage/tables.js';
 
 /** What the runner reads of a registry entry (tests pass fakes of this much). */
-export type RunnableService = Pick<ServiceDefinition, 'idempotencyTokens' | 'isReadOnly' | 'load'>;
+export type RunnableService = Pick<
+  ServiceDefinition,
+  'idempotencyTokens' | 'idempotentOperations' | 'isReadOnly' | 'load' | 'callTimeouts'
+>;
 
 /** The session tag that names the producer in a target account (`aws:PrincipalTag/…`). */
 export const PRODUCER_SESSION_TAG = 'sluice-producer';
@@ -94,7 +99,12 @@ export interface CallRunnerOptions {
    * @default DEFAULT_MAX_CLIENTS
    */
   readonly maxClients?: number;
+  /** Timeouts per service over the registry's defaults (deployment `callTimeouts`). @default {} */
+  readonly timeouts?: Readonly<Record<string, CallTimeoutsConfig>>;
 }
+
+/** Timeouts of a service unknown to the registry (its calls fail before any client is made). */
+const FALLBACK_TIMEOUTS: CallTimeouts = { connectionTimeoutMs: 3_000, requestTimeoutMs: 10_000 };
 
 /**
  * Derives an idempotency token from the request's producer and id: the same request always sends
@@ -121,6 +131,7 @@ export class CallRunner {
   readonly #services: Readonly<Record<string, RunnableService>>;
   readonly #clientDefaults: Record<string, unknown>;
   readonly #credentialsFor: ((account: string) => unknown) | undefined;
+  readonly #timeouts: Readonly<Record<string, CallTimeoutsConfig>>;
   readonly #ownAccountRoleArn: string | undefined;
   readonly #clients: LRUCache<string, SdkClient>;
   /** One provider per (account, producer) session: bounded by the configuration. */
@@ -132,6 +143,7 @@ export class CallRunner {
     this.#services = options.services ?? SERVICES;
     this.#clientDefaults = options.clientDefaults ?? {};
     this.#credentialsFor = options.credentialsFor;
+    this.#timeouts = options.timeouts ?? {};
     this.#ownAccountRoleArn = options.ownAccountRoleArn;
     this.#clients = new LRUCache({
       max: options.maxClients ?? DEFAULT_MAX_CLIENTS,
@@ -144,11 +156,24 @@ export class CallRunner {
     return this.#clients.size;
   }
 
-  /** Whether running this call twice is harmless: read-only, or protected by a token. */
+  /** The timeouts of a service's calls: the deployment's, else the registry's. */
+  timeoutsOf(serviceId: string): CallTimeouts {
+    const defaults = this.#services[serviceId]?.callTimeouts ?? FALLBACK_TIMEOUTS;
+    return { ...defaults, ...this.#timeouts[serviceId] };
+  }
+
+  /**
+   * Whether running this call twice is harmless: read-only, protected by a token, or idempotent
+   * by itself.
+   */
   isSafeToRepeat(call: CallToRun['call']): boolean {
     const service = this.#services[call.service];
     if (service === undefined) return false;
-    return service.isReadOnly(call.operation) || call.operation in service.idempotencyTokens;
+    return (
+      service.isReadOnly(call.operation) ||
+      call.operation in service.idempotencyTokens ||
+      service.idempotentOperations.has(call.operation)
+    );
   }
 
   /**
@@ -230,9 +255,16 @@ export class CallRunner {
     const key = `${scope}|${target.region}|${serviceId}`;
     let client = this.#clients.get(key);
     if (client === undefined) {
+      const timeouts = this.timeoutsOf(serviceId);
       const config: Record<string, unknown> = {
         region: target.region,
         maxAttempts: 1,
+        // requestTimeout bounds the whole call only with throwOnRequestTimeout (else it warns).
+        requestHandler: {
+          connectionTimeout: timeouts.connectionTimeoutMs,
+          requestTimeout: timeouts.requestTimeoutMs,
+          throwOnRequestTimeout: true,
+        },
         ...this.#clientDefaults,
       };
       const own = this.#credentialsFor?.(target.account);

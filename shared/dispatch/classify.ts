@@ -30,6 +30,12 @@ export type CallFailure =
       readonly kind: 'transient';
       readonly code: string;
       readonly message: string;
+      /**
+       * No answer came after the request may have left (a timeout, a connection dropped mid-call):
+       * the provider may have run it. A 5xx answer says it did not succeed; a refused connection
+       * or an unresolved name says it never arrived. @default false
+       */
+      readonly mayHaveRun?: boolean;
     }
   | {
       /** Another try would fail the same way: validation, access denied, not found … */
@@ -52,6 +58,21 @@ export type ClassifiedError =
       readonly kind: 'dry-run';
       readonly message: string;
     };
+
+/**
+ * Throttling codes the SDK's classifier does not know, by service documentation: EC2 answers
+ * `DescribeCapacityBlockOfferings` beyond its bucket with `CapacityBlockDescribeLimitExceeded`.
+ */
+export const EXTRA_THROTTLING_CODES: ReadonlySet<string> = new Set([
+  'CapacityBlockDescribeLimitExceeded',
+]);
+
+/**
+ * Failures that say the request never reached the provider: nothing listened, or the name did
+ * not resolve. Every other failure without an answer (a timeout, a reset, a broken pipe) may have
+ * come after the provider got the request.
+ */
+const NEVER_SENT_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'EAI_AGAIN', 'ENOTFOUND']);
 
 /** Connection-level failures from Node's sockets: the request may never have reached anyone. */
 const NETWORK_CODES = new Set([
@@ -86,19 +107,32 @@ export function classifyCallError(error: unknown, nowMs: number = Date.now()): C
   // biome-ignore lint/suspicious/noExplicitAny: the smithy classifiers take the SDK's error type.
   const sdkError = shape as any;
 
-  if (isThrottlingError(sdkError)) {
+  if (isThrottlingError(sdkError) || EXTRA_THROTTLING_CODES.has(code)) {
     const retryAfterMs = parseRetryAfter(shape.$response?.headers, nowMs);
     return retryAfterMs === undefined
       ? { kind: 'throttled', code, message }
       : { kind: 'throttled', code, message, retryAfterMs };
   }
-  if (isTransientError(sdkError) || isServerError(sdkError))
-    return { kind: 'transient', code, message };
-  if (shape.$metadata?.httpStatusCode === undefined) {
-    // No answer from the service: a socket or timeout failure is transient; anything else
-    // (a bug, a malformed input the SDK refused to serialise) will not improve with retries.
-    if ((shape.code && NETWORK_CODES.has(shape.code)) || code === 'TimeoutError') {
-      return { kind: 'transient', code, message };
+  const answered = shape.$metadata?.httpStatusCode !== undefined;
+  const unanswered = {
+    kind: 'transient' as const,
+    code,
+    message,
+    mayHaveRun: !(shape.code !== undefined && NEVER_SENT_CODES.has(shape.code)),
+  };
+  if (isTransientError(sdkError) || isServerError(sdkError)) {
+    return answered ? { kind: 'transient', code, message } : unanswered;
+  }
+  if (!answered) {
+    // No answer from the service: a socket or timeout failure is transient (an abort is our own
+    // timeout); anything else (a bug, a malformed input the SDK refused to serialise) will not
+    // improve with retries.
+    if (
+      (shape.code && NETWORK_CODES.has(shape.code)) ||
+      code === 'TimeoutError' ||
+      code === 'AbortError'
+    ) {
+      return unanswered;
     }
   }
   return { kind: 'permanent', code, message };

@@ -10,6 +10,7 @@ import type { SluiceRequest } from '../contract/request.js';
 import type { LimitsCatalog } from '../limits/index.js';
 import type { BucketDraw } from '../limits/types.js';
 import type { ReadsStore } from '../reads/reads-store.js';
+import type { OutputStore } from '../requests/outputs.js';
 import type { RequestsStore } from '../requests/requests-store.js';
 import type { CallRunner } from './call-runner.js';
 import type { CheckIns } from './check-in.js';
@@ -39,9 +40,9 @@ export interface DispatcherDeps {
   readonly buckets: Pick<BucketStore, 'admit' | 'checkIn' | 'reportThrottle'>;
   readonly requests: Pick<
     RequestsStore,
-    'claim' | 'release' | 'finishClaimed' | 'finishOpen' | 'recordRejection'
+    'claim' | 'markSent' | 'release' | 'finishClaimed' | 'finishOpen' | 'recordRejection'
   >;
-  readonly runner: Pick<CallRunner, 'check' | 'run' | 'isSafeToRepeat'>;
+  readonly runner: Pick<CallRunner, 'check' | 'run' | 'isSafeToRepeat' | 'timeoutsOf'>;
   /**
    * The reads table: identical reads share one call, outputs are cached (shared-reads.ts).
    * @default undefined (every read makes its own call)
@@ -50,6 +51,8 @@ export interface DispatcherDeps {
   readonly queue: Pick<QueueSender, 'sendAll'>;
   /** Sends results to `replyTo` queues and topics, in any region. */
   readonly replies: Pick<ReplySender, 'sendAll'>;
+  /** Stores outputs too large for the result (S3). */
+  readonly outputs: Pick<OutputStore, 'put'>;
   readonly telemetry?: Telemetry;
   /** Epoch ms. @default Date.now */
   readonly clock?: () => number;
@@ -77,6 +80,11 @@ export interface BatchContext
   readonly sleep: (ms: number) => Promise<void>;
   /** The scheduled queue's name, which a reservation's message must come from. */
   readonly scheduledQueueName: string;
+  /**
+   * When the invocation ends, epoch ms (Lambda's remaining time from the batch's start; infinite
+   * when unknown): no call starts that could outlive it, and bookkeeping retries stop before it.
+   */
+  readonly deadlineMs: number;
   /**
    * Queues a message to send for `message` (a re-send, a reply). `message` is acknowledged only
    * if everything queued for it is sent.
@@ -112,6 +120,15 @@ export interface Work {
   readonly reservation?: ReservationEnvelope;
   /** A read it leads for identical requests: it ends the read after its call (shared-reads.ts). */
   readonly share?: ReadShare;
+}
+
+/** A claim held on a request: who holds it, and until when its writes may be retried. */
+export interface Lease {
+  /** The request's record key: `<producer>#<id>` (shared/storage/tables.ts). */
+  readonly key: string;
+  readonly owner: string;
+  /** Epoch ms: the lease's end or the invocation's, whichever comes first. */
+  readonly untilMs: number;
 }
 
 /** An admitted call (or a reservation that arrived) and the slot it runs at. */

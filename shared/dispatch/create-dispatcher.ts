@@ -5,9 +5,11 @@
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { BucketStore, type DynamoSender } from '../admission/bucket-store.js';
+import { withTimeouts } from '../aws/client-timeouts.js';
 import type { DispatcherEnvironment } from '../config/environment.js';
 import { createCatalog } from '../limits/index.js';
 import { ReadsStore } from '../reads/reads-store.js';
+import { OutputStore, type S3Sender } from '../requests/outputs.js';
 import { RequestsStore } from '../requests/requests-store.js';
 import { CallRunner, DEFAULT_MAX_CLIENTS } from './call-runner.js';
 import { Dispatcher, type DispatcherDeps } from './dispatcher.js';
@@ -19,6 +21,8 @@ import type { Telemetry } from './telemetry.js';
 export interface DispatcherClients {
   readonly dynamodb: DynamoSender;
   readonly sqs: SqsSender;
+  /** Writes outputs too large for a result to the outputs bucket. */
+  readonly s3: S3Sender;
   /**
    * How replies get a client for the region of their queue or topic.
    * @default the SDK's clients, configured by the environment (`AWS_ENDPOINT_URL_SQS` …)
@@ -32,14 +36,19 @@ export interface DispatcherClients {
   readonly clock?: () => number;
   /** Replace parts (tests inject faults here). */
   readonly overrides?: Partial<
-    Pick<DispatcherDeps, 'buckets' | 'requests' | 'reads' | 'runner' | 'queue' | 'replies'>
+    Pick<
+      DispatcherDeps,
+      'buckets' | 'requests' | 'reads' | 'runner' | 'queue' | 'replies' | 'outputs'
+    >
   >;
 }
 
-/** Reply clients from the SDK's configuration chain, one per region. */
+/** Reply clients from the SDK's configuration chain, one per region, with timeouts. */
 export const SDK_REPLY_CLIENTS: ReplyClients = {
-  sqs: (region) => new SQSClient(region === undefined ? {} : { region }),
-  sns: (region) => new SNSClient(region === undefined ? {} : { region }),
+  sqs: (region) =>
+    new SQSClient({ ...withTimeouts('sqs'), ...(region === undefined ? {} : { region }) }),
+  sns: (region) =>
+    new SNSClient({ ...withTimeouts('sns'), ...(region === undefined ? {} : { region }) }),
 };
 
 /** Builds the dispatcher and the parts it owns. */
@@ -67,6 +76,7 @@ export function createDispatcher(env: DispatcherEnvironment, clients: Dispatcher
   const runner = new CallRunner({
     targets: deployment.targets,
     clientDefaults: clients.callClientDefaults ?? {},
+    timeouts: deployment.callTimeouts,
     ...(clients.callCredentialsFor ? { credentialsFor: clients.callCredentialsFor } : {}),
     ...(env.ownAccountRoleArn === undefined ? {} : { ownAccountRoleArn: env.ownAccountRoleArn }),
     // A client evicted while its call is in flight would lose its sockets: keep well more than
@@ -86,6 +96,7 @@ export function createDispatcher(env: DispatcherEnvironment, clients: Dispatcher
     runner,
     queue: new QueueSender(clients.sqs),
     replies,
+    outputs: new OutputStore({ s3: clients.s3, bucketName: env.outputsBucketName }),
     clock,
     ...(clients.telemetry ? { telemetry: clients.telemetry } : {}),
     ...clients.overrides,

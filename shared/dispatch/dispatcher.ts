@@ -34,6 +34,15 @@ export interface BatchOutcome {
   readonly failedMessageIds: readonly string[];
 }
 
+/** What the invocation knows of itself. */
+export interface BatchOptions {
+  /**
+   * The invocation's time left when the batch starts, ms (Lambda's
+   * `context.getRemainingTimeInMillis()`). @default unbounded
+   */
+  readonly remainingMs?: number;
+}
+
 /**
  * Processes batches of request messages.
  *
@@ -42,7 +51,10 @@ export interface BatchOutcome {
  * const { failedMessageIds } = await dispatcher.processBatch(messages, context.awsRequestId);
  */
 export class Dispatcher {
-  readonly #deps: Omit<BatchContext, 'send' | 'reply' | 'safely' | 'redeliver' | 'checkIns'>;
+  readonly #deps: Omit<
+    BatchContext,
+    'send' | 'reply' | 'safely' | 'redeliver' | 'checkIns' | 'deadlineMs'
+  >;
 
   constructor(deps: DispatcherDeps) {
     this.#deps = {
@@ -56,13 +68,18 @@ export class Dispatcher {
   }
 
   /** Processes one batch. `owner` names the lease holder (e.g. the Lambda request id). */
-  async processBatch(messages: readonly IncomingMessage[], owner: string): Promise<BatchOutcome> {
+  async processBatch(
+    messages: readonly IncomingMessage[],
+    owner: string,
+    options: BatchOptions = {},
+  ): Promise<BatchOutcome> {
     const failed = new Set<string>();
     const outbox: Outbox = { messages: [], replies: [] };
     let sequence = 0;
     const { telemetry } = this.#deps;
     const ctx: BatchContext = {
       ...this.#deps,
+      deadlineMs: this.#deps.clock() + (options.remainingMs ?? Number.POSITIVE_INFINITY),
       // Keyed by the message they are for: it is acknowledged only if they are all sent.
       send: (message, out) => {
         outbox.messages.push({ ...out, key: `${message.messageId}#${sequence++}` });

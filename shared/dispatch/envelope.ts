@@ -194,21 +194,18 @@ export function envelopeAttributes(envelope: Envelope): Record<string, string> {
 }
 
 /**
- * A dead letter's attributes: the message's `sluice-*` envelope, whose it is when known, and why
- * it is dead. A producer's own attributes are left out: SQS takes at most 10, and a message that
- * already carries 10 could otherwise never be dead-lettered with its reason.
+ * A dead letter's attributes: Sluice's own only — why it is dead, and, when known, whose it is
+ * and when it was first received. None of the message's attributes are copied: a producer's own
+ * count against SQS's 10 per message (and its size), and `sluice-*` ones on a request queue are a
+ * producer's word, of any length.
  */
 export function deadLetterAttributes(
-  message: IncomingMessage,
   reason: string,
-  producer?: string,
+  known: { readonly producer?: string; readonly firstSeenMs?: number } = {},
 ): Record<string, string> {
-  const envelope = Object.fromEntries(
-    envelopeAttributeNames(message).map((name) => [name, message.attributes[name] as string]),
-  );
   return {
-    ...envelope,
-    ...(producer === undefined ? {} : { [ENVELOPE.producer]: producer }),
+    ...(known.producer === undefined ? {} : { [ENVELOPE.producer]: known.producer }),
+    ...(known.firstSeenMs === undefined ? {} : { [ENVELOPE.firstSeen]: String(known.firstSeenMs) }),
     [ENVELOPE.reason]: reason.slice(0, MAX_REASON_CHARS),
   };
 }

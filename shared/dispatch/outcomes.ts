@@ -17,12 +17,16 @@ import {
 import { callFingerprint } from '../requests/fingerprint.js';
 import type { RequestState } from '../requests/record.js';
 import { requestKey } from '../storage/tables.js';
-import type { BatchContext, Work } from './context.js';
+import type { BatchContext, Lease, Work } from './context.js';
+import { durably } from './durable.js';
 import { deadLetterAttributes, type IncomingMessage } from './envelope.js';
 import { replyMessage } from './replies.js';
 import { requeue } from './requeue.js';
 
-/** A dead letter could not be sent: the message is left for SQS to deliver again. */
+/**
+ * A dead letter could not be sent. Where it is the only record (a message with no usable id), the
+ * message is left for SQS to deliver again; where the result is recorded, that stands.
+ */
 export class DeadLetterSendError extends Error {
   constructor(reason: string) {
     super(`dead-letter send failed: ${reason}`);
@@ -31,25 +35,26 @@ export class DeadLetterSendError extends Error {
 }
 
 /**
- * Records a claimed request's result, dead-letters it (with `deadLetterReason`) when it failed for
- * good, and replies.
+ * Records a claimed request's result (retried while the lease holds: a non-idempotent call's
+ * output must not be lost to a blink of DynamoDB), dead-letters it (with `deadLetterReason`) when
+ * it failed for good, and replies.
  */
 export async function finishClaimed(
   ctx: BatchContext,
   work: Work,
-  owner: string,
+  lease: Lease,
   result: SluiceResult,
   deadLetterReason?: string,
 ): Promise<void> {
-  // The dead letter goes first: if the record were written first and the send then failed,
-  // the redelivered message would find the request finished and the dead letter would be lost.
-  if (deadLetterReason !== undefined)
-    await deadLetter(ctx, work.message, deadLetterReason, work.producer);
-  const key = requestKey(work.producer, work.request.id);
-  const recorded = await ctx.requests.finishClaimed(key, owner, result, ctx.clock());
+  const recorded = await durably(ctx, 'result write', lease.untilMs, () =>
+    ctx.requests.finishClaimed(lease.key, lease.owner, result, ctx.clock()),
+  );
   if (!recorded) {
     ctx.telemetry.warn('lease lost before the result was recorded', { id: work.request.id });
     return;
+  }
+  if (deadLetterReason !== undefined) {
+    await copyToDeadLetters(ctx, work, deadLetterReason, lease.untilMs);
   }
   announce(ctx, work, result);
 }
@@ -86,8 +91,10 @@ export async function finishUnclaimed(
     { code, message },
     { receivedAt: work.firstSeenMs, finishedAt: now },
   );
-  await deadLetter(ctx, work.message, code, work.producer);
-  await finishOpen(ctx, work, result);
+  // The result first: it is what the producer reads; the dead-letter copy follows it.
+  if (await finishOpen(ctx, work, result)) {
+    await copyToDeadLetters(ctx, work, code, ctx.deadlineMs);
+  }
 }
 
 /**
@@ -106,6 +113,30 @@ export async function finishOpen(
   const recorded = await ctx.requests.finishOpen(key, fingerprint, result, now, work.firstSeenMs);
   if (recorded) announce(ctx, work, result);
   return recorded;
+}
+
+/**
+ * The dead-letter copy of a request whose result is recorded: the result is what the producer
+ * reads, so it is written first, and a copy that SQS refuses (tried again until `untilMs`) does
+ * not undo it — the refusal is logged (and the message acknowledged: delivered again, it would
+ * only find its result).
+ */
+async function copyToDeadLetters(
+  ctx: BatchContext,
+  work: Work,
+  reason: string,
+  untilMs: number,
+): Promise<void> {
+  const known = { producer: work.producer, firstSeenMs: work.firstSeenMs };
+  try {
+    await durably(ctx, 'dead letter', untilMs, () => deadLetter(ctx, work.message, reason, known));
+  } catch (error) {
+    if (!(error instanceof DeadLetterSendError)) throw error;
+    ctx.telemetry.warn('dead letter not sent; the result is recorded', {
+      id: work.request.id,
+      error: error.message,
+    });
+  }
 }
 
 /**
@@ -134,7 +165,7 @@ export async function reject(
   });
   if (id === undefined) {
     // Nowhere to record it by id: the dead-letter queue keeps it, with the reason.
-    await deadLetter(ctx, message, result.error.message, producer);
+    await deadLetter(ctx, message, result.error.message, { producer });
     return;
   }
   if (!(await ctx.requests.recordRejection(requestKey(producer, id), result, now))) {
@@ -143,7 +174,7 @@ export async function reject(
       ctx,
       message,
       `${result.error.message}; not recorded: the id holds a request`,
-      producer,
+      { producer },
     );
   }
   replyTo(ctx, message, producer, request, result);
@@ -174,7 +205,10 @@ export async function answerConflict(ctx: BatchContext, work: Work): Promise<voi
     producer,
     id: request.id,
   });
-  await deadLetter(ctx, message, ERROR_CODES.idConflict, producer);
+  await deadLetter(ctx, message, ERROR_CODES.idConflict, {
+    producer,
+    firstSeenMs: work.firstSeenMs,
+  });
   replyTo(ctx, message, producer, request, result);
 }
 
@@ -208,21 +242,21 @@ function replyTo(
 }
 
 /**
- * Sends the message to the dead-letter queue now, with the reason (and its producer, when known);
- * throws if SQS refuses.
+ * Sends the message to the dead-letter queue now, with the reason (and its producer and first
+ * receipt, when known); throws if SQS refuses.
  */
 export async function deadLetter(
   ctx: BatchContext,
   message: IncomingMessage,
   reason: string,
-  producer?: string,
+  known: Parameters<typeof deadLetterAttributes>[1] = {},
 ): Promise<void> {
   const failed = await ctx.queue.sendAll([
     {
       key: 'dlq',
       queueUrl: ctx.dlqUrl,
       body: message.body,
-      attributes: deadLetterAttributes(message, reason, producer),
+      attributes: deadLetterAttributes(reason, known),
     },
   ]);
   const why = failed.get('dlq');

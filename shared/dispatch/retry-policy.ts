@@ -59,6 +59,11 @@ export interface AfterCallInput<Output = unknown> {
    * undefined when the call draws on no bucket (nothing to push back).
    */
   readonly bucketRate?: number;
+  /**
+   * Whether running the call again is harmless (read-only, token-protected, idempotent): a call
+   * that may have run without an answer is tried again only then.
+   */
+  readonly safeToRepeat: boolean;
   /** When the call ended, epoch ms. */
   readonly nowMs: number;
   /** A number in [0, 1) for the back-off's jitter. */
@@ -148,6 +153,16 @@ export function afterCall<Output>(input: AfterCallInput<Output>): AfterCall<Outp
   if (outcome.kind === 'dry-run') return { kind: 'dry-run' };
   if (outcome.kind === 'permanent') {
     return { kind: 'failed', error: { code: outcome.code, message: outcome.message } };
+  }
+  if (outcome.kind === 'transient' && outcome.mayHaveRun === true && !input.safeToRepeat) {
+    // It may have run: running it again could do it twice. Only the provider knows.
+    return {
+      kind: 'give-up',
+      error: {
+        code: ERROR_CODES.outcomeUnknown,
+        message: `no answer after the call was sent (${outcome.code}: ${outcome.message}); the operation is not safe to repeat`,
+      },
+    };
   }
 
   let retryAtMs: number;

@@ -1,7 +1,8 @@
 /**
- * One admitted call: claim the request (idempotency), wait out the rest of its slot, run it,
- * classify the outcome, and act on what the retry policy decides — finish, retry through
- * admission (pushing the bucket back after a throttle) or give up.
+ * One admitted call: claim the request (idempotency), wait out the rest of its slot, mark a call
+ * that is not safe to repeat as sent, run it, classify the outcome, and act on what the retry
+ * policy decides — finish, retry through admission (pushing the bucket back after a throttle) or
+ * give up. Every write made under the claim is retried while the lease holds (./durable.ts).
  */
 import { METRICS } from '../contract/metrics.js';
 import { effectivePriority } from '../contract/request.js';
@@ -10,11 +11,28 @@ import { callFingerprint } from '../requests/fingerprint.js';
 import { requestKey } from '../storage/tables.js';
 import { UnsupportedCallError } from './call-runner.js';
 import { classifyCallError } from './classify.js';
-import type { BatchContext, Due, Work } from './context.js';
+import type { BatchContext, Due, Lease, Work } from './context.js';
+import { durably, leaseFor } from './durable.js';
 import { answerConflict, answerUnavailable, finishClaimed } from './outcomes.js';
-import { requeue } from './requeue.js';
+import { succeededWithOutput } from './record-output.js';
+import { RUN_IN_PROCESS_MS, requeue } from './requeue.js';
 import { afterCall, type CallOutcome, retryLimitsOf } from './retry-policy.js';
 import { endSharedRead, releaseSharedRead } from './shared-reads.js';
+
+/**
+ * Time kept after a call, within the invocation, for its bookkeeping: storing a large output,
+ * recording the result (with retries), the dead letter, the batch's last sends.
+ */
+export const BOOKKEEPING_RESERVE_MS = 3_000;
+
+/**
+ * The shortest invocation in which a call with this timeout can run: the longest in-process wait
+ * for its slot, the call, and the bookkeeping after it. A function timeout below it never claims
+ * such a call (the construct refuses one).
+ */
+export function invocationNeedsMs(requestTimeoutMs: number): number {
+  return RUN_IN_PROCESS_MS + requestTimeoutMs + BOOKKEEPING_RESERVE_MS;
+}
 
 /**
  * Claims, runs and settles one due call. `owner` names the lease holder. A reservation first
@@ -49,13 +67,23 @@ async function settleCall(ctx: BatchContext, due: Due, owner: string): Promise<v
     return;
   }
   const runAtMs = settled.runAtMs;
+  if (!timeLeftFor(ctx, work, runAtMs)) {
+    // It could outlive the invocation, which would leave its outcome unknown: not claimed, it
+    // is re-queued (through admission) for an invocation with time for it.
+    ctx.telemetry.info('no time left in this invocation for the call; re-queued', {
+      id: request.id,
+    });
+    requeue(ctx, work, Math.max(runAtMs, ctx.clock()));
+    return;
+  }
   // Claim first, then wait out the rest of the slot: the call leaves on time.
   const key = requestKey(work.producer, request.id);
+  const claimedAt = ctx.clock();
   const claim = await ctx.requests.claim(
     key,
     callFingerprint(request),
     owner,
-    ctx.clock(),
+    claimedAt,
     ctx.deployment.leaseMs,
     work.firstSeenMs,
   );
@@ -71,6 +99,8 @@ async function settleCall(ctx: BatchContext, due: Due, owner: string): Promise<v
     answerUnavailable(ctx, work, claim.state);
     return;
   }
+  // Writes under this claim are retried until shortly before the lease or the invocation ends.
+  const lease = leaseFor(ctx, key, owner, claimedAt);
   const early = runAtMs - ctx.clock();
   if (early > 0) await ctx.sleep(early);
   const startedAt = ctx.clock();
@@ -79,20 +109,22 @@ async function settleCall(ctx: BatchContext, due: Due, owner: string): Promise<v
     Priority: effectivePriority(request),
   });
   const timings = { receivedAt: claim.receivedAt, startedAt };
-  if (claim.tookOverLapsedLease && !ctx.runner.isSafeToRepeat(request.call)) {
+  const safeToRepeat = ctx.runner.isSafeToRepeat(request.call);
+  if (claim.previousMayHaveRun && !safeToRepeat) {
     const result = failedResult(
       request.id,
       claim.attempts - 1,
       {
         code: ERROR_CODES.outcomeUnknown,
         message:
-          'a previous attempt was interrupted mid-call and the operation is not safe to repeat',
+          'a previous attempt was interrupted after sending the call, and the operation is not safe to repeat',
       },
       { ...timings, finishedAt: startedAt },
     );
-    await finishClaimed(ctx, work, owner, result, 'outcome unknown');
+    await finishClaimed(ctx, work, lease, result, 'outcome unknown');
     return;
   }
+  if (!safeToRepeat && !(await markSent(ctx, work, lease))) return;
 
   const outcome = await attemptCall(ctx, work);
   const finishedAt = ctx.clock();
@@ -106,6 +138,7 @@ async function settleCall(ctx: BatchContext, due: Due, owner: string): Promise<v
     attempt: claim.attempts,
     limits: retryLimitsOf(request, work.firstSeenMs, ctx.deployment.maxWaitMs),
     ...(bucket === undefined ? {} : { bucketRate: bucket.limit.rate }),
+    safeToRepeat,
     nowMs: finishedAt,
     random: ctx.random(),
   });
@@ -118,11 +151,11 @@ async function settleCall(ctx: BatchContext, due: Due, owner: string): Promise<v
     case 'failed': {
       const result =
         decision.kind === 'succeeded'
-          ? succeededResult(request.id, claim.attempts, decision.output, finished)
+          ? await succeededWithOutput(ctx, lease, work, claim.attempts, decision.output, finished)
           : decision.kind === 'dry-run'
             ? succeededResult(request.id, claim.attempts, {}, finished, { dryRun: true })
             : failedResult(request.id, claim.attempts, decision.error, finished);
-      await finishClaimed(ctx, work, owner, result);
+      await finishClaimed(ctx, work, lease, result);
       return;
     }
     case 'retry':
@@ -133,21 +166,77 @@ async function settleCall(ctx: BatchContext, due: Due, owner: string): Promise<v
           Bucket: bucket.ref.bucket,
           Region: bucket.ref.region,
         });
-        // The bucket slows down for every dispatcher (once per epoch) and pauses.
-        await ctx.buckets.reportThrottle(
-          { ref: bucket.ref, limit: bucket.limit },
+        await reportThrottle(
+          ctx,
+          work,
           settled.epochs[0] ?? 0,
+          lease,
           Math.max(0, decision.penalizeUntilMs - finishedAt),
         );
       }
       if (decision.kind === 'give-up') {
         const result = failedResult(request.id, claim.attempts, decision.error, finished);
-        await finishClaimed(ctx, work, owner, result, decision.error.code);
+        await finishClaimed(ctx, work, lease, result, decision.error.code);
         return;
       }
-      await ctx.requests.release(key, owner, finishedAt);
+      // The call did not run: the request is given back, its "sent" marker with it.
+      await durably(ctx, 'lease release', lease.untilMs, () =>
+        ctx.requests.release(key, owner, ctx.clock()),
+      );
       // Not a reservation: after a throttle or an error the call goes through admission again.
       requeue(ctx, work, decision.retryAtMs);
+  }
+}
+
+/**
+ * Whether the invocation has time for the call at its slot: the wait, the call's whole timeout,
+ * and {@link BOOKKEEPING_RESERVE_MS} after it.
+ */
+function timeLeftFor(ctx: BatchContext, work: Work, runAtMs: number): boolean {
+  const now = ctx.clock();
+  const { requestTimeoutMs } = ctx.runner.timeoutsOf(work.request.call.service);
+  return Math.max(now, runAtMs) + requestTimeoutMs + BOOKKEEPING_RESERVE_MS <= ctx.deadlineMs;
+}
+
+/**
+ * Writes the "sent" marker before a call that is not safe to repeat; retried only while the call
+ * would still fit. False (and the call is not sent) when the lease was lost meanwhile; throws
+ * (the message is delivered again, the call never sent) when the marker cannot be written.
+ */
+async function markSent(ctx: BatchContext, work: Work, lease: Lease): Promise<boolean> {
+  const { requestTimeoutMs } = ctx.runner.timeoutsOf(work.request.call.service);
+  const untilMs = lease.untilMs - requestTimeoutMs - BOOKKEEPING_RESERVE_MS;
+  const marked = await durably(ctx, 'sent marker', untilMs, () =>
+    ctx.requests.markSent(lease.key, lease.owner, ctx.clock()),
+  );
+  if (!marked) ctx.telemetry.warn('lease lost before the call was sent', { id: work.request.id });
+  return marked;
+}
+
+/**
+ * Pushes the bucket back after a provider throttle, for every dispatcher. Retried while the lease
+ * holds; if it still fails the request goes on (the report only slows others down), since
+ * leaving the lease unreleased would make a call that never ran look as if it may have.
+ */
+async function reportThrottle(
+  ctx: BatchContext,
+  work: Work,
+  epoch: number,
+  lease: Lease,
+  retryAfterMs: number,
+): Promise<void> {
+  const bucket = work.draws[0];
+  if (bucket === undefined) return;
+  try {
+    // The bucket slows down for every dispatcher (once per epoch) and pauses.
+    await durably(ctx, 'throttle report', lease.untilMs, () =>
+      ctx.buckets.reportThrottle({ ref: bucket.ref, limit: bucket.limit }, epoch, retryAfterMs),
+    );
+  } catch (error) {
+    ctx.telemetry.warn('throttle report not written', {
+      id: work.request.id,
+      error: (error as Error).name,
+    });
   }
 }
 

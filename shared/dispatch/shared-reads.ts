@@ -25,7 +25,7 @@
 import { cacheMsFor } from '../config/reads.js';
 import { METRICS } from '../contract/metrics.js';
 import { succeededResult } from '../contract/result.js';
-import type { ReadEnding } from '../reads/reads-store.js';
+import { isShareableOutput, type ReadEnding } from '../reads/reads-store.js';
 import {
   type DoneRead,
   decideRead,
@@ -37,6 +37,7 @@ import { callFingerprint } from '../requests/fingerprint.js';
 import { SERVICES } from '../services/registry.js';
 import { requestKey } from '../storage/tables.js';
 import type { BatchContext, Work } from './context.js';
+import { leaseFor } from './durable.js';
 import { followsOf } from './envelope.js';
 import { answerConflict, answerUnavailable, finishClaimed, finishOpen } from './outcomes.js';
 import { requeue } from './requeue.js';
@@ -261,17 +262,19 @@ async function answer(
   const metric = how === 'coalesced' ? METRICS.CoalescedCalls : METRICS.CachedCalls;
   ctx.telemetry.count(metric, 1, { Service: work.request.call.service });
   if (await finishOpen(ctx, work, result)) return;
+  const key = ownerOf(work);
+  const claimedAt = ctx.clock();
   const claim = await ctx.requests.claim(
-    ownerOf(work),
+    key,
     callFingerprint(work.request),
     leaseHolder,
-    ctx.clock(),
+    claimedAt,
     ctx.deployment.leaseMs,
     work.firstSeenMs,
   );
   if (claim.kind === 'conflict') await answerConflict(ctx, work);
   else if (claim.kind === 'unavailable') answerUnavailable(ctx, work, claim.state);
-  else await finishClaimed(ctx, work, leaseHolder, result);
+  else await finishClaimed(ctx, work, leaseFor(ctx, key, leaseHolder, claimedAt), result);
 }
 
 /** Back to the scheduled queue to look again later, one more wait counted. */
@@ -284,8 +287,9 @@ function follow(ctx: BatchContext, work: Work, leaseUntil: number): void {
 
 /**
  * After a leader's call: ends its read for everyone — the output shared (and cached for the
- * operation's `cacheSeconds`) when the call succeeded, `unshared` when it failed for good; nothing
- * yet when it will be retried (the leader keeps its lease and claims again when it is back).
+ * operation's `cacheSeconds`) when the call succeeded, `unshared` when it failed for good or its
+ * output is larger than a shared read carries; nothing yet when it will be retried (the leader
+ * keeps its lease and claims again when it is back).
  */
 export async function endSharedRead(
   ctx: BatchContext,
@@ -296,10 +300,15 @@ export async function endSharedRead(
   const { share } = work;
   if (share === undefined || ctx.reads === undefined) return;
   let ending: ReadEnding;
-  if (decision.kind === 'succeeded') {
+  if (decision.kind === 'succeeded' && isShareableOutput(JSON.stringify(decision.output))) {
     const cacheUntil = share.cacheMs > 0 ? times.finishedAt + share.cacheMs : 0;
     ending = { kind: 'done', output: decision.output, ...times, cacheUntil };
-  } else if (decision.kind === 'failed' || decision.kind === 'give-up') {
+  } else if (
+    decision.kind === 'succeeded' ||
+    decision.kind === 'failed' ||
+    decision.kind === 'give-up'
+  ) {
+    // Failed, or an output too large to carry in the followers' results: each calls alone.
     ending = { kind: 'unshared', ...times };
   } else {
     return;

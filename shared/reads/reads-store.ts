@@ -21,17 +21,24 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { DynamoSender } from '../admission/bucket-store.js';
 import { describeProblems, type Problem, problem } from '../contract/problems.js';
+import { MAX_INLINE_OUTPUT_BYTES } from '../contract/sizes.js';
 import { type UpdateParts, updateIf } from '../storage/conditional-update.js';
 import { READ_ATTRIBUTES as A } from '../storage/tables.js';
 import { isRecord } from '../util/objects.js';
 import type { SharedRead } from './shared-read.js';
 
 /**
- * Largest output shared, in UTF-8 bytes of its JSON: a DynamoDB item holds at most 400 KB, names
- * and the other attributes included. A larger output ends the read `unshared`: each request that
- * waited makes its own call.
+ * Largest output shared, in UTF-8 bytes of its JSON: each request it answers carries it in its
+ * result, so no more than a result holds inline (a larger one is in S3 under its leader's
+ * producer, which no other producer may read); a reads item (400 KB) holds that with room to
+ * spare. A larger output ends the read `unshared`: each request that waited makes its own call.
  */
-export const MAX_SHARED_OUTPUT_BYTES = 350_000;
+export const MAX_SHARED_OUTPUT_BYTES = MAX_INLINE_OUTPUT_BYTES;
+
+/** Whether an output (as JSON) is small enough to share: {@link MAX_SHARED_OUTPUT_BYTES}. */
+export function isShareableOutput(json: string): boolean {
+  return Buffer.byteLength(json, 'utf8') <= MAX_SHARED_OUTPUT_BYTES;
+}
 
 /** Items are deleted (DynamoDB TTL) this long after the last time they mattered. */
 const RETENTION_MS = 3_600_000;
@@ -161,8 +168,7 @@ export class ReadsStore {
    */
   async finish(fingerprint: string, owner: string, ending: ReadEnding): Promise<boolean> {
     const output = ending.kind === 'done' ? JSON.stringify(ending.output) : undefined;
-    const shared =
-      ending.kind === 'done' && Buffer.byteLength(output ?? '') <= MAX_SHARED_OUTPUT_BYTES;
+    const shared = output !== undefined && isShareableOutput(output);
     const cacheUntil = ending.kind === 'done' && shared ? ending.cacheUntil : 0;
     const times = {
       ':started': num(ending.startedAt),

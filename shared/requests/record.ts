@@ -27,6 +27,8 @@ export type RequestState =
       readonly leaseOwner: string;
       /** Epoch ms until which the claim holds. */
       readonly leaseUntil: number;
+      /** When the attempt was about to send a call not safe to repeat (see REQUEST_ATTRIBUTES). */
+      readonly sentAt?: number;
     }
   | { readonly status: 'finished'; readonly attempts: number; readonly result: SluiceResult };
 
@@ -71,8 +73,15 @@ export function decodeRequestItem(item: RequestItem): StoredRequestState {
   } else if (status === 'running') {
     const leaseOwner = readString(item, A.leaseOwner, problems);
     const leaseUntil = readCount(item, A.leaseUntil, problems);
+    const sentAt = item[A.sentAt] === undefined ? undefined : readCount(item, A.sentAt, problems);
     if (attempts !== undefined && leaseOwner !== undefined && leaseUntil !== undefined) {
-      state = { status, attempts, leaseOwner, leaseUntil };
+      state = {
+        status,
+        attempts,
+        leaseOwner,
+        leaseUntil,
+        ...(sentAt === undefined ? {} : { sentAt }),
+      };
     }
   } else if (status !== undefined && (RESULT_STATUSES as readonly string[]).includes(status)) {
     const result = readResult(item, id, status, problems);
@@ -119,6 +128,7 @@ export function encodeRequestItem(
         [A.status]: { S: state.status },
         [A.leaseOwner]: { S: state.leaseOwner },
         [A.leaseUntil]: { N: String(state.leaseUntil) },
+        ...(state.sentAt === undefined ? {} : { [A.sentAt]: { N: String(state.sentAt) } }),
       };
     case 'finished':
       return {

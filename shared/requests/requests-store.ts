@@ -8,8 +8,10 @@
  * running one whose lease has expired (its dispatcher died), and only for the call the id was
  * first used for (its fingerprint): a different call under the same id is a conflict, never run.
  * The claim returns the state it replaced, so the dispatcher knows when a previous attempt may
- * have reached the provider. Finishing is conditional on still holding the lease; a rejection is
- * recorded only where no request is. TTL only cleans up: expiry is also compared in conditions,
+ * have reached the provider: the "sent" marker (`sentAt`), written under the lease just before a
+ * call that is not safe to repeat and removed when the attempt ends knowing its outcome, says it
+ * may have. Finishing is conditional on still holding the lease; a rejection is recorded only
+ * where no request is. TTL only cleans up: expiry is also compared in conditions,
  * since DynamoDB deletes expired items lazily.
  */
 
@@ -34,8 +36,13 @@ export type ClaimOutcome =
       /** Attempts including the one now starting. */
       readonly attempts: number;
       readonly receivedAt: number;
-      /** A previous claim lapsed: that attempt may or may not have reached the provider. */
+      /** A previous claim lapsed: its dispatcher died or lost touch mid-attempt. */
       readonly tookOverLapsedLease: boolean;
+      /**
+       * The lapsed attempt had marked a call not safe to repeat as sent ({@link markSent}): it may
+       * have reached the provider. Without the mark, it never left.
+       */
+      readonly previousMayHaveRun: boolean;
     }
   /** The same call is finished, or held under a live lease. */
   | { readonly kind: 'unavailable'; readonly state: RequestState }
@@ -121,11 +128,14 @@ export class RequestsStore {
         }),
       );
       const old = out.Attributes;
+      const tookOverLapsedLease = old?.[A.status]?.S === STATUS_RUNNING;
       return {
         kind: 'claimed',
         attempts: numberOf(old?.[A.attempts]) + 1,
         receivedAt: numberOf(old?.[A.receivedAt]) || firstSeenMs,
-        tookOverLapsedLease: old?.[A.status]?.S === STATUS_RUNNING,
+        tookOverLapsedLease,
+        // The mark stays until an attempt knows the outcome: a takeover that dies too leaves it.
+        previousMayHaveRun: tookOverLapsedLease && old?.[A.sentAt] !== undefined,
       };
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
@@ -138,12 +148,35 @@ export class RequestsStore {
     }
   }
 
-  /** Gives a claimed request back (it will be tried again later). False if the lease was lost. */
+  /**
+   * Marks the call of the claimed request as about to be sent: from now on, a takeover of a
+   * lapsed lease must assume it may have run. Written before a call that is not safe to repeat.
+   * False if the lease was lost (the call must then not be sent).
+   */
+  async markSent(key: string, owner: string, nowMs: number): Promise<boolean> {
+    return this.#conditional(key, {
+      ConditionExpression: '#leaseOwner = :owner AND #status = :running',
+      UpdateExpression: 'SET #sentAt = :now',
+      ExpressionAttributeNames: names('leaseOwner', 'status', 'sentAt'),
+      ExpressionAttributeValues: {
+        ':owner': { S: owner },
+        ':running': { S: STATUS_RUNNING },
+        ':now': num(nowMs),
+      },
+    });
+  }
+
+  /**
+   * Gives a claimed request back (it will be tried again later), its outcome known: the call
+   * did not run (throttled, failed before the provider took it), so the "sent" marker goes too.
+   * False if the lease was lost.
+   */
   async release(key: string, owner: string, nowMs: number): Promise<boolean> {
     return this.#conditional(key, {
       ConditionExpression: '#leaseOwner = :owner AND #status = :running',
-      UpdateExpression: 'SET #status = :waiting, #updatedAt = :now REMOVE #leaseOwner, #leaseUntil',
-      ExpressionAttributeNames: names('leaseOwner', 'status', 'updatedAt', 'leaseUntil'),
+      UpdateExpression:
+        'SET #status = :waiting, #updatedAt = :now REMOVE #leaseOwner, #leaseUntil, #sentAt',
+      ExpressionAttributeNames: names('leaseOwner', 'status', 'updatedAt', 'leaseUntil', 'sentAt'),
       ExpressionAttributeValues: {
         ':owner': { S: owner },
         ':running': { S: STATUS_RUNNING },
@@ -155,7 +188,8 @@ export class RequestsStore {
 
   /**
    * Records the result of a claimed request. False if the lease was lost (another dispatcher
-   * took over), in which case that dispatcher's result stands.
+   * took over), in which case that dispatcher's result stands. Safe to repeat: when a write
+   * whose answer was lost is tried again, finding this very result recorded is success.
    */
   async finishClaimed(
     key: string,
@@ -164,16 +198,23 @@ export class RequestsStore {
     nowMs: number,
   ): Promise<boolean> {
     const finished = this.#finished(result, nowMs);
-    return this.#conditional(key, {
+    const recorded = await this.#conditional(key, {
       ConditionExpression: '#leaseOwner = :owner AND #status = :running',
-      UpdateExpression: `SET ${finished.set} REMOVE #leaseOwner, #leaseUntil`,
-      ExpressionAttributeNames: { ...finished.names, ...names('leaseOwner', 'leaseUntil') },
+      UpdateExpression: `SET ${finished.set} REMOVE #leaseOwner, #leaseUntil, #sentAt`,
+      ExpressionAttributeNames: {
+        ...finished.names,
+        ...names('leaseOwner', 'leaseUntil', 'sentAt'),
+      },
       ExpressionAttributeValues: {
         ...finished.values,
         ':owner': { S: owner },
         ':running': { S: STATUS_RUNNING },
       },
     });
+    if (recorded) return true;
+    // An earlier try may have been applied with its answer lost: then the record is ours.
+    const item = await this.#item(key);
+    return item?.[A.result]?.S === finished.values[':result'].S;
   }
 
   /**
@@ -194,10 +235,10 @@ export class RequestsStore {
         `SET ${finished.set}, #receivedAt = if_not_exists(#receivedAt, :firstSeen), ` +
         '#attempts = if_not_exists(#attempts, :zero), ' +
         '#fingerprint = if_not_exists(#fingerprint, :fingerprint) ' +
-        'REMOVE #leaseOwner, #leaseUntil',
+        'REMOVE #leaseOwner, #leaseUntil, #sentAt',
       ExpressionAttributeNames: {
         ...finished.names,
-        ...names('fingerprint', 'receivedAt', 'attempts', 'leaseOwner', 'leaseUntil'),
+        ...names('fingerprint', 'receivedAt', 'attempts', 'leaseOwner', 'leaseUntil', 'sentAt'),
       },
       ExpressionAttributeValues: {
         ...finished.values,

@@ -24,6 +24,18 @@ export interface LoadedService {
   command(operation: string): CommandClass | undefined;
 }
 
+/**
+ * How long one call may take (the SDK client's `requestHandler`): to connect, and in all, from
+ * the request's start to the whole answer read. Without them a hung connection holds the call
+ * until the function times out (the SDK's default is no timeout).
+ */
+export interface CallTimeouts {
+  /** The TCP (and TLS) connection. */
+  readonly connectionTimeoutMs: number;
+  /** The whole call, connection included: past it the call fails with `TimeoutError`. */
+  readonly requestTimeoutMs: number;
+}
+
 /** One service of the registry: everything Sluice knows about calling it. */
 export interface ServiceDefinition {
   /** Service id used in requests (`call.service`) and in bucket keys. */
@@ -36,8 +48,16 @@ export interface ServiceDefinition {
    * the provider (EC2 `ClientToken`: "Ensuring idempotency" in the EC2 API guide).
    */
   readonly idempotencyTokens: Readonly<Record<string, string>>;
+  /**
+   * Mutating operations that are idempotent by themselves, without a token: running one twice
+   * leaves the same state as running it once (EC2 `TerminateInstances`: terminating a terminated
+   * instance succeeds and changes nothing). A call cut off mid-flight is simply run again.
+   */
+  readonly idempotentOperations: ReadonlySet<string>;
   /** Operations that change nothing, so running them twice is harmless. */
   isReadOnly(operation: string): boolean;
+  /** Default timeouts of its calls; the deployment's `callTimeouts` overrides them. */
+  readonly callTimeouts: CallTimeouts;
   /**
    * Whether IAM evaluates resource conditions (`ec2:ResourceTag/<key>`) for the operation: a
    * producer's allowlist entry may carry conditions only for such operations, since a condition

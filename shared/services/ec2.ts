@@ -270,9 +270,10 @@ function costError(
 export const EC2_DEFINITION: ServiceDefinition = Object.freeze({
   id: EC2_SERVICE,
   iamPrefix: 'ec2',
+  // The operations of EC2's "Ensuring idempotency" page. Not StartInstances: it takes no
+  // ClientToken (the SDK drops the field), so a repeated start is not recognised as one.
   idempotencyTokens: Object.freeze({
     RunInstances: 'ClientToken',
-    StartInstances: 'ClientToken',
     CreateFleet: 'ClientToken',
     CreateLaunchTemplate: 'ClientToken',
     CreateLaunchTemplateVersion: 'ClientToken',
@@ -285,7 +286,11 @@ export const EC2_DEFINITION: ServiceDefinition = Object.freeze({
     RequestSpotInstances: 'ClientToken',
     CreateFlowLogs: 'ClientToken',
   }),
+  // Terminating an instance twice terminates it once (the second answer shows it terminated).
+  idempotentOperations: new Set(['TerminateInstances']),
   isReadOnly: readOnlyByName,
+  // RunInstances of many instances and unfiltered describes of large accounts take seconds.
+  callTimeouts: Object.freeze({ connectionTimeoutMs: 3_000, requestTimeoutMs: 20_000 }),
   // EC2's Describe* actions support no resource-level permissions; its mutating actions act on
   // resources (instances, volumes, images …) whose tags IAM reads.
   supportsResourceConditions: (operation: string) => !readOnlyByName(operation),

@@ -18,7 +18,13 @@ import type { ServiceDefinition } from './definition.js';
 import { EC2_DEFINITION } from './ec2.js';
 import { SERVICE_QUOTAS_DEFINITION } from './service-quotas.js';
 
-export type { CommandClass, LoadedService, SdkClient, ServiceDefinition } from './definition.js';
+export type {
+  CallTimeouts,
+  CommandClass,
+  LoadedService,
+  SdkClient,
+  ServiceDefinition,
+} from './definition.js';
 
 /** Every service Sluice can call, one entry each. */
 const DEFINITIONS: readonly ServiceDefinition[] = [EC2_DEFINITION, SERVICE_QUOTAS_DEFINITION];

@@ -109,6 +109,12 @@ export const REQUEST_ATTRIBUTES = {
   /** Epoch ms until which the claim of `leaseOwner` holds. */
   leaseUntil: 'leaseUntil',
   leaseOwner: 'leaseOwner',
+  /**
+   * Epoch ms when the attempt holding the lease was about to send a call that is not safe to
+   * repeat: set just before such a call, removed when the attempt ends knowing its outcome. A
+   * takeover of a lapsed lease that finds it cannot know whether the call ran.
+   */
+  sentAt: 'sentAt',
   /** The result record (JSON string of shared/contract/result.ts), once finished. */
   result: 'result',
   /**

@@ -9,10 +9,11 @@
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import type { SQSBatchResponse } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONFIG_FILE_NAME } from '../../infra/throttle-coordinator.js';
-import { LOCAL_REGION } from '../../local/emulators/credentials.js';
+import { accountCredentials, LOCAL_REGION } from '../../local/emulators/credentials.js';
 import { LOCAL_ALLOW } from '../../local/stack.js';
 import type { DeploymentConfigInput } from '../../shared/config/deployment.js';
 import { ENV } from '../../shared/config/environment.js';
@@ -62,6 +63,7 @@ describe.skipIf(node === undefined)('the deployed dispatcher bundle, on Node 24'
         [ENV.ownAccountRoleArn]: '',
         [ENV.scheduledQueueUrl]: stack.env.scheduledQueueUrl,
         [ENV.dlqUrl]: stack.env.dlqUrl,
+        [ENV.outputsBucket]: stack.env.outputsBucketName,
         ...local,
       }),
       AWS_REGION: LOCAL_REGION,
@@ -73,6 +75,9 @@ describe.skipIf(node === undefined)('the deployed dispatcher bundle, on Node 24'
       // Requests carry their QueueUrl and go to its host (see lambda-runtime/localhost-dns.mjs);
       // this keeps any other SQS request on the machine too.
       AWS_ENDPOINT_URL_SQS: stack.sqsEndpoint,
+      // The deployed S3 client addresses buckets in the host name (<bucket>.localhost, which
+      // resolves like fauxqs's queue hosts); fauxqs serves S3 on its SQS endpoint.
+      AWS_ENDPOINT_URL_S3: stack.sqsEndpoint.replace('127.0.0.1', 'localhost'),
       AWS_ENDPOINT_URL_EC2: stack.simulator.endpoint,
       AWS_ENDPOINT_URL_SERVICE_QUOTAS: stack.simulator.endpoint,
     };
@@ -149,6 +154,33 @@ describe.skipIf(node === undefined)('the deployed dispatcher bundle, on Node 24'
         function_request_id: context.awsRequestId,
       });
     }
+  });
+
+  it('stores an output too large for the record in the outputs bucket, addressed as on AWS', async () => {
+    // 1,000 instances (EC2's launch burst): DescribeInstances answers with ~280 KB.
+    const ec2 = new EC2Client({
+      endpoint: stack.simulator.endpoint,
+      region: LOCAL_REGION,
+      credentials: accountCredentials(ACCOUNT),
+    });
+    await ec2
+      .send(new RunInstancesCommand({ ImageId: 'ami-1', MinCount: 1_000, MaxCount: 1_000 }))
+      .finally(() => ec2.destroy());
+
+    const { response } = await invokeDeployed(
+      runtimeNode,
+      fn,
+      environment(),
+      sqsEvent(record(JSON.stringify(describeInstances('bundle-large-1')), 'large')),
+      lambdaContext(),
+    );
+
+    expect(response).toEqual({ batchItemFailures: [] });
+    const result = await stack.client.waitForResult('bundle-large-1', { timeoutMs: 10_000 });
+    const output = result.status === 'succeeded' ? result.output : undefined;
+    expect(
+      ((output?.Reservations ?? []) as { Instances: unknown[] }[]).flatMap((r) => r.Instances),
+    ).toHaveLength(1_000);
   });
 
   it('reports a message whose processing failed in batchItemFailures, by its messageId', async () => {

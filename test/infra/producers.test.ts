@@ -40,7 +40,7 @@ describe('ThrottleCoordinator with producers', () => {
     expect(queues).toMatch(new RegExp(`web.*${web}.*QueueName.*quotas.*${quotas}.*QueueName`));
   });
 
-  it("lets a producer's role send to its own queue only, and read only its own records", () => {
+  it("lets a producer's role send to its own queue only, and read only its own records and outputs", () => {
     const app = new Stack(testApp(), 'Grants');
     const sluice = new ThrottleCoordinator(app, 'Sluice', {
       config: testProducersConfig(),
@@ -59,6 +59,7 @@ describe('ThrottleCoordinator with producers', () => {
       sluice.producerQueues.web?.normal?.node.defaultChild as CfnQueue,
     );
     const table = app.getLogicalId(sluice.requestsTable.node.defaultChild as CfnQueue);
+    const outputs = app.getLogicalId(sluice.outputsBucket.node.defaultChild as CfnQueue);
     expect(statements).toEqual([
       {
         Action: ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'],
@@ -70,6 +71,12 @@ describe('ThrottleCoordinator with producers', () => {
         Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['web#*'] } },
         Effect: 'Allow',
         Resource: { 'Fn::GetAtt': [table, 'Arn'] },
+      },
+      {
+        // Its outputs too large for a record, under its own prefix only.
+        Action: 's3:GetObject',
+        Effect: 'Allow',
+        Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [outputs, 'Arn'] }, '/outputs/web/*']] },
       },
     ]);
     expect(() => sluice.grantSubmit('ghost', webRole)).toThrow(

@@ -4,6 +4,7 @@ import type { CfnTable, Table } from 'aws-cdk-lib/aws-dynamodb';
 import type { CfnRole } from 'aws-cdk-lib/aws-iam';
 import { AccountRootPrincipal, Role } from 'aws-cdk-lib/aws-iam';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { CfnBucket } from 'aws-cdk-lib/aws-s3';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { CfnQueue } from 'aws-cdk-lib/aws-sqs';
 import { describe, expect, it } from 'vitest';
@@ -172,6 +173,7 @@ describe('ThrottleCoordinator dispatcher function', () => {
         'SLUICE_BUCKETS_TABLE',
         'SLUICE_CONFIG_FILE',
         'SLUICE_DLQ_URL',
+        'SLUICE_OUTPUTS_BUCKET',
         'SLUICE_OWN_ACCOUNT_ROLE_ARN',
         'SLUICE_PRODUCER_QUEUES',
         'SLUICE_READS_TABLE',
@@ -225,6 +227,76 @@ describe('ThrottleCoordinator tables', () => {
         expect(resource.Properties?.[nameProperty], `${type}.${nameProperty}`).toBeUndefined();
       }
     }
+  });
+});
+
+describe('ThrottleCoordinator outputs bucket', () => {
+  const bucketId = () =>
+    defaults.stack.getLogicalId(defaults.coordinator.outputsBucket.node.defaultChild as CfnBucket);
+
+  it('is private, encrypted, TLS only, retained, and expires objects with the results', () => {
+    template.resourceCountIs('AWS::S3::Bucket', 1);
+    template.hasResource('AWS::S3::Bucket', {
+      DeletionPolicy: 'Retain',
+      Properties: {
+        BucketEncryption: {
+          ServerSideEncryptionConfiguration: [
+            { ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } },
+          ],
+        },
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: true,
+          BlockPublicPolicy: true,
+          IgnorePublicAcls: true,
+          RestrictPublicBuckets: true,
+        },
+        OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+        LifecycleConfiguration: {
+          Rules: [
+            Match.objectLike({
+              Status: 'Enabled',
+              ExpirationInDays: 7,
+              AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+            }),
+          ],
+        },
+      },
+    });
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Deny',
+            Action: 's3:*',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('expires objects after the configured resultTtlDays', () => {
+    const { template: custom } = coordinatorTemplate({
+      config: { ...testConfig(), resultTtlDays: 30 },
+    });
+    custom.hasResourceProperties('AWS::S3::Bucket', {
+      LifecycleConfiguration: { Rules: [Match.objectLike({ ExpirationInDays: 30 })] },
+    });
+  });
+
+  it('names the bucket in the dispatcher environment and grants it s3:PutObject under outputs/ only', () => {
+    const fn = Object.values(template.findResources('AWS::Lambda::Function'))[0];
+    expect(fn?.Properties.Environment.Variables.SLUICE_OUTPUTS_BUCKET).toEqual({ Ref: bucketId() });
+    const s3 = policyStatements(template).filter((s) =>
+      actionsOf(s).some((a) => a.startsWith('s3:')),
+    );
+    expect(s3).toEqual([
+      expect.objectContaining({
+        Effect: 'Allow',
+        Action: 's3:PutObject',
+        Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId(), 'Arn'] }, '/outputs/*']] },
+      }),
+    ]);
   });
 });
 
@@ -363,6 +435,8 @@ describe('ThrottleCoordinator IAM', () => {
     );
     expect(actions).toContain('sqs:SendMessage');
     expect(actions).toContain('dynamodb:GetItem');
+    // Large outputs: read, under outputs/ only.
+    expect(actions.filter((a) => a.startsWith('s3:'))).toEqual(['s3:GetObject']);
     // A reservation skips admission: producers may send to the request queues only.
     const sendTargets = Object.values(producerPolicy).flatMap((p) =>
       (p.Properties.PolicyDocument.Statement as Array<Record<string, unknown>>)
@@ -604,6 +678,31 @@ describe('ThrottleCoordinator props validation', () => {
       'config.replyTo[0]: http://localhost:4566/000000000000/results is neither an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<queue>) nor an SNS topic ARN',
       "config.leaseMs: must be at least the function timeout (60000 ms), so a running call's claim does not lapse; got 30000",
     ]);
+  });
+});
+
+describe('ThrottleCoordinator call timeouts', () => {
+  it('refuses a function timeout too short for a call with its timeout, slot wait and bookkeeping', () => {
+    const attempt = (config: ReturnType<typeof testConfig>) => {
+      try {
+        coordinatorTemplate({ config, functionTimeout: Duration.seconds(20) });
+      } catch (error) {
+        return (error as ThrottleCoordinatorPropsError).problems;
+      }
+      return [];
+    };
+
+    // EC2 calls may take 20 s by default: with 2 s of slot wait and 3 s of bookkeeping, 25 s.
+    expect(attempt(testConfig())).toContain(
+      'functionTimeout: ec2 calls may take 20000 ms (callTimeouts), so an invocation needs at least 25000 ms to run one (slot wait, call, bookkeeping); got 20000 ms',
+    );
+    expect(
+      attempt({
+        ...testConfig(),
+        callTimeouts: { ec2: { requestTimeoutMs: 10_000 } },
+        leaseMs: 20_000,
+      }),
+    ).toEqual([]);
   });
 });
 

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ProviderSimulator, startProviderSimulator } from '../../local/simulator/index.js';
 import { parseDeploymentConfig } from '../../shared/config/deployment.js';
 import { CallRunner, idempotencyToken } from '../../shared/dispatch/call-runner.js';
+import { classifyCallError } from '../../shared/dispatch/classify.js';
 
 const MEMBER_ROLE = 'arn:aws:iam::222222222222:role/SluiceMember';
 
@@ -126,6 +127,42 @@ describe('CallRunner', () => {
     expect(idempotencyToken('web', 'run-7')).not.toBe(idempotencyToken('web', 'run-8'));
     expect(idempotencyToken('web', 'run-7')).not.toBe(idempotencyToken('batch', 'run-7'));
     expect(idempotencyToken('a'.repeat(32), 'x'.repeat(128))).toMatch(/^[\x21-\x7e]{1,64}$/);
+  });
+
+  it("gives up a call the provider never answers at the service's request timeout, as a call that may have run", async () => {
+    const runner = new CallRunner({
+      targets: deployment.targets,
+      timeouts: { ec2: { requestTimeoutMs: 300 } },
+    });
+    const disarm = simulator.inject({ kind: 'hang', action: 'DescribeVpcs', times: 1 });
+    try {
+      const error = await runner.run(call('111111111111', 'hung')).catch((e: unknown) => e);
+
+      expect(error).toMatchObject({ name: 'TimeoutError' });
+      expect(classifyCallError(error)).toMatchObject({
+        kind: 'transient',
+        code: 'TimeoutError',
+        mayHaveRun: true,
+      });
+    } finally {
+      disarm();
+      runner.destroy();
+    }
+  });
+
+  it('takes the deployment timeouts over the registry defaults, per service', () => {
+    const runner = new CallRunner({
+      targets: deployment.targets,
+      timeouts: { ec2: { requestTimeoutMs: 7_000 } },
+    });
+    expect(runner.timeoutsOf('ec2')).toEqual({
+      connectionTimeoutMs: 3_000,
+      requestTimeoutMs: 7_000,
+    });
+    expect(runner.timeoutsOf('service-quotas')).toEqual({
+      connectionTimeoutMs: 3_000,
+      requestTimeoutMs: 10_000,
+    });
   });
 
   it('refuses an operation the SDK does not have, naming the field', async () => {

@@ -67,6 +67,7 @@ function handlerWith(overrides: DispatcherClients['overrides'] = {}): Handler {
   const { dispatcher } = createDispatcher(stack.env, {
     dynamodb,
     sqs: stack.sqs,
+    s3: stack.s3,
     callCredentialsFor: accountCredentials,
     telemetry: powertoolsTelemetry(logger, metrics),
     overrides,
@@ -141,13 +142,14 @@ describe('dispatcher handler factory', () => {
   });
 
   it('reports a message whose processing failed in batchItemFailures, by its messageId', async () => {
-    const built = createDispatcher(stack.env, { dynamodb, sqs: stack.sqs });
+    const built = createDispatcher(stack.env, { dynamodb, sqs: stack.sqs, s3: stack.s3 });
     const handler = handlerWith({
       requests: {
         claim: async (key, ...rest) => {
           if (key === 'default#handler-doomed-1') throw new Error('requests table unavailable');
           return built.requests.claim(key, ...rest);
         },
+        markSent: built.requests.markSent.bind(built.requests),
         release: built.requests.release.bind(built.requests),
         finishClaimed: built.requests.finishClaimed.bind(built.requests),
         finishOpen: built.requests.finishOpen.bind(built.requests),
@@ -256,6 +258,7 @@ describe('dispatcher handler module, as deployed', () => {
     vi.stubEnv(ENV.producerQueues, formatProducerQueues(stack.env.producerQueues));
     vi.stubEnv(ENV.scheduledQueueUrl, stack.env.scheduledQueueUrl);
     vi.stubEnv(ENV.dlqUrl, stack.env.dlqUrl);
+    vi.stubEnv(ENV.outputsBucket, stack.env.outputsBucketName);
     vi.stubEnv(ENV.config, JSON.stringify({ targets: [{ account: ACCOUNT, allow: LOCAL_ALLOW }] }));
     vi.stubEnv('AWS_REGION', 'us-east-1');
     vi.stubEnv('AWS_ENDPOINT_URL_DYNAMODB', stack.dynamoEndpoint);

@@ -346,6 +346,7 @@ describe('dispatcher killed mid-batch', () => {
               throw new Error('killed before record');
             return requests.finishClaimed(key, ...rest);
           },
+          markSent: requests.markSent.bind(requests),
           release: requests.release.bind(requests),
           finishOpen: requests.finishOpen.bind(requests),
           recordRejection: requests.recordRejection.bind(requests),

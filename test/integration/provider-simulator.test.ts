@@ -511,6 +511,7 @@ describe('provider simulator: ClientToken idempotency', () => {
         region: REGION,
         service: 'ec2',
         action: 'RunInstances',
+        input: expect.objectContaining({ ClientToken: 'req-1' }),
         clientToken: 'req-1',
         atMs: START,
       },

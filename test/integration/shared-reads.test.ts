@@ -10,10 +10,14 @@
  * leader that crashes mid-call loses nothing — its lease lapses, a follower takes the read over,
  * and the crashed request is answered from that call; a read is shared across producers, each
  * checked against its own allowlist first; a re-used id is a conflict, never another read's
- * output; mutating calls and DryRuns never share.
+ * output; mutating calls and DryRuns never share; an output too large for a result (stored in S3,
+ * under its own request's producer) is never shared.
  */
 
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningEmulator } from '../../local/emulators/dynalite.js';
+import { createBucket, s3Client } from '../../local/emulators/s3.js';
+import { startSqs } from '../../local/emulators/sqs.js';
 import { FIXED } from '../../shared/admission/timeline.js';
 import {
   type DeploymentConfigInput,
@@ -22,11 +26,13 @@ import {
 import { METRICS } from '../../shared/contract/metrics.js';
 import type { SluiceRequest } from '../../shared/contract/request.js';
 import type { SluiceResult } from '../../shared/contract/result.js';
+import { MAX_INLINE_OUTPUT_BYTES } from '../../shared/contract/sizes.js';
 import { Dispatcher, type IncomingMessage } from '../../shared/dispatch/dispatcher.js';
 import { ENVELOPE } from '../../shared/dispatch/envelope.js';
 import type { OutgoingMessage } from '../../shared/dispatch/queue-sender.js';
 import { createCatalog } from '../../shared/limits/index.js';
 import { ReadsStore } from '../../shared/reads/reads-store.js';
+import { fetchOutput, OutputStore } from '../../shared/requests/outputs.js';
 import { RequestsStore } from '../../shared/requests/requests-store.js';
 import { READS_TABLE, REQUESTS_TABLE, requestKey } from '../../shared/storage/tables.js';
 import { createTable, dynamoClient, uniqueTableName } from '../support/engines.js';
@@ -37,6 +43,8 @@ const ACCOUNT = '111111111111';
 const LEASE_MS = 120_000;
 const SCHEDULED = 'https://sqs.us-east-1.amazonaws.com/000000000000/q-scheduled';
 const QUOTAS = { Quotas: [{ QuotaCode: 'L-1216C47A', Value: 1152 }] };
+/** The answer for a `ServiceCode` starting `big`: larger than a result holds, so it is in S3. */
+const BIG_QUOTAS = { Quotas: [{ QuotaCode: 'x'.repeat(MAX_INLINE_OUTPUT_BYTES), Value: 1 }] };
 
 /** A provider call held open until the test lets it answer (or never: a crash). */
 interface Gate {
@@ -67,6 +75,7 @@ function failingClaim(store: RequestsStore, id: string | undefined) {
       }
       return store.claim(...args);
     },
+    markSent: store.markSent.bind(store),
     release: store.release.bind(store),
     finishClaimed: store.finishClaimed.bind(store),
     finishOpen: store.finishOpen.bind(store),
@@ -80,12 +89,25 @@ describe.each(enginesUnderTest())('shared reads through the dispatcher on $name'
   let now = T0;
   let run = 0;
 
+  // The outputs bucket, on fauxqs's S3: outputs too large for a result are stored there.
+  let s3Emulator: RunningEmulator;
+  let s3: ReturnType<typeof s3Client>;
+  let outputsBucket: string;
+
   beforeAll(async () => {
     const client = dynamoClient(engine.endpoint);
-    [requestsTable, readsTable] = await Promise.all([
+    s3Emulator = await startSqs();
+    s3 = s3Client(s3Emulator.endpoint);
+    [requestsTable, readsTable, outputsBucket] = await Promise.all([
       createTable(client, REQUESTS_TABLE, uniqueTableName('requests')),
       createTable(client, READS_TABLE, uniqueTableName('reads')),
+      createBucket(s3, uniqueTableName('outputs').toLowerCase()),
     ]);
+  });
+
+  afterAll(async () => {
+    s3?.destroy();
+    await s3Emulator?.stop();
   });
 
   /**
@@ -155,6 +177,7 @@ describe.each(enginesUnderTest())('shared reads through the dispatcher on $name'
         runner: {
           check: async () => {},
           isSafeToRepeat: () => true,
+          timeoutsOf: () => ({ connectionTimeoutMs: 1_000, requestTimeoutMs: 5_000 }),
           run: async (request) => {
             calls.push(request.id);
             const held = gates.get(request.id);
@@ -162,7 +185,8 @@ describe.each(enginesUnderTest())('shared reads through the dispatcher on $name'
               held.enter();
               await held.opened;
             }
-            return request.call.service === 'ec2' ? { Reservations: [] } : QUOTAS;
+            if (request.call.service === 'ec2') return { Reservations: [] };
+            return String(request.call.input.ServiceCode).startsWith('big') ? BIG_QUOTAS : QUOTAS;
           },
         },
         queue: {
@@ -172,6 +196,7 @@ describe.each(enginesUnderTest())('shared reads through the dispatcher on $name'
           },
         },
         replies: { sendAll: async () => new Map() },
+        outputs: new OutputStore({ s3, bucketName: outputsBucket }),
       });
     };
     const results = new RequestsStore({
@@ -468,6 +493,33 @@ describe.each(enginesUnderTest())('shared reads through the dispatcher on $name'
       status: 'rejected',
       error: { problems: [{ field: 'target.region', rule: 'not-allowed' }] },
     });
+  });
+
+  it('never shares an output too large for a result: the leader stores it in S3, every other request makes its own call', async () => {
+    fresh();
+    const t = fleet();
+    const d = t.dispatcher();
+    const big = `big${run}`;
+    await d.processBatch([quotas('big-lead', now, big), quotas('big-same-batch', now, big)], 'd');
+    // The one in the batch waited for the leader, which had nothing to share: it looks again.
+    expect(t.sent.map((m) => JSON.parse(m.body).id)).toEqual([id('big-same-batch')]);
+    now += 1_000;
+    await d.processBatch([t.redelivered(id('big-same-batch')), quotas('big-later', now, big)], 'd');
+
+    expect(t.calls).toEqual([id('big-lead'), id('big-same-batch'), id('big-later')]);
+    for (const name of ['big-lead', 'big-same-batch', 'big-later']) {
+      const result = await t.result(id(name));
+      expect(result).toMatchObject({ status: 'succeeded', attempts: 1 });
+      expect(result).not.toHaveProperty('coalesced');
+      expect(result).not.toHaveProperty('output');
+      // Each in its own producer's place in S3, never another request's object.
+      if (result?.status !== 'succeeded' || result.outputRef === undefined) {
+        throw new Error(`${name} has no outputRef`);
+      }
+      expect(result.outputRef.key).toBe(`outputs/default/${id(name)}/1.json`);
+      expect(await fetchOutput(s3, result.outputRef)).toEqual(BIG_QUOTAS);
+    }
+    expect(t.counted.get(METRICS.CoalescedCalls)).toBeUndefined();
   });
 
   it('never shares a mutating call or a DryRun, however identical', async () => {

@@ -24,8 +24,18 @@ describe('parseDeploymentConfig', () => {
       leaseMs: 120_000,
       resultTtlDays: 7,
       maxWaitMs: 86_400_000,
+      maxOutputBytes: 104_857_600,
     });
     expect(parseDeploymentConfig({ targets, lateAllowanceMs: 0 }).lateAllowanceMs).toBe(0);
+  });
+
+  it('takes a maxOutputBytes up to 500 MiB, naming the field and rule beyond', () => {
+    expect(parseDeploymentConfig({ targets, maxOutputBytes: 1_000_000 }).maxOutputBytes).toBe(
+      1_000_000,
+    );
+    expect(problemsOf({ targets, maxOutputBytes: 600 * 1_048_576 })).toEqual([
+      'maxOutputBytes: must be at most 524288000 (range)',
+    ]);
   });
 
   it('names the field and the rule of a lateness allowance out of range', () => {
@@ -300,6 +310,7 @@ describe('loadDispatcherEnvironment', () => {
     [ENV.producerQueues]: JSON.stringify({ default: ['q-high', 'q-normal'] }),
     [ENV.scheduledQueueUrl]: 'https://sqs/q-scheduled',
     [ENV.dlqUrl]: 'https://sqs/q-dlq',
+    [ENV.outputsBucket]: 'sluice-outputs',
     [ENV.config]: JSON.stringify({ targets }),
   };
 
@@ -320,8 +331,17 @@ describe('loadDispatcherEnvironment', () => {
     );
   });
 
-  it('lists every missing variable, the scheduled queue among them', () => {
-    const { [ENV.scheduledQueueUrl]: _scheduled, [ENV.dlqUrl]: _dlq, ...rest } = env;
+  it('reads the outputs bucket', () => {
+    expect(loadDispatcherEnvironment(env).outputsBucketName).toBe('sluice-outputs');
+  });
+
+  it('lists every missing variable, the scheduled queue and the outputs bucket among them', () => {
+    const {
+      [ENV.scheduledQueueUrl]: _scheduled,
+      [ENV.dlqUrl]: _dlq,
+      [ENV.outputsBucket]: _outputs,
+      ...rest
+    } = env;
     expect(() => loadDispatcherEnvironment(rest)).toThrow(EnvironmentError);
     try {
       loadDispatcherEnvironment(rest);
@@ -329,6 +349,7 @@ describe('loadDispatcherEnvironment', () => {
       expect((error as EnvironmentError).problems).toEqual([
         `${ENV.scheduledQueueUrl} is required`,
         `${ENV.dlqUrl} is required`,
+        `${ENV.outputsBucket} is required`,
       ]);
     }
   });

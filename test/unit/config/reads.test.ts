@@ -83,6 +83,7 @@ describe('the dispatcher environment: the reads table', () => {
     [ENV.producerQueues]: JSON.stringify({ default: ['q-normal'] }),
     [ENV.scheduledQueueUrl]: 'https://sqs/q-scheduled',
     [ENV.dlqUrl]: 'https://sqs/q-dlq',
+    [ENV.outputsBucket]: 'sluice-outputs',
   };
   const cached = JSON.stringify({
     targets,

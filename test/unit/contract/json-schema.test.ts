@@ -55,7 +55,12 @@ const INVALID: Record<
   },
   result: {
     'unknown-status.json': { field: 'status', rule: 'enum', jsonSchemaCatches: true },
-    'succeeded-without-output.json': { field: 'output', rule: 'required', jsonSchemaCatches: true },
+    'succeeded-without-output.json': { field: 'output', rule: 'one-of', jsonSchemaCatches: true },
+    'succeeded-with-output-and-output-ref.json': {
+      field: 'output',
+      rule: 'one-of',
+      jsonSchemaCatches: true,
+    },
   },
 };
 

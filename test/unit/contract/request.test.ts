@@ -8,6 +8,7 @@ import {
   effectivePriority,
   MAX_JSON_DEPTH,
   MAX_MESSAGE_BYTES,
+  MAX_REQUEST_BYTES,
   MAX_TAGS,
   type ParseResult,
   type Problem,
@@ -136,10 +137,11 @@ describe('parseRequest accepts valid messages', () => {
     ]);
   });
 
-  it('accepts a body of exactly MAX_MESSAGE_BYTES', () => {
-    const body = bodyOfBytes(MAX_MESSAGE_BYTES);
+  it('accepts a body of exactly MAX_REQUEST_BYTES: 1 MiB less 8 KiB for the envelope', () => {
+    const body = bodyOfBytes(MAX_REQUEST_BYTES);
 
-    expect(Buffer.byteLength(body, 'utf8')).toBe(MAX_MESSAGE_BYTES);
+    expect(MAX_REQUEST_BYTES).toBe(MAX_MESSAGE_BYTES - 8_192);
+    expect(Buffer.byteLength(body, 'utf8')).toBe(MAX_REQUEST_BYTES);
     expect(parseRequest(body).ok).toBe(true);
   });
 
@@ -490,23 +492,29 @@ describe('unknown fields', () => {
 });
 
 describe('the body', () => {
-  it('rejects a body one byte over MAX_MESSAGE_BYTES as (body) max-size', () => {
-    const body = bodyOfBytes(MAX_MESSAGE_BYTES + 1);
+  it('rejects a body one byte over MAX_REQUEST_BYTES as (body) max-size, saying why', () => {
+    const body = bodyOfBytes(MAX_REQUEST_BYTES + 1);
 
     expect(problemsOf(parseRequest(body))).toEqual([
       {
         field: '(body)',
         rule: 'max-size',
         message:
-          '(body): is 1048577 bytes; a message may be at most 1048576 bytes (the SQS limit) (max-size)',
+          "(body): is 1040385 bytes; a message may be at most 1040384 bytes (SQS's 1 MiB less 8 KiB kept for Sluice's envelope) (max-size)",
       },
     ]);
   });
 
-  it('measures the size in UTF-8 bytes, not characters', () => {
-    const body = bodyOfBytes(MAX_MESSAGE_BYTES + 2, 'é');
+  it('rejects a body SQS would take but Sluice could never re-send with its envelope', () => {
+    expect(fieldRules(parseRequest(bodyOfBytes(MAX_MESSAGE_BYTES - 100)))).toEqual([
+      ['(body)', 'max-size'],
+    ]);
+  });
 
-    expect(body.length).toBeLessThan(MAX_MESSAGE_BYTES);
+  it('measures the size in UTF-8 bytes, not characters', () => {
+    const body = bodyOfBytes(MAX_REQUEST_BYTES + 2, 'é');
+
+    expect(body.length).toBeLessThan(MAX_REQUEST_BYTES);
     expect(fieldRules(parseRequest(body))).toEqual([['(body)', 'max-size']]);
   });
 

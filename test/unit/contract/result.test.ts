@@ -114,7 +114,7 @@ describe('builders', () => {
         field: '(body)',
         rule: 'max-size',
         message:
-          '(body): is 1048577 bytes; a message may be at most 1048576 bytes (the SQS limit) (max-size)',
+          "(body): is 1048577 bytes; a message may be at most 1040384 bytes (SQS's 1 MiB less 8 KiB kept for Sluice's envelope) (max-size)",
       },
     ]);
     expect(parseResult(JSON.stringify(result))).toEqual({ ok: true, result });
@@ -128,6 +128,7 @@ describe('builders', () => {
       deadlineExceeded: 'DeadlineExceeded',
       neverFits: 'NeverFits',
       outcomeUnknown: 'OutcomeUnknown',
+      outputTooLarge: 'OutputTooLarge',
     });
   });
 });
@@ -138,7 +139,26 @@ describe('validateResult', () => {
   it.each([
     ['an unknown status', { v: 1, status: 'done' }, [['status', 'enum']]],
     ['a missing status', { v: 1 }, [['status', 'required']]],
-    ['succeeded without output', { ...succeeded(), output: undefined }, [['output', 'required']]],
+    ['succeeded without output', { ...succeeded(), output: undefined }, [['output', 'one-of']]],
+    [
+      'succeeded with both output and outputRef',
+      { ...succeeded(), outputRef: { bucket: 'b-1', key: 'k', bytes: 1, sha256: 'a'.repeat(64) } },
+      [['output', 'one-of']],
+    ],
+    [
+      'succeeded with a malformed outputRef',
+      {
+        ...succeeded(),
+        output: undefined,
+        outputRef: { bucket: 'No_Such', key: '', bytes: -1, sha256: 'xyz' },
+      },
+      [
+        ['outputRef.bucket', 'pattern'],
+        ['outputRef.key', 'length'],
+        ['outputRef.bytes', 'range'],
+        ['outputRef.sha256', 'pattern'],
+      ],
+    ],
     [
       'succeeded with an error field',
       { ...succeeded(), error: { code: 'X', message: '' } },

@@ -14,6 +14,8 @@ function fakeService(configs: Record<string, unknown>[]): RunnableService {
   }
   return {
     idempotencyTokens: {},
+    idempotentOperations: new Set(),
+    callTimeouts: { connectionTimeoutMs: 1_000, requestTimeoutMs: 1_000 },
     isReadOnly: () => true,
     load: async () => ({
       createClient: (config) => {
@@ -96,6 +98,8 @@ describe('CallRunner client cache', () => {
     const destroyed: string[] = [];
     const service: RunnableService = {
       idempotencyTokens: {},
+      idempotentOperations: new Set(),
+      callTimeouts: { connectionTimeoutMs: 1_000, requestTimeoutMs: 1_000 },
       isReadOnly: () => true,
       load: async () => ({
         createClient: (config) => ({

@@ -24,6 +24,14 @@ describe('classifyCallError', () => {
     expect(classifyCallError(sdkError('SomethingElse', 429)).kind).toBe('throttled');
   });
 
+  it("recognises EC2's CapacityBlockDescribeLimitExceeded as throttling, which smithy does not know", () => {
+    expect(classifyCallError(sdkError('CapacityBlockDescribeLimitExceeded', 400))).toEqual({
+      kind: 'throttled',
+      code: 'CapacityBlockDescribeLimitExceeded',
+      message: 'CapacityBlockDescribeLimitExceeded happened',
+    });
+  });
+
   it('honours Retry-After in seconds and as an HTTP date', () => {
     expect(classifyCallError(sdkError('Throttling', 400, { 'retry-after': '4' }))).toMatchObject({
       retryAfterMs: 4_000,
@@ -44,6 +52,25 @@ describe('classifyCallError', () => {
     expect(
       classifyCallError(Object.assign(new Error('refused'), { code: 'ECONNREFUSED' })).kind,
     ).toBe('transient');
+  });
+
+  it('says which transient failures may have run at the provider: those left without an answer', () => {
+    const noAnswer = (name: string, code?: string) =>
+      classifyCallError(Object.assign(new Error(name), { name, ...(code ? { code } : {}) }));
+    // The provider answered 5xx: it did not succeed.
+    expect(classifyCallError(sdkError('InternalError', 500))).toEqual({
+      kind: 'transient',
+      code: 'InternalError',
+      message: 'InternalError happened',
+    });
+    // Timed out or cut off after the request left: it may have run.
+    expect(noAnswer('TimeoutError', 'ETIMEDOUT')).toMatchObject({ mayHaveRun: true });
+    expect(noAnswer('TimeoutError', 'ECONNRESET')).toMatchObject({ mayHaveRun: true });
+    expect(noAnswer('TimeoutError')).toMatchObject({ mayHaveRun: true });
+    expect(noAnswer('AbortError')).toMatchObject({ kind: 'transient', mayHaveRun: true });
+    // Never arrived: nothing listened, or the name did not resolve.
+    expect(noAnswer('Error', 'ECONNREFUSED')).toMatchObject({ mayHaveRun: false });
+    expect(noAnswer('Error', 'EAI_AGAIN')).toMatchObject({ mayHaveRun: false });
   });
 
   it('treats validation, access denied and not found as permanent, keeping the provider code', () => {

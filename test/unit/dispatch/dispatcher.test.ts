@@ -3,6 +3,7 @@
  * with which delay and envelope, what is dead-lettered and why. Storage conditions themselves
  * are proven against the engines in test/integration.
  */
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type {
   AdmissionDecision,
@@ -12,6 +13,7 @@ import { FIXED } from '../../../shared/admission/timeline.js';
 import { parseDeploymentConfig } from '../../../shared/config/deployment.js';
 import type { SluiceRequest } from '../../../shared/contract/request.js';
 import type { SluiceResult } from '../../../shared/contract/result.js';
+import { MAX_INLINE_OUTPUT_BYTES } from '../../../shared/contract/sizes.js';
 import { UnsupportedCallError } from '../../../shared/dispatch/call-runner.js';
 import { Dispatcher, type IncomingMessage } from '../../../shared/dispatch/dispatcher.js';
 import { ENVELOPE } from '../../../shared/dispatch/envelope.js';
@@ -48,20 +50,44 @@ function setup(
     decide?: () => AdmissionDecision;
     run?: () => Promise<Record<string, unknown>>;
     check?: () => Promise<void>;
+    maxOutputBytes?: number;
+    /** Whether the call is safe to repeat (read-only, token). @default true */
+    safeToRepeat?: boolean;
+    /** What the claim says of a previous attempt. */
+    claim?: { tookOverLapsedLease: boolean; previousMayHaveRun: boolean };
+    /** Writes that fail (DynamoDB unavailable) this many times before they succeed. */
+    failing?: Partial<Record<'markSent' | 'release' | 'finishClaimed' | 'reportThrottle', number>>;
   } = {},
 ) {
   let now = T0;
   const sent: OutgoingMessage[] = [];
   const replies: Reply[] = [];
   const finished = new Map<string, SluiceResult>();
+  const stored = new Map<string, string>();
   const admits: number[] = [];
   const penalties: number[] = [];
   const checkIns: boolean[] = [];
   let runs = 0;
+  let claims = 0;
   const ranAt: number[] = [];
   const events: string[] = [];
   const warnings: string[] = [];
   let failSends = false;
+  let failDeadLetters = false;
+  const failing = { ...options.failing };
+  /** Throws the first `failing[write]` times, like a DynamoDB that is down. */
+  const blink = (write: keyof typeof failing) => {
+    const left = failing[write] ?? 0;
+    if (left > 0) {
+      failing[write] = left - 1;
+      events.push(`${write} failed`);
+      throw Object.assign(new Error('connect ECONNREFUSED'), {
+        name: 'Error',
+        code: 'ECONNREFUSED',
+      });
+    }
+    events.push(write);
+  };
   const dispatcher = new Dispatcher({
     deployment: parseDeploymentConfig({
       targets: [
@@ -71,6 +97,7 @@ function setup(
         },
       ],
       replyTo: [REPLY_TOPIC],
+      ...(options.maxOutputBytes === undefined ? {} : { maxOutputBytes: options.maxOutputBytes }),
     }),
     producerQueues,
     scheduledQueueUrl: SCHEDULED,
@@ -107,19 +134,27 @@ function setup(
         };
       },
       reportThrottle: async (_bucket, _epoch, retryAfterMs) => {
+        blink('reportThrottle');
         penalties.push(now + (retryAfterMs ?? 0));
         return true;
       },
     },
     requests: {
-      claim: async () => ({
-        kind: 'claimed',
-        attempts: 1,
-        receivedAt: T0,
-        tookOverLapsedLease: false,
-      }),
-      release: async () => true,
+      claim: async () => {
+        claims++;
+        const previous = options.claim ?? { tookOverLapsedLease: false, previousMayHaveRun: false };
+        return { kind: 'claimed', attempts: 1, receivedAt: T0, ...previous };
+      },
+      markSent: async () => {
+        blink('markSent');
+        return true;
+      },
+      release: async () => {
+        blink('release');
+        return true;
+      },
       finishClaimed: async (key, _owner, result) => {
+        blink('finishClaimed');
         finished.set(idOfRequestKey(key), result);
         return true;
       },
@@ -134,7 +169,8 @@ function setup(
     },
     runner: {
       check: options.check ?? (async () => {}),
-      isSafeToRepeat: () => true,
+      isSafeToRepeat: () => options.safeToRepeat ?? true,
+      timeoutsOf: () => ({ connectionTimeoutMs: 1_000, requestTimeoutMs: 5_000 }),
       run: async () => {
         runs++;
         ranAt.push(now);
@@ -145,9 +181,23 @@ function setup(
     queue: {
       sendAll: async (messages) => {
         if (failSends) return new Map(messages.map((m) => [m.key, 'ServiceUnavailable']));
+        if (failDeadLetters && messages.some((m) => m.queueUrl === 'q-dlq'))
+          return new Map(messages.map((m) => [m.key, 'KmsThrottled']));
         sent.push(...messages);
         events.push(...messages.map((m) => `send ${m.queueUrl}`));
         return new Map();
+      },
+    },
+    outputs: {
+      put: async (producer, id, attempt, body) => {
+        const key = `outputs/${producer}/${id}/${attempt}.json`;
+        stored.set(key, body);
+        return {
+          bucket: 'outputs-bucket',
+          key,
+          bytes: Buffer.byteLength(body),
+          sha256: createHash('sha256').update(body).digest('hex'),
+        };
       },
     },
     replies: {
@@ -164,10 +214,12 @@ function setup(
     sent,
     replies,
     finished,
+    stored,
     admits,
     penalties,
     checkIns,
     runs: () => runs,
+    claims: () => claims,
     ranAt,
     events,
     warnings,
@@ -176,6 +228,9 @@ function setup(
     },
     failSends: () => {
       failSends = true;
+    },
+    failDeadLetters: () => {
+      failDeadLetters = true;
     },
   };
 }
@@ -205,6 +260,76 @@ describe('Dispatcher.processBatch', () => {
     const outcome = await t.dispatcher.processBatch([message({ id: 'a' })], 'owner');
     expect(outcome.failedMessageIds).toEqual([]);
     expect(t.finished.get('a')).toMatchObject({ status: 'succeeded', output: { ok: true } });
+  });
+
+  it('does not claim a call that could outlive the invocation: it is re-queued to be admitted again', async () => {
+    const t = setup();
+    // The call's timeout (5 s) and the bookkeeping reserve (3 s) do not fit in 7.9 s.
+    const outcome = await t.dispatcher.processBatch([message({ id: 'late-in-run' })], 'o', {
+      remainingMs: 7_900,
+    });
+    expect(t.claims()).toBe(0);
+    expect(t.runs()).toBe(0);
+    expect(t.sent).toEqual([
+      expect.objectContaining({ queueUrl: SCHEDULED, delaySeconds: 0, body: expect.any(String) }),
+    ]);
+    expect(outcome.failedMessageIds).toEqual([]);
+  });
+
+  it('runs a call whose timeout and bookkeeping fit in the time the invocation has left', async () => {
+    const t = setup();
+    await t.dispatcher.processBatch([message({ id: 'in-time' })], 'o', { remainingMs: 8_000 });
+    expect(t.runs()).toBe(1);
+    expect(t.finished.get('in-time')).toMatchObject({ status: 'succeeded' });
+  });
+
+  it('keeps an output of up to 192 KiB in the result', async () => {
+    const output = { Pad: 'x'.repeat(MAX_INLINE_OUTPUT_BYTES - 10) };
+    const t = setup({ run: async () => output });
+    await t.dispatcher.processBatch([message({ id: 'inline' })], 'owner');
+    expect(Buffer.byteLength(JSON.stringify(output))).toBe(MAX_INLINE_OUTPUT_BYTES);
+    expect(t.finished.get('inline')).toMatchObject({ status: 'succeeded', output });
+    expect(t.stored.size).toBe(0);
+  });
+
+  it('stores a larger output in S3 and records a pointer to it, in the result and the reply', async () => {
+    const output = { Pad: 'x'.repeat(MAX_INLINE_OUTPUT_BYTES) };
+    const t = setup({ run: async () => output });
+    await t.dispatcher.processBatch([message({ id: 'large', replyTo: REPLY_TOPIC })], 'owner');
+    const body = JSON.stringify(output);
+    const result = t.finished.get('large');
+    expect(result).toEqual({
+      v: 1,
+      status: 'succeeded',
+      id: 'large',
+      attempts: 1,
+      outputRef: {
+        bucket: 'outputs-bucket',
+        key: 'outputs/default/large/1.json',
+        bytes: Buffer.byteLength(body),
+        sha256: createHash('sha256').update(body).digest('hex'),
+      },
+      timings: expect.any(Object),
+    });
+    expect(t.stored.get('outputs/default/large/1.json')).toBe(body);
+    expect(t.replies.map((r) => JSON.parse(r.body))).toEqual([result]);
+  });
+
+  it('fails a call whose output is larger than maxOutputBytes with OutputTooLarge, storing nothing', async () => {
+    const t = setup({
+      run: async () => ({ Pad: 'x'.repeat(300_000) }),
+      maxOutputBytes: 250_000,
+    });
+    await t.dispatcher.processBatch([message({ id: 'huge-output' })], 'owner');
+    expect(t.finished.get('huge-output')).toMatchObject({
+      status: 'failed',
+      error: {
+        code: 'OutputTooLarge',
+        message:
+          'the call succeeded, but its output is 300010 bytes, more than maxOutputBytes (250000); it was not kept',
+      },
+    });
+    expect(t.stored.size).toBe(0);
   });
 
   it('runs at once a slot admission froze; any other slot due now checks in first', async () => {
@@ -265,7 +390,10 @@ describe('Dispatcher.processBatch', () => {
       decide: () => (n++ === 0 ? admittedAt(T0) : admittedAt(T0 + 30_000)),
     });
     await t.dispatcher.processBatch([message({ id: 'now' }), message({ id: 'later' })], 'owner');
-    expect(t.events).toEqual([`send ${SCHEDULED}`, 'run']);
+    expect(t.events.filter((e) => e.startsWith('send') || e === 'run')).toEqual([
+      `send ${SCHEDULED}`,
+      'run',
+    ]);
   });
 
   it('ignores a reservation on a request queue (producers can send there): admits it like any request', async () => {
@@ -365,10 +493,48 @@ describe('Dispatcher.processBatch', () => {
     expect(t.sent).toEqual([
       expect.objectContaining({
         queueUrl: 'q-dlq',
-        attributes: { [ENVELOPE.producer]: 'default', [ENVELOPE.reason]: 'DeadlineExceeded' },
+        attributes: {
+          [ENVELOPE.producer]: 'default',
+          [ENVELOPE.firstSeen]: String(T0),
+          [ENVELOPE.reason]: 'DeadlineExceeded',
+        },
       }),
     ]);
     expect(t.admits).toEqual([]);
+  });
+
+  it("dead-letters with Sluice's attributes only, none of the producer's", async () => {
+    const t = setup();
+    t.advance(60_000);
+    const producerAttributes = Object.fromEntries(
+      Array.from({ length: 10 }, (_, i) => [`mine-${i}`, 'x']),
+    );
+    await t.dispatcher.processBatch(
+      [message({ id: 'late', deadline: new Date(T0).toISOString() }, producerAttributes)],
+      'owner',
+    );
+    expect(Object.keys(t.sent[0]?.attributes ?? {})).toEqual([
+      ENVELOPE.producer,
+      ENVELOPE.firstSeen,
+      ENVELOPE.reason,
+    ]);
+  });
+
+  it('records the result of a request that failed for good even when its dead letter cannot be sent', async () => {
+    const t = setup();
+    t.failDeadLetters();
+    t.advance(60_000);
+    const outcome = await t.dispatcher.processBatch(
+      [message({ id: 'late', deadline: new Date(T0).toISOString() })],
+      'owner',
+    );
+    expect(t.finished.get('late')).toMatchObject({
+      status: 'failed',
+      error: { code: 'DeadlineExceeded' },
+    });
+    expect(t.warnings).toContain('dead letter not sent; the result is recorded');
+    // Delivered again it would only find its result: the message is acknowledged.
+    expect(outcome.failedMessageIds).toEqual([]);
   });
 
   it('after a provider throttle on the last attempt: pushes the bucket back, fails the request, dead-letters it', async () => {
@@ -532,5 +698,104 @@ describe('Dispatcher.processBatch', () => {
       },
     });
     expect(t.runs()).toBe(0);
+  });
+});
+
+describe('Dispatcher bookkeeping under the lease', () => {
+  const throttle = () =>
+    Promise.reject(
+      Object.assign(new Error('Request limit exceeded.'), {
+        name: 'RequestLimitExceeded',
+        $metadata: { httpStatusCode: 503 },
+      }),
+    );
+
+  it('marks a call that is not safe to repeat as sent, just before sending it', async () => {
+    const t = setup({ safeToRepeat: false });
+    await t.dispatcher.processBatch([message({ id: 'tags' })], 'o');
+    expect(t.events.slice(0, 3)).toEqual(['markSent', 'run', 'finishClaimed']);
+  });
+
+  it('writes no marker before a call that is safe to repeat', async () => {
+    const t = setup({ safeToRepeat: true });
+    await t.dispatcher.processBatch([message({ id: 'read' })], 'o');
+    expect(t.events).not.toContain('markSent');
+    expect(t.runs()).toBe(1);
+  });
+
+  it('runs again an unsafe call whose lapsed attempt never marked it sent', async () => {
+    const t = setup({
+      safeToRepeat: false,
+      claim: { tookOverLapsedLease: true, previousMayHaveRun: false },
+    });
+    await t.dispatcher.processBatch([message({ id: 'never-sent' })], 'o');
+    expect(t.runs()).toBe(1);
+    expect(t.finished.get('never-sent')).toMatchObject({ status: 'succeeded' });
+  });
+
+  it('ends an unsafe call whose lapsed attempt marked it sent as OutcomeUnknown, without running it', async () => {
+    const t = setup({
+      safeToRepeat: false,
+      claim: { tookOverLapsedLease: true, previousMayHaveRun: true },
+    });
+    await t.dispatcher.processBatch([message({ id: 'maybe-ran' })], 'o');
+    expect(t.runs()).toBe(0);
+    expect(t.finished.get('maybe-ran')).toMatchObject({
+      status: 'failed',
+      error: { code: 'OutcomeUnknown' },
+    });
+    expect(t.sent.map((m) => m.attributes?.[ENVELOPE.reason])).toEqual(['outcome unknown']);
+  });
+
+  it('does not send the call when its marker cannot be written, and leaves the message for redelivery', async () => {
+    const t = setup({ safeToRepeat: false, failing: { markSent: 100 } });
+    const outcome = await t.dispatcher.processBatch([message({ id: 'unmarked' })], 'o', {
+      remainingMs: 30_000,
+    });
+    expect(t.runs()).toBe(0);
+    expect(outcome.failedMessageIds).toEqual(['m-unmarked']);
+  });
+
+  it('retries a failed lease release after a throttle, with jitter, and re-queues the call', async () => {
+    const t = setup({ run: throttle, safeToRepeat: false, failing: { release: 3 } });
+    const outcome = await t.dispatcher.processBatch([message({ id: 'blink' })], 'o');
+    expect(t.events.filter((e) => e.startsWith('release'))).toEqual([
+      'release failed',
+      'release failed',
+      'release failed',
+      'release',
+    ]);
+    expect(t.warnings.filter((w) => w === 'lease release failed; trying again')).toHaveLength(3);
+    expect(t.sent.map((m) => m.queueUrl)).toEqual([SCHEDULED]);
+    expect(outcome.failedMessageIds).toEqual([]);
+  });
+
+  it('releases the lease even when the throttle report cannot be written', async () => {
+    const t = setup({ run: throttle, failing: { reportThrottle: 1_000 } });
+    const outcome = await t.dispatcher.processBatch([message({ id: 'unreported' })], 'o');
+    expect(t.events).toContain('release');
+    expect(t.warnings).toContain('throttle report not written');
+    expect(t.sent.map((m) => m.queueUrl)).toEqual([SCHEDULED]);
+    expect(outcome.failedMessageIds).toEqual([]);
+  });
+
+  it('retries the result write of a call that ran, so its output is not lost', async () => {
+    const t = setup({ safeToRepeat: false, failing: { finishClaimed: 5 } });
+    const outcome = await t.dispatcher.processBatch([message({ id: 'ran-once' })], 'o');
+    expect(t.runs()).toBe(1);
+    expect(t.finished.get('ran-once')).toMatchObject({ status: 'succeeded', output: { ok: true } });
+    expect(outcome.failedMessageIds).toEqual([]);
+  });
+
+  it('stops retrying before the lease ends, and leaves the message for redelivery', async () => {
+    // A lease of 10 s: the writes are tried for about 9 s, then given up.
+    const t = setup({ run: throttle, failing: { release: 1_000 } });
+    const outcome = await t.dispatcher.processBatch([message({ id: 'down' })], 'o', {
+      remainingMs: 10_000,
+    });
+    const tries = t.events.filter((e) => e === 'release failed').length;
+    expect(tries).toBeGreaterThan(3);
+    expect(tries).toBeLessThan(20);
+    expect(outcome.failedMessageIds).toEqual(['m-down']);
   });
 });

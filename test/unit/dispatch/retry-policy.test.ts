@@ -35,11 +35,43 @@ function decide(overrides: Partial<AfterCallInput<{ ok: boolean }>>) {
     attempt: 1,
     limits: LIMITS,
     bucketRate: 20,
+    safeToRepeat: false,
     nowMs: NOW,
     random: 0.5,
     ...overrides,
   });
 }
+
+describe('afterCall: calls that may have run without an answer', () => {
+  const TIMED_OUT: CallFailure = {
+    kind: 'transient',
+    code: 'TimeoutError',
+    message: 'a request has exceeded the configured 5000 ms requestTimeout.',
+    mayHaveRun: true,
+  };
+
+  it('gives up a call that is not safe to repeat as OutcomeUnknown, and dead-letters it', () => {
+    expect(decide({ outcome: TIMED_OUT, safeToRepeat: false })).toEqual({
+      kind: 'give-up',
+      error: {
+        code: 'OutcomeUnknown',
+        message:
+          'no answer after the call was sent (TimeoutError: a request has exceeded the configured 5000 ms requestTimeout.); the operation is not safe to repeat',
+      },
+    });
+  });
+
+  it('tries a call that is safe to repeat again, after a back-off', () => {
+    expect(decide({ outcome: TIMED_OUT, safeToRepeat: true })).toEqual({
+      kind: 'retry',
+      retryAtMs: NOW + TRANSIENT_BASE_MS,
+    });
+  });
+
+  it('tries an unsafe call again after a 5xx answer: the provider said it did not succeed', () => {
+    expect(decide({ outcome: TRANSIENT, safeToRepeat: false }).kind).toBe('retry');
+  });
+});
 
 describe('afterCall: finishing', () => {
   it('finishes a call that returned as succeeded, with its output', () => {
@@ -235,6 +267,7 @@ const inputArb = fc.record({
     { requiredKeys: ['maxAttempts', 'firstSeenMs', 'maxWaitMs'] },
   ),
   bucketRate: fc.option(fc.double({ min: 0.05, max: 500, noNaN: true }), { nil: undefined }),
+  safeToRepeat: fc.boolean(),
   nowMs: fc.constant(NOW),
   random: fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
 });

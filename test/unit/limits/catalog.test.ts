@@ -268,15 +268,27 @@ describe('drawsFor: Service Quotas', () => {
     ['GetRequestedServiceQuotaChange', 5, 5],
     ['ListRequestedServiceQuotaChangeHistory', 5, 5],
     ['ListRequestedServiceQuotaChangeHistoryByQuota', 5, 5],
+    ['ListServices', 10, 10],
+    ['ListTagsForResource', 10, 10],
+    ['TagResource', 10, 10],
+    ['UntagResource', 10, 10],
+    ['RequestServiceQuotaIncrease', 3, 3],
+    ['AssociateServiceQuotaTemplate', 1, 1],
+    ['DisassociateServiceQuotaTemplate', 1, 1],
+    ['GetAssociationForServiceQuotaTemplate', 1, 1],
+    ['PutServiceQuotaIncreaseRequestIntoTemplate', 1, 1],
+    ['DeleteServiceQuotaIncreaseRequestFromTemplate', 1, 1],
+    ['ListServiceQuotaIncreaseRequestsInTemplate', 1, 1],
+    ['GetServiceQuotaIncreaseRequestFromTemplate', 1, 1],
   ])('gives %s its own bucket of %s/s with burst %s', (operation, rate, burst) => {
     expect(summary(drawsFor(TARGET, sq(operation)))).toEqual([
       { bucket: operation, rate, burst, cost: 1 },
     ]);
   });
 
-  it('sends operations without a documented rate to the assumed shared default bucket, 5/s + 5', () => {
-    expect(summary(drawsFor(TARGET, sq('RequestServiceQuotaIncrease')))).toEqual([
-      { bucket: 'default', rate: 5, burst: 5, cost: 1 },
+  it("sends operations without a documented rate to a shared default bucket at the page's lowest rate, 1/s + 1", () => {
+    expect(summary(drawsFor(TARGET, sq('CreateSupportCase')))).toEqual([
+      { bucket: 'default', rate: 1, burst: 1, cost: 1 },
     ]);
     // An operation named like an Object.prototype member is not a configured operation.
     expect(drawsFor(TARGET, sq('constructor'))[0]?.ref.bucket).toBe('default');

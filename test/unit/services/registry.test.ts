@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { CallRunner } from '../../../shared/dispatch/call-runner.js';
 import { BUILT_IN_SERVICES } from '../../../shared/limits/index.js';
+import { EC2_DEFINITION } from '../../../shared/services/ec2.js';
 import { iamActionsFor, SERVICES } from '../../../shared/services/registry.js';
 
 const call = (service: string, operation: string) => ({ service, operation, input: {} });
@@ -60,6 +61,16 @@ describe('CallRunner.isSafeToRepeat with the registry', () => {
     expect(runner.isSafeToRepeat(call('ec2', 'DescribeInstances'))).toBe(true);
     expect(runner.isSafeToRepeat(call('service-quotas', 'GetServiceQuota'))).toBe(true);
     expect(runner.isSafeToRepeat(call('ec2', 'RunInstances'))).toBe(true);
+  });
+
+  it('calls TerminateInstances safe to repeat: terminating twice terminates once', () => {
+    expect(runner.isSafeToRepeat(call('ec2', 'TerminateInstances'))).toBe(true);
+  });
+
+  it('calls StartInstances unsafe and gives it no ClientToken: EC2 takes none for it', () => {
+    expect(EC2_DEFINITION.idempotencyTokens.StartInstances).toBeUndefined();
+    expect(EC2_DEFINITION.idempotencyTokens.RunInstances).toBe('ClientToken');
+    expect(runner.isSafeToRepeat(call('ec2', 'StartInstances'))).toBe(false);
   });
 
   it('calls other mutating operations, and unknown services, unsafe', () => {

@@ -65,6 +65,7 @@ describe('Stats executions', () => {
         region: 'us-east-1',
         service: 'ec2',
         action: 'RunInstances',
+        input: {},
         atMs: T0,
         clientToken: 'token-1',
       },
@@ -73,6 +74,7 @@ describe('Stats executions', () => {
         region: 'us-east-1',
         service: 'ec2',
         action: 'DescribeInstances',
+        input: {},
         atMs: T0 + 1,
       },
     ]);

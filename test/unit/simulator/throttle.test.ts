@@ -266,9 +266,9 @@ describe('Throttle.tokens', () => {
     const ec2 = thrown(() => throttle.tokens(ec2Key('CreateTags:resource'), T0));
     expect(ec2).toBeInstanceOf(RangeError);
     expect((ec2 as Error).message).toBe('Unknown EC2 bucket CreateTags:resource');
-    const quotas = thrown(() => throttle.tokens(quotasKey('ListServices'), T0));
+    const quotas = thrown(() => throttle.tokens(quotasKey('CreateSupportCase'), T0));
     expect(quotas).toBeInstanceOf(RangeError);
-    expect((quotas as Error).message).toBe('Unknown Service Quotas bucket ListServices');
+    expect((quotas as Error).message).toBe('Unknown Service Quotas bucket CreateSupportCase');
   });
 });
 
@@ -294,7 +294,7 @@ describe('catalogNeeds', () => {
     expect(catalogNeeds('service-quotas', 'GetServiceQuota', {})).toEqual([
       { bucket: 'GetServiceQuota', limit: SERVICE_QUOTAS_LIMITS.buckets.GetServiceQuota, cost: 1 },
     ]);
-    expect(catalogNeeds('service-quotas', 'ListServices', {})).toEqual([
+    expect(catalogNeeds('service-quotas', 'CreateSupportCase', {})).toEqual([
       { bucket: 'default', limit: SERVICE_QUOTAS_LIMITS.buckets.default, cost: 1 },
     ]);
   });
