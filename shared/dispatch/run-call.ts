@@ -94,8 +94,10 @@ async function settleCall(ctx: BatchContext, due: Due, owner: string): Promise<v
     return;
   }
   if (claim.kind === 'unavailable') {
-    // Let go of a read it claimed, so that its followers need not wait out the lease.
-    if (claim.state.status === 'finished') await releaseSharedRead(ctx, work);
+    // Let go of a read it claimed, so that its followers need not wait out the lease: finished
+    // already (a duplicate), or held by an attempt that may be dead (a redelivery after a
+    // crash). One of them leads the next call instead; a read may run once more, never be lost.
+    await releaseSharedRead(ctx, work);
     answerUnavailable(ctx, work, claim.state);
     return;
   }

@@ -416,6 +416,29 @@ describe.each(enginesUnderTest())('shared reads through the dispatcher on $name'
     });
   });
 
+  it('lets go of the read when a crashed leader is delivered again while its request is still held: a follower leads at once', async () => {
+    fresh();
+    const t = fleet();
+    const sentAt = now;
+    const crash = t.hold(id('crashed-again'));
+    void t.dispatcher().processBatch([quotas('crashed-again', sentAt)], 'dead');
+    await crash.entered;
+    const survivor = t.dispatcher();
+    now += 200;
+    await survivor.processBatch([quotas('follower', sentAt)], 'alive');
+    expect(t.calls).toEqual([id('crashed-again')]);
+    // Its message comes back (visibility timeout) while the dead attempt's lease still holds
+    // the request: it cannot run, and it lets the read go rather than renew it.
+    now += 1_000;
+    await survivor.processBatch([quotas('crashed-again', sentAt)], 'alive');
+    expect(t.calls).toHaveLength(1);
+    // The follower, next time it looks, leads and calls: it does not wait out the lease.
+    now += 2_000;
+    await survivor.processBatch([t.redelivered(id('follower'))], 'alive');
+    expect(t.calls).toEqual([id('crashed-again'), id('follower')]);
+    expect(now).toBeLessThan(sentAt + LEASE_MS);
+  });
+
   it("lets go of the read when the leader's own storage fails: the next request leads at once", async () => {
     fresh();
     const t = fleet({}, id('doomed'));
