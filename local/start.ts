@@ -41,6 +41,7 @@ import {
   runUncoordinated,
   SCENARIOS,
   type Scenario,
+  type Workload,
 } from './workload.js';
 
 const USAGE = `usage: npm start -- [options]
@@ -234,20 +235,10 @@ async function demo(): Promise<void> {
       `\nDynamoDB requests per call (coordination cost): ${((sluice.dynamoRequests ?? 0) / sluice.total).toFixed(2)}`,
     );
   }
-  const file = writeReport(values['report-dir'], {
-    workload,
-    outcomes,
-    generatedAt: new Date(),
-    settings: {
-      scale: String(scale),
-      accounts: String(accounts.length),
-      regions: String(regions.length),
-      'safety-factor': String(safetyFactor),
-      concurrency: String(concurrency),
-    },
+  writeReportAndSay(workload, outcomes, {
+    accounts: String(accounts.length),
+    regions: String(regions.length),
   });
-  console.log(`\nReport: ${file}`);
-  console.log(`Dispatcher log (Powertools JSON logs and EMF metrics): ${logFile}`);
 }
 
 /**
@@ -255,13 +246,7 @@ async function demo(): Promise<void> {
  * with `--compare`, and the report.
  */
 async function storyDemo(chosen: Story): Promise<void> {
-  const settings = {
-    safetyFactor,
-    lateAllowanceMs: LOCAL_LATE_ALLOWANCE_MS,
-    scale,
-    concurrency,
-    logFile,
-  };
+  const settings = runSettings();
   const workload = storyWorkload(chosen, settings);
   const limitOf = new Map(workload.buckets.map((b) => [b.label, b.configured.rate]));
   console.log(
@@ -293,19 +278,7 @@ async function storyDemo(chosen: Story): Promise<void> {
     if (own.length > 0) console.log(`${result.outcome.name}: ${own.join(', ')}`);
   }
   console.log(`\nTargets:\n${checkLines(results[0]?.checks ?? []).join('\n')}`);
-  const file = writeReport(values['report-dir'], {
-    workload,
-    outcomes,
-    generatedAt: new Date(),
-    settings: {
-      scenario: values.scenario,
-      scale: String(scale),
-      'safety-factor': String(safetyFactor),
-      concurrency: String(concurrency),
-    },
-  });
-  console.log(`\nReport: ${file}`);
-  console.log(`Dispatcher log (Powertools JSON logs and EMF metrics): ${logFile}`);
+  writeReportAndSay(workload, outcomes, { scenario: values.scenario });
 }
 
 /**
@@ -314,14 +287,7 @@ async function storyDemo(chosen: Story): Promise<void> {
  * charts the learned rate and the waits).
  */
 async function scenarioDemo(chosen: Scenario): Promise<void> {
-  const settings = {
-    safetyFactor,
-    lateAllowanceMs: LOCAL_LATE_ALLOWANCE_MS,
-    scale,
-    concurrency,
-    compare: values.compare,
-    logFile,
-  };
+  const settings = { ...runSettings(), compare: values.compare };
   const workload = scenarioWorkload(chosen, settings);
   const limitOf = new Map(workload.buckets.map((b) => [b.label, b.configured.rate]));
   console.log(
@@ -355,19 +321,7 @@ async function scenarioDemo(chosen: Scenario): Promise<void> {
         `back at the configured rate ${f.recoverySeconds} s after the outside client stopped`,
       );
   }
-  const file = writeReport(values['report-dir'], {
-    workload,
-    outcomes: run.outcomes,
-    generatedAt: new Date(),
-    settings: {
-      scenario: values.scenario,
-      scale: String(scale),
-      'safety-factor': String(safetyFactor),
-      concurrency: String(concurrency),
-    },
-  });
-  console.log(`\nReport: ${file}`);
-  console.log(`Dispatcher log (Powertools JSON logs and EMF metrics): ${logFile}`);
+  writeReportAndSay(workload, run.outcomes, { scenario: values.scenario });
 }
 
 /** Requests of a bucket answered by a shared read (coalesced or cached), with no admission. */
@@ -476,4 +430,30 @@ function waitLines(view: LiveView): string[] {
     return `${level} ${sorted.length} calls, p50 ${Math.round(percentile(sorted, 0.5))} ms, p99 ${Math.round(percentile(sorted, 0.99))} ms`;
   });
   return [`waits: ${parts.join('; ')}`];
+}
+
+/** What a story or a scenario runs with, from the command line. */
+function runSettings() {
+  return { safetyFactor, lateAllowanceMs: LOCAL_LATE_ALLOWANCE_MS, scale, concurrency, logFile };
+}
+
+/** Writes the HTML report of a run (with the settings it ran with) and says where it and the log are. */
+function writeReportAndSay(
+  workload: Workload,
+  outcomes: readonly RunOutcome[],
+  settings: Readonly<Record<string, string>>,
+): void {
+  const file = writeReport(values['report-dir'], {
+    workload,
+    outcomes,
+    generatedAt: new Date(),
+    settings: {
+      ...settings,
+      scale: String(scale),
+      'safety-factor': String(safetyFactor),
+      concurrency: String(concurrency),
+    },
+  });
+  console.log(`\nReport: ${file}`);
+  console.log(`Dispatcher log (Powertools JSON logs and EMF metrics): ${logFile}`);
 }
