@@ -1,19 +1,14 @@
 /**
  * The simulated EC2's instances, per account and region: a small state machine. RunInstances
  * launches (`pending`, then `running` at once), DescribeInstances reads with EC2's filters,
- * CreateTags tags, Stop/Start/TerminateInstances move between states. Any other action succeeds
- * with EC2's generic answer and changes nothing. Answers are rendered here, as EC2's XML.
+ * CreateTags and DeleteTags tag (instances, and any other resource id, kept apart), DescribeTags
+ * lists tags with EC2's filters, Stop/Start/TerminateInstances move between states. Any other
+ * action succeeds with EC2's generic answer and changes nothing. Answers are rendered here, as
+ * EC2's XML.
  */
 import type { SimCall } from './call.js';
-import {
-  ec2Generic,
-  ec2Response,
-  esc,
-  recordList,
-  stringList,
-  tagPairs,
-  tagsFor,
-} from './ec2-protocol.js';
+import { ec2Generic, ec2Response, esc, recordList, stringList, tagsFor } from './ec2-protocol.js';
+import { deleteTag, filterTags, type TagRow, tagRows, tagSetXml } from './ec2-tags.js';
 import { DRY_RUN_OPERATION, ProviderError } from './errors.js';
 
 /** Renders a call's XML answer for a request id (a replay gets a new id, the same content). */
@@ -54,6 +49,8 @@ interface SimInstance {
 export class Ec2Instances {
   /** `account\nregion` → instance id → instance. */
   private readonly instances = new Map<string, Map<string, SimInstance>>();
+  /** `account\nregion` → resource id → tags, for resources that are not simulated instances. */
+  private readonly otherTags = new Map<string, Map<string, Map<string, string>>>();
   private nextId = 1;
 
   /**
@@ -94,7 +91,13 @@ export class Ec2Instances {
           from === 'stopped' || from === 'stopping' ? ['pending', 'running'] : [from, from],
         );
       case 'CreateTags':
-        return this.createTags(call);
+        return this.changeTags(call, 'CreateTags', (tags, [key, value]) =>
+          tags.set(key, value ?? ''),
+        );
+      case 'DeleteTags':
+        return this.changeTags(call, 'DeleteTags', deleteTag(recordList(call.input.Tag).length));
+      case 'DescribeTags':
+        return this.describeTags(call);
       default:
         return (requestId) => ec2Generic(call.action, requestId);
     }
@@ -103,6 +106,7 @@ export class Ec2Instances {
   /** No instances; ids keep counting, so an id is never reused. */
   clear(): void {
     this.instances.clear();
+    this.otherTags.clear();
   }
 
   private runInstances(
@@ -204,25 +208,46 @@ export class Ec2Instances {
     return (requestId) => ec2Response(element, requestId, xml);
   }
 
-  private createTags(call: SimCall): Render {
-    const store = this.instancesOf(call);
-    const tags = tagPairs(call.input.Tag);
-    // Resources other than the simulated instances are accepted and not recorded.
+  /** CreateTags / DeleteTags: `change` applies each tag pair of the call to each resource. */
+  private changeTags(
+    call: SimCall,
+    action: string,
+    change: (tags: Map<string, string>, pair: [string, string | undefined]) => void,
+  ): Render {
+    const pairs: [string, string | undefined][] = recordList(call.input.Tag).map((tag) => [
+      typeof tag.Key === 'string' ? tag.Key : '',
+      typeof tag.Value === 'string' ? tag.Value : undefined,
+    ]);
     for (const id of stringList(call.input.ResourceId)) {
-      const instance = store.get(id);
-      if (instance !== undefined) for (const [k, v] of tags) instance.tags.set(k, v);
+      const tags = this.tagsOf(call, id);
+      // DeleteTags without tags deletes every user tag: one pass with no pair does it.
+      for (const pair of pairs.length > 0 ? pairs : [['', undefined] as [string, undefined]]) {
+        change(tags, pair);
+      }
     }
-    return (requestId) => ec2Generic('CreateTags', requestId);
+    return (requestId) => ec2Generic(action, requestId);
+  }
+
+  /** DescribeTags with the `resource-id`, `resource-type`, `key` and `value` filters; one page. */
+  private describeTags(call: SimCall): Render {
+    const rows: TagRow[] = [];
+    for (const [id, instance] of this.instancesOf(call)) rows.push(...tagRows(id, instance.tags));
+    for (const [id, tags] of this.otherTagsOf(call)) rows.push(...tagRows(id, tags));
+    const xml = tagSetXml(filterTags(rows, recordList(call.input.Filter)));
+    return (requestId) => ec2Response('DescribeTagsResponse', requestId, xml);
+  }
+
+  /** The tags of a resource: an instance's own, or those kept for any other id. */
+  private tagsOf(call: SimCall, id: string): Map<string, string> {
+    return this.instancesOf(call).get(id)?.tags ?? entryOf(this.otherTagsOf(call), id);
+  }
+
+  private otherTagsOf(call: SimCall): Map<string, Map<string, string>> {
+    return entryOf(this.otherTags, `${call.account}\n${call.region}`);
   }
 
   private instancesOf(call: SimCall): Map<string, SimInstance> {
-    const id = `${call.account}\n${call.region}`;
-    let store = this.instances.get(id);
-    if (store === undefined) {
-      store = new Map();
-      this.instances.set(id, store);
-    }
-    return store;
+    return entryOf(this.instances, `${call.account}\n${call.region}`);
   }
 
   /** 17 hex digits, as EC2's ids have; sequential so tests can predict them. */
@@ -293,4 +318,14 @@ function instanceXml(instance: SimInstance): string {
     (tags === '' ? '' : `<tagSet>${tags}</tagSet>`) +
     '</item>'
   );
+}
+
+/** The map kept under `key`, made empty the first time. */
+function entryOf<K, V>(maps: Map<K, Map<string, V>>, key: K): Map<string, V> {
+  let entry = maps.get(key);
+  if (entry === undefined) {
+    entry = new Map();
+    maps.set(key, entry);
+  }
+  return entry;
 }

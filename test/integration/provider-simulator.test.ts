@@ -8,7 +8,9 @@
 import {
   CreateTagsCommand,
   DeleteKeyPairCommand,
+  DeleteTagsCommand,
   DescribeInstancesCommand,
+  DescribeTagsCommand,
   EC2Client,
   RunInstancesCommand,
   type RunInstancesCommandInput,
@@ -209,6 +211,47 @@ describe('provider simulator: successful answers', () => {
       }),
     );
     expect(after.Reservations?.[0]?.Instances?.map((i) => i.InstanceId)).toEqual(ids);
+  });
+
+  it('DescribeTags lists tags of instances and of other resources, with filters; DeleteTags removes them', async () => {
+    const client = ec2();
+    const launched = await client.send(
+      new RunInstancesCommand({ ImageId: 'ami-1', MinCount: 1, MaxCount: 1 }),
+    );
+    const instance = launched.Instances?.[0]?.InstanceId as string;
+    await client.send(
+      new CreateTagsCommand({
+        Resources: [instance, 'vol-1'],
+        Tags: [
+          { Key: 'team', Value: 'web' },
+          { Key: 'env', Value: 'dev' },
+        ],
+      }),
+    );
+    const byKey = await client.send(
+      new DescribeTagsCommand({ Filters: [{ Name: 'key', Values: ['team'] }] }),
+    );
+    expect(byKey.Tags).toEqual([
+      { ResourceId: instance, ResourceType: 'instance', Key: 'team', Value: 'web' },
+      { ResourceId: 'vol-1', ResourceType: 'volume', Key: 'team', Value: 'web' },
+    ]);
+
+    await client.send(
+      new DeleteTagsCommand({
+        Resources: [instance, 'vol-1'],
+        // `env` goes only where it is `dev`; `team` whatever its value.
+        Tags: [{ Key: 'team' }, { Key: 'env', Value: 'prod' }],
+      }),
+    );
+    const left = await client.send(
+      new DescribeTagsCommand({ Filters: [{ Name: 'resource-id', Values: ['vol-1'] }] }),
+    );
+    expect(left.Tags).toEqual([
+      { ResourceId: 'vol-1', ResourceType: 'volume', Key: 'env', Value: 'dev' },
+    ]);
+    await expect(
+      client.send(new DescribeTagsCommand({ Filters: [{ Name: 'colour', Values: ['x'] }] })),
+    ).rejects.toMatchObject({ name: 'InvalidParameterValue' });
   });
 
   it('answers any other EC2 action with a generic success', async () => {
