@@ -10,7 +10,7 @@ import { ArnPrincipal, PolicyDocument, PolicyStatement, Role } from 'aws-cdk-lib
 import { Construct } from 'constructs';
 import type { ProducerConfig } from '../shared/config/deployment.js';
 import { PRODUCER_SESSION_TAG } from '../shared/dispatch/call-runner.js';
-import { iamActionsFor } from '../shared/services/registry.js';
+import { iamActionsFor, outcomeCheckActionsFor } from '../shared/services/registry.js';
 
 /** Construction properties of {@link SluiceTargetRole}. */
 export interface SluiceTargetRoleProps {
@@ -48,7 +48,10 @@ export function producersIn(
 /**
  * One statement per allowlist entry of each producer in `account`: the entry's actions, for
  * sessions tagged with the producer, in the entry's regions (else the target's), under the
- * entry's resource conditions (`StringEquals`).
+ * entry's resource conditions (`StringEquals`). An entry granting a call whose outcome can be
+ * read back (`CreateTags`) gets a second statement with the read (`ec2:DescribeTags`), without
+ * the entry's resource conditions: reads like it take none, and the dispatcher runs them only to
+ * learn whether such a call, its answer lost, took effect.
  */
 export function producerStatements(
   producers: readonly ProducerConfig[],
@@ -58,22 +61,35 @@ export function producerStatements(
   return producersIn(producers, account).flatMap((producer) =>
     producer.allow
       .filter((grant) => grant.accounts.includes(account))
-      .map((grant, i) => {
+      .flatMap((grant, i) => {
+        const sid = `Producer${producer.name.replace(/[^A-Za-z0-9]/g, '')}${i}`;
         const inRegions = grant.regions ?? regions;
-        return new PolicyStatement({
-          sid: `Producer${producer.name.replace(/[^A-Za-z0-9]/g, '')}${i}`,
-          actions: [...new Set(iamActionsFor(grant.service, grant.operations))],
-          // EC2 Describe* and Service Quotas List*/Get* support no resource-level permissions;
-          // the entry's conditions narrow the rest.
-          resources: ['*'],
-          conditions: {
-            StringEquals: {
-              [`aws:PrincipalTag/${PRODUCER_SESSION_TAG}`]: producer.name,
-              ...(inRegions === undefined ? {} : { 'aws:RequestedRegion': [...inRegions] }),
-              ...(grant.conditions ?? {}),
-            },
-          },
-        });
+        const session = {
+          [`aws:PrincipalTag/${PRODUCER_SESSION_TAG}`]: producer.name,
+          ...(inRegions === undefined ? {} : { 'aws:RequestedRegion': [...inRegions] }),
+        };
+        const statements = [
+          new PolicyStatement({
+            sid,
+            actions: [...new Set(iamActionsFor(grant.service, grant.operations))],
+            // EC2 Describe* and Service Quotas List*/Get* support no resource-level
+            // permissions; the entry's conditions narrow the rest.
+            resources: ['*'],
+            conditions: { StringEquals: { ...session, ...(grant.conditions ?? {}) } },
+          }),
+        ];
+        const checks = outcomeCheckActionsFor(grant.service, grant.operations);
+        if (checks.length > 0) {
+          statements.push(
+            new PolicyStatement({
+              sid: `${sid}Check`,
+              actions: checks,
+              resources: ['*'],
+              conditions: { StringEquals: session },
+            }),
+          );
+        }
+        return statements;
       }),
   );
 }

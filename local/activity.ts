@@ -117,6 +117,8 @@ export class DispatchActivity {
         check: (call) => runner.check(call),
         isSafeToRepeat: (call) => runner.isSafeToRepeat(call),
         timeoutsOf: (service) => runner.timeoutsOf(service),
+        outcomeCheckOf: (call) => runner.outcomeCheckOf(call),
+        readBack: (request) => runner.readBack(request),
         run: async (request) => {
           const [draw] = this.#catalog.drawsFor(request.target, request.call);
           const key = activityKey(

@@ -9,6 +9,7 @@
  * ./sizes.ts) is not in the record: it is stored in S3 and the record carries `outputRef`.
  */
 import { z } from 'zod';
+import { OPERATION_PATTERN, OPERATION_RULE } from './patterns.js';
 import {
   decodeBody,
   describeProblems,
@@ -133,6 +134,16 @@ export const resultSchema = z.discriminatedUnion('status', [
             'whose provider call started after this request was sent: this request made no call ' +
             'of its own (attempts 0) and spent no tokens.',
         ),
+      confirmedBy: z
+        .string()
+        .regex(OPERATION_PATTERN, OPERATION_RULE)
+        .optional()
+        .describe(
+          "The call's answer was lost (a connection that hung, a dispatcher that died) and the " +
+            'operation is not safe to repeat; reading its effect back with this operation ' +
+            "(e.g. DescribeTags) showed it applied. output is empty: the call's own answer " +
+            'never arrived.',
+        ),
       cachedAt: epochMs
         .optional()
         .describe(
@@ -202,7 +213,9 @@ export type ResultParseResult =
   | { readonly ok: false; readonly problems: readonly Problem[] };
 
 /** How a succeeded result came about, when not by a call of its own that returned. */
-export type SucceededHow = Partial<Pick<SucceededResult, 'dryRun' | 'coalesced' | 'cachedAt'>>;
+export type SucceededHow = Partial<
+  Pick<SucceededResult, 'dryRun' | 'coalesced' | 'cachedAt' | 'confirmedBy'>
+>;
 
 /**
  * The result of a call that returned `output` (already converted to plain JSON); `how` marks a

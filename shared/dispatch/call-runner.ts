@@ -25,6 +25,7 @@ import { LRUCache } from 'lru-cache';
 import type { CallTimeoutsConfig, TargetConfig } from '../config/deployment.js';
 import {
   type CallTimeouts,
+  type CheckedEffect,
   type LoadedService,
   type SdkClient,
   SERVICES,
@@ -36,7 +37,8 @@ import { requestKey } from '../storage/tables.js';
 export type RunnableService = Pick<
   ServiceDefinition,
   'idempotencyTokens' | 'idempotentOperations' | 'isReadOnly' | 'load' | 'callTimeouts'
->;
+> &
+  Partial<Pick<ServiceDefinition, 'outcomeChecks'>>;
 
 /** The session tag that names the producer in a target account (`aws:PrincipalTag/…`). */
 export const PRODUCER_SESSION_TAG = 'sluice-producer';
@@ -174,6 +176,35 @@ export class CallRunner {
       call.operation in service.idempotencyTokens ||
       service.idempotentOperations.has(call.operation)
     );
+  }
+
+  /**
+   * The operation that reads back whether this call took effect (./outcome-check.ts), or
+   * `undefined` when the registry has no check for it or its input is beyond one.
+   */
+  outcomeCheckOf(call: CallToRun['call']): string | undefined {
+    const check = this.#services[call.service]?.outcomeChecks?.[call.operation];
+    if (check === undefined || check.input(call.input) === undefined) return undefined;
+    return check.operation;
+  }
+
+  /**
+   * Reads back whether the request's call took effect: runs the check's read as the producer
+   * (same session, client and timeouts as the call). Throws what the SDK throws, or
+   * `UnsupportedCallError` when the call has no check ({@link outcomeCheckOf}).
+   */
+  async readBack(request: CallToRun): Promise<CheckedEffect> {
+    const check = this.#services[request.call.service]?.outcomeChecks?.[request.call.operation];
+    const input = check?.input(request.call.input);
+    if (check === undefined || input === undefined) {
+      throw new UnsupportedCallError(
+        'call.operation',
+        `the outcome of ${request.call.service} ${request.call.operation} cannot be read back`,
+      );
+    }
+    const call = { service: request.call.service, operation: check.operation, input };
+    const output = await this.run({ ...request, call });
+    return check.effect(request.call.input, output);
   }
 
   /**

@@ -42,7 +42,10 @@ export interface DispatcherDeps {
     RequestsStore,
     'claim' | 'markSent' | 'release' | 'finishClaimed' | 'finishOpen' | 'recordRejection'
   >;
-  readonly runner: Pick<CallRunner, 'check' | 'run' | 'isSafeToRepeat' | 'timeoutsOf'>;
+  readonly runner: Pick<
+    CallRunner,
+    'check' | 'run' | 'isSafeToRepeat' | 'timeoutsOf' | 'outcomeCheckOf' | 'readBack'
+  >;
   /**
    * The reads table: identical reads share one call, outputs are cached (shared-reads.ts).
    * @default undefined (every read makes its own call)

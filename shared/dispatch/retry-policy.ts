@@ -64,6 +64,12 @@ export interface AfterCallInput<Output = unknown> {
    * that may have run without an answer is tried again only then.
    */
   readonly safeToRepeat: boolean;
+  /**
+   * Whether the call's effect can be read back (an outcome check, ./outcome-check.ts): a call not
+   * safe to repeat that may have run is then tried again, and the next attempt reads before it
+   * sends. @default false
+   */
+  readonly checkable?: boolean;
   /** When the call ended, epoch ms. */
   readonly nowMs: number;
   /** A number in [0, 1) for the back-off's jitter. */
@@ -90,8 +96,15 @@ export type AfterCall<Output = unknown> =
   /**
    * Re-queue the request through admission, to arrive at `retryAtMs`. After a throttle the
    * bucket's next slot is pushed back to `penalizeUntilMs` too, for every dispatcher at once.
+   * `mayHaveRun`: the call may have taken effect, so the next attempt reads back before sending
+   * (the request keeps its "sent" marker).
    */
-  | { readonly kind: 'retry'; readonly retryAtMs: number; readonly penalizeUntilMs?: number }
+  | {
+      readonly kind: 'retry';
+      readonly retryAtMs: number;
+      readonly penalizeUntilMs?: number;
+      readonly mayHaveRun?: true;
+    }
   /**
    * Attempts or time ran out: record the failure (`AttemptsExhausted` or `DeadlineExceeded`,
    * naming the last error) and dead-letter the request with the code as the reason. A throttle
@@ -154,7 +167,9 @@ export function afterCall<Output>(input: AfterCallInput<Output>): AfterCall<Outp
   if (outcome.kind === 'permanent') {
     return { kind: 'failed', error: { code: outcome.code, message: outcome.message } };
   }
-  if (outcome.kind === 'transient' && outcome.mayHaveRun === true && !input.safeToRepeat) {
+  const unknown =
+    outcome.kind === 'transient' && outcome.mayHaveRun === true && !input.safeToRepeat;
+  if (unknown && input.checkable !== true) {
     // It may have run: running it again could do it twice. Only the provider knows.
     return {
       kind: 'give-up',
@@ -180,6 +195,16 @@ export function afterCall<Output>(input: AfterCallInput<Output>): AfterCall<Outp
     const why = exhausted
       ? `all ${attempt} attempts used`
       : 'the deadline passes before the next attempt';
+    if (unknown) {
+      // Never read back: whether it ran is still unknown.
+      return {
+        kind: 'give-up',
+        error: {
+          code: ERROR_CODES.outcomeUnknown,
+          message: `${why} without learning whether the call ran; last error ${outcome.code}: ${outcome.message}`,
+        },
+      };
+    }
     return {
       kind: 'give-up',
       error: {
@@ -189,5 +214,10 @@ export function afterCall<Output>(input: AfterCallInput<Output>): AfterCall<Outp
       ...penalty,
     };
   }
-  return { kind: 'retry', retryAtMs, ...penalty };
+  return {
+    kind: 'retry',
+    retryAtMs,
+    ...penalty,
+    ...(unknown ? { mayHaveRun: true as const } : {}),
+  };
 }

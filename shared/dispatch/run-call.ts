@@ -13,6 +13,7 @@ import { UnsupportedCallError } from './call-runner.js';
 import { classifyCallError } from './classify.js';
 import type { BatchContext, Due, Lease, Work } from './context.js';
 import { durably, leaseFor } from './durable.js';
+import { readBack } from './outcome-check.js';
 import { answerConflict, answerUnavailable, finishClaimed } from './outcomes.js';
 import { succeededWithOutput } from './record-output.js';
 import { RUN_IN_PROCESS_MS, requeue } from './requeue.js';
@@ -112,23 +113,39 @@ async function settleCall(ctx: BatchContext, due: Due, owner: string): Promise<v
   });
   const timings = { receivedAt: claim.receivedAt, startedAt };
   const safeToRepeat = ctx.runner.isSafeToRepeat(request.call);
+  let outcome: CallOutcome<Record<string, unknown>> | undefined;
+  let confirmedBy: string | undefined;
   if (claim.previousMayHaveRun && !safeToRepeat) {
-    const result = failedResult(
-      request.id,
-      claim.attempts - 1,
-      {
-        code: ERROR_CODES.outcomeUnknown,
-        message:
-          'a previous attempt was interrupted after sending the call, and the operation is not safe to repeat',
-      },
-      { ...timings, finishedAt: startedAt },
-    );
-    await finishClaimed(ctx, work, lease, result, 'outcome unknown');
-    return;
+    // A previous attempt may have sent it: read back before sending it again (./outcome-check.ts).
+    const read = await readBack(ctx, work);
+    if (read.kind === 'unknowable') {
+      const result = failedResult(
+        request.id,
+        claim.attempts - 1,
+        { code: ERROR_CODES.outcomeUnknown, message: read.message },
+        { ...timings, finishedAt: ctx.clock() },
+      );
+      await finishClaimed(ctx, work, lease, result, 'outcome unknown');
+      return;
+    }
+    if (read.kind === 'applied') {
+      outcome = { kind: 'succeeded', output: {} };
+      confirmedBy = read.operation;
+    } else if (read.kind === 'unread') {
+      outcome = read.outcome;
+    } else if (!timeLeftFor(ctx, work, ctx.clock())) {
+      // It did not run, but the read took the time the call needed: for another invocation.
+      await durably(ctx, 'lease release', lease.untilMs, () =>
+        ctx.requests.release(key, owner, ctx.clock()),
+      );
+      requeue(ctx, work, ctx.clock());
+      return;
+    }
   }
-  if (!safeToRepeat && !(await markSent(ctx, work, lease))) return;
-
-  const outcome = await attemptCall(ctx, work);
+  if (outcome === undefined) {
+    if (!safeToRepeat && !(await markSent(ctx, work, lease))) return;
+    outcome = await attemptCall(ctx, work);
+  }
   const finishedAt = ctx.clock();
   ctx.telemetry.count(METRICS.CallDurationMs, finishedAt - startedAt, {
     Service: request.call.service,
@@ -141,6 +158,7 @@ async function settleCall(ctx: BatchContext, due: Due, owner: string): Promise<v
     limits: retryLimitsOf(request, work.firstSeenMs, ctx.deployment.maxWaitMs),
     ...(bucket === undefined ? {} : { bucketRate: bucket.limit.rate }),
     safeToRepeat,
+    checkable: ctx.runner.outcomeCheckOf(request.call) !== undefined,
     nowMs: finishedAt,
     random: ctx.random(),
   });
@@ -152,11 +170,13 @@ async function settleCall(ctx: BatchContext, due: Due, owner: string): Promise<v
     case 'dry-run':
     case 'failed': {
       const result =
-        decision.kind === 'succeeded'
-          ? await succeededWithOutput(ctx, lease, work, claim.attempts, decision.output, finished)
-          : decision.kind === 'dry-run'
-            ? succeededResult(request.id, claim.attempts, {}, finished, { dryRun: true })
-            : failedResult(request.id, claim.attempts, decision.error, finished);
+        confirmedBy !== undefined
+          ? succeededResult(request.id, claim.attempts, {}, finished, { confirmedBy })
+          : decision.kind === 'succeeded'
+            ? await succeededWithOutput(ctx, lease, work, claim.attempts, decision.output, finished)
+            : decision.kind === 'dry-run'
+              ? succeededResult(request.id, claim.attempts, {}, finished, { dryRun: true })
+              : failedResult(request.id, claim.attempts, decision.error, finished);
       await finishClaimed(ctx, work, lease, result);
       return;
     }
@@ -181,9 +201,10 @@ async function settleCall(ctx: BatchContext, due: Due, owner: string): Promise<v
         await finishClaimed(ctx, work, lease, result, decision.error.code);
         return;
       }
-      // The call did not run: the request is given back, its "sent" marker with it.
+      // Given back; its "sent" marker goes with it unless the call may have run (it is then
+      // read back first on the next attempt).
       await durably(ctx, 'lease release', lease.untilMs, () =>
-        ctx.requests.release(key, owner, ctx.clock()),
+        ctx.requests.release(key, owner, ctx.clock(), { mayHaveRun: decision.mayHaveRun === true }),
       );
       // Not a reservation: after a throttle or an error the call goes through admission again.
       requeue(ctx, work, decision.retryAtMs);

@@ -19,7 +19,12 @@ export type RequestItem = Readonly<Record<string, AttributeValue>>;
 /** Where a request stands in the table. */
 export type RequestState =
   | { readonly status: 'absent' }
-  | { readonly status: 'waiting'; readonly attempts: number }
+  | {
+      readonly status: 'waiting';
+      readonly attempts: number;
+      /** A previous attempt's call may have run: the next reads back first (REQUEST_ATTRIBUTES). */
+      readonly sentAt?: number;
+    }
   | {
       readonly status: 'running';
       readonly attempts: number;
@@ -68,12 +73,12 @@ export function decodeRequestItem(item: RequestItem): StoredRequestState {
   }
 
   let state: StoredRequestState | undefined;
+  const sentAt = item[A.sentAt] === undefined ? undefined : readCount(item, A.sentAt, problems);
   if (status === 'waiting' && attempts !== undefined) {
-    state = { status, attempts };
+    state = { status, attempts, ...(sentAt === undefined ? {} : { sentAt }) };
   } else if (status === 'running') {
     const leaseOwner = readString(item, A.leaseOwner, problems);
     const leaseUntil = readCount(item, A.leaseUntil, problems);
-    const sentAt = item[A.sentAt] === undefined ? undefined : readCount(item, A.sentAt, problems);
     if (attempts !== undefined && leaseOwner !== undefined && leaseUntil !== undefined) {
       state = {
         status,
@@ -121,7 +126,11 @@ export function encodeRequestItem(
   };
   switch (state.status) {
     case 'waiting':
-      return { ...base, [A.status]: { S: state.status } };
+      return {
+        ...base,
+        [A.status]: { S: state.status },
+        ...(state.sentAt === undefined ? {} : { [A.sentAt]: { N: String(state.sentAt) } }),
+      };
     case 'running':
       return {
         ...base,

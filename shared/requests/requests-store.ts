@@ -39,8 +39,9 @@ export type ClaimOutcome =
       /** A previous claim lapsed: its dispatcher died or lost touch mid-attempt. */
       readonly tookOverLapsedLease: boolean;
       /**
-       * The lapsed attempt had marked a call not safe to repeat as sent ({@link markSent}): it may
-       * have reached the provider. Without the mark, it never left.
+       * A previous attempt had marked a call not safe to repeat as sent ({@link markSent}) and
+       * never learned its outcome (its lease lapsed, or it gave the request back with the mark:
+       * {@link release}): the call may have reached the provider. Without the mark, it never left.
        */
       readonly previousMayHaveRun: boolean;
     }
@@ -135,7 +136,7 @@ export class RequestsStore {
         receivedAt: numberOf(old?.[A.receivedAt]) || firstSeenMs,
         tookOverLapsedLease,
         // The mark stays until an attempt knows the outcome: a takeover that dies too leaves it.
-        previousMayHaveRun: tookOverLapsedLease && old?.[A.sentAt] !== undefined,
+        previousMayHaveRun: old?.[A.sentAt] !== undefined,
       };
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
@@ -167,16 +168,28 @@ export class RequestsStore {
   }
 
   /**
-   * Gives a claimed request back (it will be tried again later), its outcome known: the call
-   * did not run (throttled, failed before the provider took it), so the "sent" marker goes too.
-   * False if the lease was lost.
+   * Gives a claimed request back (it will be tried again later). Its "sent" marker goes too when
+   * the outcome is known (the call did not run: throttled, failed before the provider took it);
+   * with `mayHaveRun` it stays, so that the next attempt knows the call may have run and reads
+   * back before it sends again. False if the lease was lost.
    */
-  async release(key: string, owner: string, nowMs: number): Promise<boolean> {
+  async release(
+    key: string,
+    owner: string,
+    nowMs: number,
+    { mayHaveRun = false }: { readonly mayHaveRun?: boolean } = {},
+  ): Promise<boolean> {
+    const forget = mayHaveRun ? '#leaseOwner, #leaseUntil' : '#leaseOwner, #leaseUntil, #sentAt';
     return this.#conditional(key, {
       ConditionExpression: '#leaseOwner = :owner AND #status = :running',
-      UpdateExpression:
-        'SET #status = :waiting, #updatedAt = :now REMOVE #leaseOwner, #leaseUntil, #sentAt',
-      ExpressionAttributeNames: names('leaseOwner', 'status', 'updatedAt', 'leaseUntil', 'sentAt'),
+      UpdateExpression: `SET #status = :waiting, #updatedAt = :now REMOVE ${forget}`,
+      ExpressionAttributeNames: names(
+        'leaseOwner',
+        'status',
+        'updatedAt',
+        'leaseUntil',
+        ...(mayHaveRun ? [] : (['sentAt'] as const)),
+      ),
       ExpressionAttributeValues: {
         ':owner': { S: owner },
         ':running': { S: STATUS_RUNNING },

@@ -36,6 +36,32 @@ export interface CallTimeouts {
   readonly requestTimeoutMs: number;
 }
 
+/**
+ * What a read back shows of a call's effect: all of it (`applied`: the call ran, or one just like
+ * it), no trace of it (`absent`: it did not run, and may be sent again), or something between —
+ * the same keys with other values — that cannot tell a call that never ran from one whose effect
+ * another writer has changed since (`unclear`).
+ */
+export type CheckedEffect = 'applied' | 'absent' | 'unclear';
+
+/**
+ * How to learn by reading whether a call that may have run took effect: the answer of a call
+ * that is not safe to repeat can be lost (a hung connection, a dispatcher that died), and then
+ * only the provider's state tells whether it ran. Only for calls whose whole effect can be read
+ * back (`CreateTags`: the tags are there).
+ */
+export interface OutcomeCheck {
+  /** The read-only operation of the same service that shows the effect (`DescribeTags`). */
+  readonly operation: string;
+  /** Its input for a call's input; `undefined` when this call's effect cannot be read back. */
+  input(callInput: Readonly<Record<string, unknown>>): Record<string, unknown> | undefined;
+  /** What the read's output shows of the call's effect. */
+  effect(
+    callInput: Readonly<Record<string, unknown>>,
+    output: Readonly<Record<string, unknown>>,
+  ): CheckedEffect;
+}
+
 /** One service of the registry: everything Sluice knows about calling it. */
 export interface ServiceDefinition {
   /** Service id used in requests (`call.service`) and in bucket keys. */
@@ -56,6 +82,12 @@ export interface ServiceDefinition {
   readonly idempotentOperations: ReadonlySet<string>;
   /** Operations that change nothing, so running them twice is harmless. */
   isReadOnly(operation: string): boolean;
+  /**
+   * Mutating operations, not safe to repeat, whose effect can be read back: when the answer of
+   * such a call is lost, the dispatcher reads instead of ending the request `OutcomeUnknown`.
+   * @default none
+   */
+  readonly outcomeChecks?: Readonly<Record<string, OutcomeCheck>>;
   /** Default timeouts of its calls; the deployment's `callTimeouts` overrides them. */
   readonly callTimeouts: CallTimeouts;
   /**

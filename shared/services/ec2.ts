@@ -23,6 +23,7 @@
 import { InvalidCostError } from '../limits/errors.js';
 import type { BucketLimit, BucketNeed, BucketSpec } from '../limits/types.js';
 import { readOnlyByName, type ServiceDefinition, sdkPackage } from './definition.js';
+import { EC2_OUTCOME_CHECKS } from './ec2-outcome-checks.js';
 
 /** Service id of Amazon EC2 in the request contract. */
 export const EC2_SERVICE = 'ec2';
@@ -289,6 +290,8 @@ export const EC2_DEFINITION: ServiceDefinition = Object.freeze({
   // Terminating an instance twice terminates it once (the second answer shows it terminated).
   idempotentOperations: new Set(['TerminateInstances']),
   isReadOnly: readOnlyByName,
+  // Tags can be read back: a tagging call whose answer was lost need not end OutcomeUnknown.
+  outcomeChecks: EC2_OUTCOME_CHECKS,
   // RunInstances of many instances and unfiltered describes of large accounts take seconds.
   callTimeouts: Object.freeze({ connectionTimeoutMs: 3_000, requestTimeoutMs: 20_000 }),
   // EC2's Describe* actions support no resource-level permissions; its mutating actions act on

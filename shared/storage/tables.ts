@@ -111,8 +111,10 @@ export const REQUEST_ATTRIBUTES = {
   leaseOwner: 'leaseOwner',
   /**
    * Epoch ms when the attempt holding the lease was about to send a call that is not safe to
-   * repeat: set just before such a call, removed when the attempt ends knowing its outcome. A
-   * takeover of a lapsed lease that finds it cannot know whether the call ran.
+   * repeat: set just before such a call, removed when an attempt ends knowing its outcome. The
+   * next attempt that finds it (a takeover of a lapsed lease, or a request given back after a
+   * call that timed out) cannot know whether the call ran: it reads back where it can
+   * (shared/dispatch/outcome-check.ts), else ends the request `OutcomeUnknown`.
    */
   sentAt: 'sentAt',
   /** The result record (JSON string of shared/contract/result.ts), once finished. */

@@ -117,6 +117,63 @@ describe('SluiceMemberRole', () => {
   });
 });
 
+describe('SluiceMemberRole for a tagging producer', () => {
+  it('lets the session read tags back (DescribeTags), without the entry resource conditions', () => {
+    const stack = new Stack(testApp(), 'Tagging');
+    const base = testProducersConfig();
+    const config = parseDeploymentConfig({
+      ...base,
+      targets: base.targets.map((t) =>
+        t.account === MEMBER
+          ? { ...t, allow: [...t.allow, { service: 'ec2', operations: ['CreateTags'] }] }
+          : t,
+      ),
+      producers: [
+        {
+          name: 'tagger',
+          allow: [
+            {
+              accounts: [MEMBER],
+              service: 'ec2',
+              operations: ['CreateTags'],
+              conditions: { 'ec2:ResourceTag/team': 'web' },
+            },
+          ],
+        },
+      ],
+    });
+    new SluiceMemberRole(stack, 'Member', {
+      coordinatorRoleArn: COORDINATOR_ROLE,
+      externalId: 'sluice-222222222222',
+      account: MEMBER,
+      producers: config.producers,
+    });
+    const role = Object.values(Template.fromStack(stack).findResources('AWS::IAM::Role'))[0];
+
+    expect(role?.Properties.Policies[0].PolicyDocument.Statement).toEqual([
+      {
+        Sid: 'Producertagger0',
+        Effect: 'Allow',
+        Action: 'ec2:CreateTags',
+        Resource: '*',
+        Condition: {
+          StringEquals: {
+            'aws:PrincipalTag/sluice-producer': 'tagger',
+            'ec2:ResourceTag/team': 'web',
+          },
+        },
+      },
+      {
+        Sid: 'Producertagger0Check',
+        Effect: 'Allow',
+        Action: 'ec2:DescribeTags',
+        Resource: '*',
+        Condition: { StringEquals: { 'aws:PrincipalTag/sluice-producer': 'tagger' } },
+      },
+    ]);
+  });
+});
+
 describe('SluiceMemberRoleStack', () => {
   const app = testApp();
   const config = parseDeploymentConfig(testConfig());

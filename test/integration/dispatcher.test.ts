@@ -7,6 +7,7 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run as runCli } from '../../cli/main.js';
 import { localDynamoClient } from '../../local/emulators/dynalite.js';
+import { LOCAL_ALLOW } from '../../local/stack.js';
 import { queueNameOf } from '../../shared/aws/sqs-url.js';
 import type { SluiceRequest } from '../../shared/contract/request.js';
 import type { SluiceResult } from '../../shared/contract/result.js';
@@ -325,10 +326,24 @@ describe('dispatcher with poison messages in a batch', () => {
 
 describe('dispatcher killed mid-batch', () => {
   let stack: Stack;
-  const crashOnce = new Set(['crash-before-run', 'crash-after-run', 'crash-after-tags']);
+  const crashOnce = new Set([
+    'crash-before-run',
+    'crash-after-run',
+    'crash-after-tags',
+    'crash-after-group',
+  ]);
   beforeAll(async () => {
     stack = await startDispatchStack({
-      config: { leaseMs: 1_000 },
+      config: {
+        leaseMs: 1_000,
+        targets: [
+          {
+            account: ACCOUNT,
+            // CreateSecurityGroup: not safe to repeat, and its effect is not read back.
+            allow: [...LOCAL_ALLOW, { service: 'ec2', operations: ['CreateSecurityGroup'] }],
+          },
+        ],
+      },
       visibilityTimeoutSeconds: 2,
       overrides: ({ requests }) => ({
         requests: {
@@ -365,10 +380,11 @@ describe('dispatcher killed mid-batch', () => {
         Resources: ['i-0'],
         Tags: [{ Key: 'a', Value: 'b' }],
       }),
+      request('crash-after-group', 'CreateSecurityGroup', { GroupName: 'g', Description: 'g' }),
     ]);
-    const [before, after, tags] = await resultsOf(
+    const [before, after, tags, group] = await resultsOf(
       stack,
-      ['crash-before-run', 'crash-after-run', 'crash-after-tags'],
+      ['crash-before-run', 'crash-after-run', 'crash-after-tags', 'crash-after-group'],
       30_000,
     );
     expect(crashOnce.size).toBe(0);
@@ -378,9 +394,17 @@ describe('dispatcher killed mid-batch', () => {
     const run = stack.simulator.statsFor(ACCOUNT, 'us-east-1', 'RunInstances');
     expect(run.executed).toBe(2);
     expect(run.duplicateTokens).toBe(1);
-    // CreateTags has no token: its outcome is unknown, so it is not run a second time.
-    expect(tags).toMatchObject({ status: 'failed', error: { code: 'OutcomeUnknown' } });
+    // CreateTags has no token, but its effect can be read: the tags are there, so it succeeded
+    // and is not run a second time.
+    expect(tags).toMatchObject({
+      status: 'succeeded',
+      attempts: 2,
+      confirmedBy: 'DescribeTags',
+    });
     expect(stack.simulator.statsFor(ACCOUNT, 'us-east-1', 'CreateTags').executed).toBe(1);
+    // CreateSecurityGroup has neither: its outcome is unknown, so it is not run a second time.
+    expect(group).toMatchObject({ status: 'failed', error: { code: 'OutcomeUnknown' } });
+    expect(stack.simulator.statsFor(ACCOUNT, 'us-east-1', 'CreateSecurityGroup').executed).toBe(1);
     const dead = await stack.drain(stack.env.dlqUrl, 1);
     expect(dead.map((d) => d.attributes['sluice-reason'])).toEqual(['outcome unknown']);
   });

@@ -1,6 +1,7 @@
 /**
  * Faults through the local stack, one at a time: a provider that never answers (the call's
- * timeout ends it; a call that may have run is retried only when that is safe), a DynamoDB write
+ * timeout ends it; a call that may have run is retried only when that is safe, or read back
+ * first where its effect can be read), a DynamoDB write
  * that fails after a throttle (retried under the lease: no call that never ran ends
  * `OutcomeUnknown`), an invocation without time for a call (not claimed, re-queued), and the
  * dispatcher's own clients against a service that hangs (their timeouts end the request).
@@ -12,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler } from '../../functions/dispatcher/create-handler.js';
 import { localDynamoClient } from '../../local/emulators/dynalite.js';
 import { startFaultyProxy } from '../../local/faulty-proxy.js';
+import { LOCAL_ALLOW } from '../../local/stack.js';
 import { withTimeouts } from '../../shared/aws/client-timeouts.js';
 import type { SluiceRequest } from '../../shared/contract/request.js';
 import { ACCOUNT, startDispatchStack } from '../support/dispatch-stack.js';
@@ -34,13 +36,31 @@ function request(
 }
 
 const tags = (id: string) =>
-  request(id, 'CreateTags', { Resources: ['i-0'], Tags: [{ Key: 'k', Value: id }] });
+  request(id, 'CreateTags', { Resources: [`i-${id}`], Tags: [{ Key: 'k', Value: id }] });
+
+/** CreateTags of one key on one shared resource, with the request's own value. */
+const sharedKey = (value: string) => ({
+  Resources: ['i-shared'],
+  Tags: [{ Key: 'k', Value: value }],
+});
 
 describe('a provider that never answers', () => {
   let stack: Stack;
   beforeAll(async () => {
     stack = await startDispatchStack({
-      config: { callTimeouts: { ec2: { requestTimeoutMs: 500 } } },
+      config: {
+        callTimeouts: { ec2: { requestTimeoutMs: 500 } },
+        targets: [
+          {
+            account: ACCOUNT,
+            allow: [
+              ...LOCAL_ALLOW,
+              // Not safe to repeat, and with no way to read its effect back.
+              { service: 'ec2', operations: ['CreateSecurityGroup'] },
+            ],
+          },
+        ],
+      },
     });
     stack.source.start();
   });
@@ -55,11 +75,12 @@ describe('a provider that never answers', () => {
     expect(result).toMatchObject({ status: 'succeeded', attempts: 2 });
   });
 
-  it('ends a call that is not safe to repeat as OutcomeUnknown when it hung: it may have run', async () => {
-    stack.simulator.inject({ kind: 'hang', action: 'CreateTags', times: 1 });
-    await stack.client.submit(tags('hung-tags'));
+  it('ends a call that is not safe to repeat, and cannot be read back, OutcomeUnknown when it hung', async () => {
+    stack.simulator.inject({ kind: 'hang', action: 'CreateSecurityGroup', times: 1 });
+    const input = { GroupName: 'hung', Description: 'hung' };
+    await stack.client.submit(request('hung-group', 'CreateSecurityGroup', input));
 
-    const result = await stack.client.waitForResult('hung-tags', WAIT);
+    const result = await stack.client.waitForResult('hung-group', WAIT);
 
     expect(result).toMatchObject({
       status: 'failed',
@@ -67,7 +88,52 @@ describe('a provider that never answers', () => {
       error: { code: 'OutcomeUnknown', message: expect.stringContaining('TimeoutError') },
     });
     // Here the provider hung before running it; the dispatcher could not know that.
-    expect(stack.simulator.statsFor(ACCOUNT, 'us-east-1', 'CreateTags').executed).toBe(0);
+    expect(stack.simulator.statsFor(ACCOUNT, 'us-east-1', 'CreateSecurityGroup').executed).toBe(0);
+  });
+
+  it('reads back a tagging call that hung after it ran: succeeded, confirmed, run once', async () => {
+    stack.simulator.inject({ kind: 'hang', action: 'CreateTags', afterExecute: true, times: 1 });
+    const before = stack.simulator.statsFor(ACCOUNT, 'us-east-1', 'CreateTags').executed;
+    await stack.client.submit(tags('hung-after'));
+
+    const result = await stack.client.waitForResult('hung-after', WAIT);
+
+    expect(result).toMatchObject({
+      status: 'succeeded',
+      attempts: 2,
+      output: {},
+      confirmedBy: 'DescribeTags',
+    });
+    expect(stack.simulator.statsFor(ACCOUNT, 'us-east-1', 'CreateTags').executed).toBe(before + 1);
+  });
+
+  it('reads back a tagging call that hung before it ran: sent again, run once', async () => {
+    stack.simulator.inject({ kind: 'hang', action: 'CreateTags', times: 1 });
+    const before = stack.simulator.statsFor(ACCOUNT, 'us-east-1', 'CreateTags').executed;
+    await stack.client.submit(tags('hung-before'));
+
+    const result = await stack.client.waitForResult('hung-before', WAIT);
+
+    expect(result).toMatchObject({ status: 'succeeded', attempts: 2 });
+    expect(result).not.toHaveProperty('confirmedBy');
+    expect(stack.simulator.statsFor(ACCOUNT, 'us-east-1', 'CreateTags').executed).toBe(before + 1);
+  });
+
+  it('does not send a hung tagging call again when its key holds another value: OutcomeUnknown', async () => {
+    // Another request set the same key first: a read cannot tell "never ran" from "overwritten".
+    await stack.client.submit(request('first', 'CreateTags', sharedKey('first')));
+    await stack.client.waitForResult('first', WAIT);
+    stack.simulator.inject({ kind: 'hang', action: 'CreateTags', times: 1 });
+    const before = stack.simulator.statsFor(ACCOUNT, 'us-east-1', 'CreateTags').executed;
+    await stack.client.submit(request('second', 'CreateTags', sharedKey('second')));
+
+    const result = await stack.client.waitForResult('second', WAIT);
+
+    expect(result).toMatchObject({
+      status: 'failed',
+      error: { code: 'OutcomeUnknown', message: expect.stringContaining('other values') },
+    });
+    expect(stack.simulator.statsFor(ACCOUNT, 'us-east-1', 'CreateTags').executed).toBe(before);
   });
 });
 

@@ -86,6 +86,28 @@ describe.each(enginesUnderTest())('RequestsStore bookkeeping on $name', (engine)
     });
   });
 
+  it('keeps the marker with a release of a call that may have run: the next claim reads back', async () => {
+    await claim('unknown-1', 'a', T0);
+    await store.markSent(key('unknown-1'), 'a', T0 + 1);
+    expect(await store.release(key('unknown-1'), 'a', T0 + 2, { mayHaveRun: true })).toBe(true);
+
+    expect(await store.get(key('unknown-1'))).toEqual({
+      status: 'waiting',
+      attempts: 1,
+      sentAt: T0 + 1,
+    });
+    expect(await claim('unknown-1', 'b', T0 + 3)).toMatchObject({
+      attempts: 2,
+      tookOverLapsedLease: false,
+      previousMayHaveRun: true,
+    });
+    // Sent again after a read showed it absent: the marker is renewed; a result removes it.
+    expect(await store.markSent(key('unknown-1'), 'b', T0 + 4)).toBe(true);
+    const done = succeededResult('unknown-1', 2, {}, { receivedAt: T0, finishedAt: T0 + 5 });
+    expect(await store.finishClaimed(key('unknown-1'), 'b', done, T0 + 5)).toBe(true);
+    expect(await store.get(key('unknown-1'))).not.toHaveProperty('sentAt');
+  });
+
   it('takes a repeated result write as recorded, and refuses another holder', async () => {
     await claim('finish-1', 'a', T0);
     const result = succeededResult(

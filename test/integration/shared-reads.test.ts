@@ -178,6 +178,10 @@ describe.each(enginesUnderTest())('shared reads through the dispatcher on $name'
           check: async () => {},
           isSafeToRepeat: () => true,
           timeoutsOf: () => ({ connectionTimeoutMs: 1_000, requestTimeoutMs: 5_000 }),
+          outcomeCheckOf: () => undefined,
+          readBack: async () => {
+            throw new Error('reads are safe to repeat: never read back');
+          },
           run: async (request) => {
             calls.push(request.id);
             const held = gates.get(request.id);

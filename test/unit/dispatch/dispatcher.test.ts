@@ -21,6 +21,7 @@ import type { OutgoingMessage } from '../../../shared/dispatch/queue-sender.js';
 import type { Reply } from '../../../shared/dispatch/replies.js';
 import { SLOWED_HOP_MS } from '../../../shared/dispatch/requeue.js';
 import { createCatalog } from '../../../shared/limits/index.js';
+import type { CheckedEffect } from '../../../shared/services/registry.js';
 import { idOfRequestKey } from '../../../shared/storage/tables.js';
 
 const T0 = 1_800_000_000_000;
@@ -55,6 +56,8 @@ function setup(
     safeToRepeat?: boolean;
     /** What the claim says of a previous attempt. */
     claim?: { tookOverLapsedLease: boolean; previousMayHaveRun: boolean };
+    /** The call's outcome check (DescribeTags): what it shows of the effect. @default no check */
+    readBack?: () => Promise<CheckedEffect>;
     /** Writes that fail (DynamoDB unavailable) this many times before they succeed. */
     failing?: Partial<Record<'markSent' | 'release' | 'finishClaimed' | 'reportThrottle', number>>;
   } = {},
@@ -72,6 +75,8 @@ function setup(
   const ranAt: number[] = [];
   const events: string[] = [];
   const warnings: string[] = [];
+  /** Whether each release kept the "sent" marker (the call may have run). */
+  const releasesKeepingMark: boolean[] = [];
   let failSends = false;
   let failDeadLetters = false;
   const failing = { ...options.failing };
@@ -149,8 +154,9 @@ function setup(
         blink('markSent');
         return true;
       },
-      release: async () => {
+      release: async (_key, _owner, _now, keep) => {
         blink('release');
+        releasesKeepingMark.push(keep?.mayHaveRun === true);
         return true;
       },
       finishClaimed: async (key, _owner, result) => {
@@ -171,6 +177,12 @@ function setup(
       check: options.check ?? (async () => {}),
       isSafeToRepeat: () => options.safeToRepeat ?? true,
       timeoutsOf: () => ({ connectionTimeoutMs: 1_000, requestTimeoutMs: 5_000 }),
+      outcomeCheckOf: () => (options.readBack === undefined ? undefined : 'DescribeTags'),
+      readBack: async () => {
+        events.push('readBack');
+        if (options.readBack === undefined) throw new Error('no outcome check');
+        return options.readBack();
+      },
       run: async () => {
         runs++;
         ranAt.push(now);
@@ -223,6 +235,7 @@ function setup(
     ranAt,
     events,
     warnings,
+    releasesKeepingMark,
     advance: (ms: number) => {
       now += ms;
     },
@@ -701,14 +714,16 @@ describe('Dispatcher.processBatch', () => {
   });
 });
 
+/** A call the provider throttles (EC2's answer). */
+const throttle = () =>
+  Promise.reject(
+    Object.assign(new Error('Request limit exceeded.'), {
+      name: 'RequestLimitExceeded',
+      $metadata: { httpStatusCode: 503 },
+    }),
+  );
+
 describe('Dispatcher bookkeeping under the lease', () => {
-  const throttle = () =>
-    Promise.reject(
-      Object.assign(new Error('Request limit exceeded.'), {
-        name: 'RequestLimitExceeded',
-        $metadata: { httpStatusCode: 503 },
-      }),
-    );
 
   it('marks a call that is not safe to repeat as sent, just before sending it', async () => {
     const t = setup({ safeToRepeat: false });
@@ -797,5 +812,112 @@ describe('Dispatcher bookkeeping under the lease', () => {
     expect(tries).toBeGreaterThan(3);
     expect(tries).toBeLessThan(20);
     expect(outcome.failedMessageIds).toEqual(['m-down']);
+  });
+});
+
+describe('Dispatcher reading back a call whose answer was lost', () => {
+  const maybeRan = { tookOverLapsedLease: true, previousMayHaveRun: true };
+  const hung = () =>
+    Promise.reject(
+      Object.assign(new Error('Request timed out'), { name: 'TimeoutError', $metadata: {} }),
+    );
+
+  it('finishes as succeeded, confirmed by the read, without sending the call again', async () => {
+    const t = setup({
+      safeToRepeat: false,
+      claim: maybeRan,
+      readBack: async () => 'applied' as const,
+    });
+    await t.dispatcher.processBatch([message({ id: 'tagged' })], 'o');
+    expect(t.runs()).toBe(0);
+    expect(t.events).not.toContain('markSent');
+    expect(t.finished.get('tagged')).toMatchObject({
+      status: 'succeeded',
+      output: {},
+      confirmedBy: 'DescribeTags',
+    });
+    expect(t.sent).toEqual([]);
+  });
+
+  it('sends the call again, marked sent first, when the read shows it did not run', async () => {
+    const t = setup({
+      safeToRepeat: false,
+      claim: maybeRan,
+      readBack: async () => 'absent' as const,
+    });
+    await t.dispatcher.processBatch([message({ id: 'untagged' })], 'o');
+    expect(t.events.slice(0, 4)).toEqual(['readBack', 'markSent', 'run', 'finishClaimed']);
+    expect(t.finished.get('untagged')).toMatchObject({ status: 'succeeded', output: { ok: true } });
+    expect(t.finished.get('untagged')).not.toHaveProperty('confirmedBy');
+  });
+
+  it('tries again later, keeping the marker, when the read itself is throttled', async () => {
+    const t = setup({ safeToRepeat: false, claim: maybeRan, readBack: throttle });
+    const outcome = await t.dispatcher.processBatch([message({ id: 'unread' })], 'o');
+    expect(t.runs()).toBe(0);
+    expect(t.finished.has('unread')).toBe(false);
+    expect(t.releasesKeepingMark).toEqual([true]);
+    // A failed read is no throttle of the call's bucket.
+    expect(t.penalties).toEqual([]);
+    expect(t.sent.map((m) => m.queueUrl)).toEqual([SCHEDULED]);
+    expect(outcome.failedMessageIds).toEqual([]);
+  });
+
+  it('ends OutcomeUnknown, without sending, when the read is unclear (the keys have other values)', async () => {
+    const t = setup({ safeToRepeat: false, claim: maybeRan, readBack: async () => 'unclear' });
+    await t.dispatcher.processBatch([message({ id: 'overwritten' })], 'o');
+    expect(t.runs()).toBe(0);
+    expect(t.finished.get('overwritten')).toMatchObject({
+      status: 'failed',
+      error: { code: 'OutcomeUnknown', message: expect.stringContaining('other values') },
+    });
+  });
+
+  it('ends OutcomeUnknown when the read is refused (no permission): it can never be learned', async () => {
+    const denied = () =>
+      Promise.reject(
+        Object.assign(new Error('not authorized'), {
+          name: 'UnauthorizedOperation',
+          $metadata: { httpStatusCode: 403 },
+        }),
+      );
+    const t = setup({ safeToRepeat: false, claim: maybeRan, readBack: denied });
+    await t.dispatcher.processBatch([message({ id: 'denied' })], 'o');
+    expect(t.runs()).toBe(0);
+    expect(t.finished.get('denied')).toMatchObject({
+      status: 'failed',
+      error: { code: 'OutcomeUnknown' },
+    });
+    const result = t.finished.get('denied');
+    expect(result?.status === 'failed' && result.error.message).toContain('DescribeTags');
+  });
+
+  it('gives a hung call back with its marker, to be read back, when it has a check', async () => {
+    const t = setup({ safeToRepeat: false, run: hung, readBack: async () => 'applied' as const });
+    await t.dispatcher.processBatch([message({ id: 'hung' })], 'o');
+    expect(t.runs()).toBe(1);
+    expect(t.finished.has('hung')).toBe(false);
+    expect(t.releasesKeepingMark).toEqual([true]);
+    expect(t.sent.map((m) => m.queueUrl)).toEqual([SCHEDULED]);
+  });
+
+  it('ends a hung call OutcomeUnknown at once when it has no check', async () => {
+    const t = setup({ safeToRepeat: false, run: hung });
+    await t.dispatcher.processBatch([message({ id: 'hung-unchecked' })], 'o');
+    expect(t.finished.get('hung-unchecked')).toMatchObject({
+      status: 'failed',
+      error: { code: 'OutcomeUnknown' },
+    });
+    expect(t.events).not.toContain('readBack');
+  });
+
+  it('forgets the marker when a throttled call is given back: it did not run', async () => {
+    const t = setup({
+      safeToRepeat: false,
+      run: throttle,
+      readBack: async () => 'applied' as const,
+    });
+    await t.dispatcher.processBatch([message({ id: 'throttled' })], 'o');
+    expect(t.releasesKeepingMark).toEqual([false]);
   });
 });

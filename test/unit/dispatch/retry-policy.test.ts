@@ -71,6 +71,34 @@ describe('afterCall: calls that may have run without an answer', () => {
   it('tries an unsafe call again after a 5xx answer: the provider said it did not succeed', () => {
     expect(decide({ outcome: TRANSIENT, safeToRepeat: false }).kind).toBe('retry');
   });
+
+  it('tries an unsafe call whose effect can be read back again, saying it may have run', () => {
+    expect(decide({ outcome: TIMED_OUT, safeToRepeat: false, checkable: true })).toEqual({
+      kind: 'retry',
+      retryAtMs: NOW + TRANSIENT_BASE_MS,
+      mayHaveRun: true,
+    });
+  });
+
+  it('gives up OutcomeUnknown, never AttemptsExhausted, when the attempts run out before a read', () => {
+    expect(
+      decide({ outcome: TIMED_OUT, safeToRepeat: false, checkable: true, attempt: 5 }),
+    ).toEqual({
+      kind: 'give-up',
+      error: {
+        code: 'OutcomeUnknown',
+        message:
+          'all 5 attempts used without learning whether the call ran; last error TimeoutError: a request has exceeded the configured 5000 ms requestTimeout.',
+      },
+    });
+  });
+
+  it('says nothing of a call that may have run when it is safe to repeat or did not run', () => {
+    expect(decide({ outcome: TIMED_OUT, safeToRepeat: true, checkable: true })).not.toHaveProperty(
+      'mayHaveRun',
+    );
+    expect(decide({ outcome: TRANSIENT, checkable: true })).not.toHaveProperty('mayHaveRun');
+  });
 });
 
 describe('afterCall: finishing', () => {

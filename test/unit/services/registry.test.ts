@@ -6,7 +6,11 @@ import { describe, expect, it } from 'vitest';
 import { CallRunner } from '../../../shared/dispatch/call-runner.js';
 import { BUILT_IN_SERVICES } from '../../../shared/limits/index.js';
 import { EC2_DEFINITION } from '../../../shared/services/ec2.js';
-import { iamActionsFor, SERVICES } from '../../../shared/services/registry.js';
+import {
+  iamActionsFor,
+  outcomeCheckActionsFor,
+  SERVICES,
+} from '../../../shared/services/registry.js';
 
 const call = (service: string, operation: string) => ({ service, operation, input: {} });
 
@@ -51,6 +55,48 @@ describe('iamActionsFor', () => {
     expect((error as Error).message).toBe(
       'service lambda is not in the registry (known: ec2, service-quotas)',
     );
+  });
+});
+
+describe('outcomeCheckActionsFor', () => {
+  it('adds the read that checks a granted tagging call, once, for names and patterns', () => {
+    expect(outcomeCheckActionsFor('ec2', ['CreateTags'])).toEqual(['ec2:DescribeTags']);
+    expect(outcomeCheckActionsFor('ec2', ['CreateTags', 'DeleteTags'])).toEqual([
+      'ec2:DescribeTags',
+    ]);
+    expect(outcomeCheckActionsFor('ec2', ['Create*'])).toEqual(['ec2:DescribeTags']);
+  });
+
+  it('adds nothing for operations without a check', () => {
+    expect(outcomeCheckActionsFor('ec2', ['RunInstances', 'Describe*'])).toEqual([]);
+    expect(outcomeCheckActionsFor('service-quotas', ['List*'])).toEqual([]);
+  });
+});
+
+describe('CallRunner.outcomeCheckOf with the registry', () => {
+  const runner = new CallRunner({ targets: [] });
+  const tagging = (operation: string, input: Record<string, unknown>) => ({
+    service: 'ec2',
+    operation,
+    input,
+  });
+
+  it('names the read for calls whose effect fits one page of DescribeTags', () => {
+    const input = { Resources: ['i-1'], Tags: [{ Key: 'team', Value: 'web' }] };
+    expect(runner.outcomeCheckOf(tagging('CreateTags', input))).toBe('DescribeTags');
+    expect(runner.outcomeCheckOf(tagging('DeleteTags', { Resources: ['i-1'] }))).toBe(
+      'DescribeTags',
+    );
+  });
+
+  it('has none for other calls, malformed inputs, or more pairs than one page holds', () => {
+    expect(runner.outcomeCheckOf(call('ec2', 'CreateSecurityGroup'))).toBeUndefined();
+    expect(runner.outcomeCheckOf(tagging('CreateTags', { Resources: 'i-1' }))).toBeUndefined();
+    const many = {
+      Resources: Array.from({ length: 50 }, (_, i) => `i-${i}`),
+      Tags: Array.from({ length: 21 }, (_, i) => ({ Key: `k${i}`, Value: 'v' })),
+    };
+    expect(runner.outcomeCheckOf(tagging('CreateTags', many))).toBeUndefined();
   });
 });
 
