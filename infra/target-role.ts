@@ -48,10 +48,10 @@ export function producersIn(
 /**
  * One statement per allowlist entry of each producer in `account`: the entry's actions, for
  * sessions tagged with the producer, in the entry's regions (else the target's), under the
- * entry's resource conditions (`StringEquals`). An entry granting a call whose outcome can be
- * read back (`CreateTags`) gets a second statement with the read (`ec2:DescribeTags`), without
- * the entry's resource conditions: reads like it take none, and the dispatcher runs them only to
- * learn whether such a call, its answer lost, took effect.
+ * entry's resource conditions (`StringEquals`). An entry without resource conditions granting a
+ * call whose outcome can be read back (`CreateTags`) gets a second statement with the read
+ * (`ec2:DescribeTags`), which the dispatcher runs only to learn whether such a call, its answer
+ * lost, took effect.
  */
 export function producerStatements(
   producers: readonly ProducerConfig[],
@@ -78,7 +78,12 @@ export function producerStatements(
             conditions: { StringEquals: { ...session, ...(grant.conditions ?? {}) } },
           }),
         ];
-        const checks = outcomeCheckActionsFor(grant.service, grant.operations);
+        // Not for an entry with resource conditions: the read takes none, so it would tell the
+        // producer's session about resources outside them. Its lost answers stay unknown.
+        const checks =
+          grant.conditions === undefined
+            ? outcomeCheckActionsFor(grant.service, grant.operations)
+            : [];
         if (checks.length > 0) {
           statements.push(
             new PolicyStatement({

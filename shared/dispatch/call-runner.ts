@@ -165,13 +165,15 @@ export class CallRunner {
   }
 
   /**
-   * Whether running this call twice is harmless: read-only, protected by a token, or idempotent
-   * by itself.
+   * Whether running this call twice is harmless: a DryRun, read-only, protected by a token, or
+   * idempotent by itself.
    */
   isSafeToRepeat(call: CallToRun['call']): boolean {
     const service = this.#services[call.service];
     if (service === undefined) return false;
     return (
+      // A DryRun (EC2's convention) only checks the call: it changes nothing.
+      call.input.DryRun === true ||
       service.isReadOnly(call.operation) ||
       call.operation in service.idempotencyTokens ||
       service.idempotentOperations.has(call.operation)

@@ -85,33 +85,51 @@ export async function finishUnclaimed(
   message: string,
 ): Promise<void> {
   const now = ctx.clock();
-  const result = failedResult(
+  const timings = { receivedAt: work.firstSeenMs, finishedAt: now };
+  const result = failedResult(work.request.id, 0, { code, message }, timings);
+  // A previous attempt's call may have run (given back to be read back first): not "never ran".
+  const unknown = failedResult(
     work.request.id,
     0,
-    { code, message },
-    { receivedAt: work.firstSeenMs, finishedAt: now },
+    {
+      code: ERROR_CODES.outcomeUnknown,
+      message: `${message}, and a previous attempt's call, which may have run, was not read back`,
+    },
+    timings,
   );
   // The result first: it is what the producer reads; the dead-letter copy follows it.
-  if (await finishOpen(ctx, work, result)) {
-    await copyToDeadLetters(ctx, work, code, ctx.deadlineMs);
+  const recorded = await finishOpen(ctx, work, result, unknown);
+  if (recorded !== undefined) {
+    const reason = recorded.status === 'failed' ? recorded.error.code : code;
+    await copyToDeadLetters(ctx, work, reason, ctx.deadlineMs);
   }
 }
 
 /**
  * Records the result of a request nobody holds (it made no call of its own: failed unrun, or
- * answered with a shared read's output) and replies. False, recording nothing, when it is
- * already finished, running under a live lease, or the id belongs to another call.
+ * answered with a shared read's output) and replies; `ifMayHaveRun` instead where a previous
+ * attempt's call may have run (see RequestsStore.finishOpen). Returns the result recorded;
+ * `undefined`, recording nothing, when it is already finished, running under a live lease, the
+ * id belongs to another call, or the call may have run and no `ifMayHaveRun` was given.
  */
 export async function finishOpen(
   ctx: BatchContext,
   work: Work,
   result: SluiceResult,
-): Promise<boolean> {
+  ifMayHaveRun?: SluiceResult,
+): Promise<SluiceResult | undefined> {
   const key = requestKey(work.producer, work.request.id);
   const fingerprint = callFingerprint(work.request);
   const now = ctx.clock();
-  const recorded = await ctx.requests.finishOpen(key, fingerprint, result, now, work.firstSeenMs);
-  if (recorded) announce(ctx, work, result);
+  const recorded = await ctx.requests.finishOpen(
+    key,
+    fingerprint,
+    result,
+    now,
+    work.firstSeenMs,
+    ifMayHaveRun,
+  );
+  if (recorded !== undefined) announce(ctx, work, recorded);
   return recorded;
 }
 

@@ -29,6 +29,14 @@ export const TRANSIENT_CAP_MS = 300_000;
 export const THROTTLE_MIN_PENALTY_MS = 1_000;
 
 /**
+ * The least wait before reading back a call that may have run (./outcome-check.ts): the lost
+ * request has had its whole timeout already, and this leaves the provider time to finish one it
+ * was still working on and for its reads to show the change (EC2's tag reads are eventually
+ * consistent).
+ */
+export const READ_BACK_SETTLE_MS = 5_000;
+
+/**
  * How a call ended: it returned `output`, or it threw what {@link ClassifiedError} says (a
  * failure, or a DryRun's success signal).
  */
@@ -187,6 +195,7 @@ export function afterCall<Output>(input: AfterCallInput<Output>): AfterCall<Outp
     if (input.bucketRate !== undefined) penalizeUntilMs = retryAtMs;
   } else {
     retryAtMs = nowMs + transientBackoffMs(attempt, input.random);
+    if (unknown) retryAtMs = Math.max(retryAtMs, nowMs + READ_BACK_SETTLE_MS);
   }
   const penalty = penalizeUntilMs === undefined ? {} : { penalizeUntilMs };
 

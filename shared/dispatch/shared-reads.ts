@@ -261,7 +261,7 @@ async function answer(
   );
   const metric = how === 'coalesced' ? METRICS.CoalescedCalls : METRICS.CachedCalls;
   ctx.telemetry.count(metric, 1, { Service: work.request.call.service });
-  if (await finishOpen(ctx, work, result)) return;
+  if ((await finishOpen(ctx, work, result)) !== undefined) return;
   const key = ownerOf(work);
   const claimedAt = ctx.clock();
   const claim = await ctx.requests.claim(

@@ -231,8 +231,11 @@ export class RequestsStore {
   }
 
   /**
-   * Records the result of a valid request nobody holds (deadline passed, can never fit). False if
-   * it is already finished, running under a live lease, or the id belongs to another call.
+   * Records the result of a valid request nobody holds (deadline passed, can never fit). Not
+   * where a previous attempt's call may have run (its "sent" marker is there): that request
+   * gets `ifMayHaveRun` instead (without it, nothing is recorded). Returns the result recorded;
+   * `undefined` if it is already finished, running under a live lease, or the id belongs to
+   * another call.
    */
   async finishOpen(
     key: string,
@@ -240,10 +243,33 @@ export class RequestsStore {
     result: SluiceResult,
     nowMs: number,
     firstSeenMs: number,
+    ifMayHaveRun?: SluiceResult,
+  ): Promise<SluiceResult | undefined> {
+    if (await this.#finishOpen(key, fingerprint, result, nowMs, firstSeenMs, false)) return result;
+    if (ifMayHaveRun === undefined) return undefined;
+    const recorded = await this.#finishOpen(
+      key,
+      fingerprint,
+      ifMayHaveRun,
+      nowMs,
+      firstSeenMs,
+      true,
+    );
+    return recorded ? ifMayHaveRun : undefined;
+  }
+
+  #finishOpen(
+    key: string,
+    fingerprint: string,
+    result: SluiceResult,
+    nowMs: number,
+    firstSeenMs: number,
+    marked: boolean,
   ): Promise<boolean> {
     const finished = this.#finished(result, nowMs);
+    const marker = marked ? 'attribute_exists(#sentAt)' : 'attribute_not_exists(#sentAt)';
     return this.#conditional(key, {
-      ConditionExpression: `${OPEN_CONDITION} AND ${SAME_CALL_CONDITION}`,
+      ConditionExpression: `${OPEN_CONDITION} AND ${SAME_CALL_CONDITION} AND ${marker}`,
       UpdateExpression:
         `SET ${finished.set}, #receivedAt = if_not_exists(#receivedAt, :firstSeen), ` +
         '#attempts = if_not_exists(#attempts, :zero), ' +

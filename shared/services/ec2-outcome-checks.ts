@@ -11,7 +11,9 @@
  *   since. So a lost `DeleteTags` is confirmed or stays unknown; it is never sent twice.
  *
  * One page of `DescribeTags` (at most 1,000 tags) must hold every (resource, key) pair the check
- * looks for; a call touching more pairs than that is not checked.
+ * looks for; a call touching more pairs than that is not checked, and an answer with a next page
+ * is unclear. EC2's filter values are patterns (`*`, `?`, `\` escapes): a call whose resource ids
+ * or keys hold one of those is not checked, so that a filter can only match its own names.
  */
 import { isRecord } from '../util/objects.js';
 import type { CheckedEffect, OutcomeCheck } from './definition.js';
@@ -57,6 +59,7 @@ function describeTagsInput(
   if (call === undefined || (tagsRequired && call.tags.length === 0)) return undefined;
   const { resources } = call;
   const keys = [...new Set(call.tags.map((t) => t.Key))];
+  if ([...resources, ...keys].some((name) => /[*?\\]/.test(name))) return undefined;
   if (resources.length > MAX_FILTER_VALUES || keys.length > MAX_FILTER_VALUES) return undefined;
   // Without keys every tag of the resources is listed: up to 50 user tags each.
   const pairs = resources.length * (keys.length === 0 ? 50 : keys.length);
@@ -66,8 +69,12 @@ function describeTagsInput(
   return { Filters, MaxResults: MAX_RESULTS };
 }
 
-/** The tags `DescribeTags` answered, as `resource\nkey` → value. */
-function tagsOf(output: Readonly<Record<string, unknown>>): Map<string, string> {
+/**
+ * The tags `DescribeTags` answered, as `resource\nkey` → value; `undefined` when the answer has
+ * another page (what it leaves out is unknown).
+ */
+function tagsOf(output: Readonly<Record<string, unknown>>): Map<string, string> | undefined {
+  if (typeof output.NextToken === 'string' && output.NextToken !== '') return undefined;
   const found = new Map<string, string>();
   const tags = Array.isArray(output.Tags) ? output.Tags : [];
   for (const tag of tags) {
@@ -88,6 +95,7 @@ const CREATE_TAGS: OutcomeCheck = {
     const call = resourcesAndTags(callInput);
     if (call === undefined) return 'unclear';
     const found = tagsOf(output);
+    if (found === undefined) return 'unclear';
     const pairs = call.resources.flatMap((resource) =>
       call.tags.map((tag) => ({ value: found.get(`${resource}\n${tag.Key}`), tag })),
     );
@@ -108,6 +116,7 @@ const DELETE_TAGS: OutcomeCheck = {
     const call = resourcesAndTags(callInput);
     if (call === undefined) return 'unclear';
     const found = tagsOf(output);
+    if (found === undefined) return 'unclear';
     const gone =
       call.tags.length === 0
         ? [...found.keys()].every((pair) => pair.split('\n')[1]?.startsWith('aws:'))

@@ -118,7 +118,7 @@ describe('SluiceMemberRole', () => {
 });
 
 describe('SluiceMemberRole for a tagging producer', () => {
-  it('lets the session read tags back (DescribeTags), without the entry resource conditions', () => {
+  it('lets the session read tags back (DescribeTags) only for entries without resource conditions', () => {
     const stack = new Stack(testApp(), 'Tagging');
     const base = testProducersConfig();
     const config = parseDeploymentConfig({
@@ -132,6 +132,7 @@ describe('SluiceMemberRole for a tagging producer', () => {
         {
           name: 'tagger',
           allow: [
+            { accounts: [MEMBER], service: 'ec2', operations: ['CreateTags'] },
             {
               accounts: [MEMBER],
               service: 'ec2',
@@ -149,6 +150,7 @@ describe('SluiceMemberRole for a tagging producer', () => {
       producers: config.producers,
     });
     const role = Object.values(Template.fromStack(stack).findResources('AWS::IAM::Role'))[0];
+    const session = { 'aws:PrincipalTag/sluice-producer': 'tagger' };
 
     expect(role?.Properties.Policies[0].PolicyDocument.Statement).toEqual([
       {
@@ -156,19 +158,21 @@ describe('SluiceMemberRole for a tagging producer', () => {
         Effect: 'Allow',
         Action: 'ec2:CreateTags',
         Resource: '*',
-        Condition: {
-          StringEquals: {
-            'aws:PrincipalTag/sluice-producer': 'tagger',
-            'ec2:ResourceTag/team': 'web',
-          },
-        },
+        Condition: { StringEquals: session },
       },
       {
         Sid: 'Producertagger0Check',
         Effect: 'Allow',
         Action: 'ec2:DescribeTags',
         Resource: '*',
-        Condition: { StringEquals: { 'aws:PrincipalTag/sluice-producer': 'tagger' } },
+        Condition: { StringEquals: session },
+      },
+      {
+        Sid: 'Producertagger1',
+        Effect: 'Allow',
+        Action: 'ec2:CreateTags',
+        Resource: '*',
+        Condition: { StringEquals: { ...session, 'ec2:ResourceTag/team': 'web' } },
       },
     ]);
   });

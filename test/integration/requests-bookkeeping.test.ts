@@ -5,7 +5,7 @@
  * was lost can be repeated.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { succeededResult } from '../../shared/contract/result.js';
+import { failedResult, succeededResult } from '../../shared/contract/result.js';
 import { RequestsStore } from '../../shared/requests/requests-store.js';
 import { REQUESTS_TABLE, requestKey } from '../../shared/storage/tables.js';
 import { createTable, dynamoClient, uniqueTableName } from '../support/engines.js';
@@ -106,6 +106,29 @@ describe.each(enginesUnderTest())('RequestsStore bookkeeping on $name', (engine)
     const done = succeededResult('unknown-1', 2, {}, { receivedAt: T0, finishedAt: T0 + 5 });
     expect(await store.finishClaimed(key('unknown-1'), 'b', done, T0 + 5)).toBe(true);
     expect(await store.get(key('unknown-1'))).not.toHaveProperty('sentAt');
+  });
+
+  it('finishes a request nobody holds as "may have run" when its marker is there, never as "never ran"', async () => {
+    const timings = { receivedAt: T0, finishedAt: T0 + 5 };
+    const late = failedResult('late-1', 0, { code: 'DeadlineExceeded', message: 'late' }, timings);
+    const unknown = failedResult('late-1', 0, { code: 'OutcomeUnknown', message: '?' }, timings);
+    await claim('late-1', 'a', T0);
+    await store.markSent(key('late-1'), 'a', T0 + 1);
+    await store.release(key('late-1'), 'a', T0 + 2, { mayHaveRun: true });
+
+    expect(await store.finishOpen(key('late-1'), 'fingerprint', late, T0 + 5, T0)).toBeUndefined();
+    expect(await store.get(key('late-1'))).toMatchObject({ status: 'waiting' });
+    expect(await store.finishOpen(key('late-1'), 'fingerprint', late, T0 + 5, T0, unknown)).toEqual(
+      unknown,
+    );
+    expect(await store.get(key('late-1'))).toMatchObject({ status: 'finished', result: unknown });
+    // Without the marker the first result is the one recorded.
+    await claim('late-2', 'a', T0);
+    await store.release(key('late-2'), 'a', T0 + 2);
+    const late2 = { ...late, id: 'late-2' };
+    expect(
+      await store.finishOpen(key('late-2'), 'fingerprint', late2, T0 + 5, T0, unknown),
+    ).toEqual(late2);
   });
 
   it('takes a repeated result write as recorded, and refuses another holder', async () => {

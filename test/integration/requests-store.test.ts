@@ -91,9 +91,9 @@ describe.each(enginesUnderTest())('RequestsStore on $name', (engine) => {
         finishedAt: T0 + 2,
       },
     );
-    expect(await store.finishOpen(key, B, result, T0 + 2, T0)).toBe(false);
+    expect(await store.finishOpen(key, B, result, T0 + 2, T0)).toBeUndefined();
     expect(await store.get(key)).toEqual({ status: 'waiting', attempts: 1 });
-    expect(await store.finishOpen(key, A, result, T0 + 2, T0)).toBe(true);
+    expect(await store.finishOpen(key, A, result, T0 + 2, T0)).toEqual(result);
   });
 
   it('records a rejection where no request is, over an earlier rejection, and over no request in any state', async () => {

@@ -3,7 +3,11 @@
  * provider really ran, and when the system had recovered from a fault.
  */
 import { describe, expect, it } from 'vitest';
-import { failedResult, succeededResult } from '../../../shared/contract/result.js';
+import {
+  failedResult,
+  type SluiceResult,
+  succeededResult,
+} from '../../../shared/contract/result.js';
 import { type ChaosRecord, tally } from '../../bench/chaos/tally.js';
 
 const T0 = 1_800_000_000_000;
@@ -23,6 +27,35 @@ function record(over: Partial<ChaosRecord>): ChaosRecord {
 }
 
 describe('tally', () => {
+  it('counts successes confirmed by a read back, and unknowns a read back could not settle', () => {
+    const figures = tally(
+      record({
+        submitted: [
+          { id: 'c', kind: 'tags', atMs: T0 },
+          { id: 'u', kind: 'tags', atMs: T0 },
+        ],
+        results: new Map<string, SluiceResult>([
+          ['c', succeededResult('c', 2, {}, at, { confirmedBy: 'DescribeTags' })],
+          [
+            'u',
+            failedResult(
+              'u',
+              2,
+              {
+                code: 'OutcomeUnknown',
+                message:
+                  'a previous attempt sent the call …, and DescribeTags shows its keys with other values …',
+              },
+              at,
+            ),
+          ],
+        ]),
+      }),
+    );
+    expect(figures.confirmedByReadBack).toBe(1);
+    expect(figures.outcomeUnknown.byCause).toEqual({ 'read-back-unclear': 1 });
+  });
+
   it('counts as lost a request with no result unless the DLQ holds it with a reason', () => {
     const figures = tally(
       record({

@@ -56,6 +56,8 @@ function setup(
     safeToRepeat?: boolean;
     /** What the claim says of a previous attempt. */
     claim?: { tookOverLapsedLease: boolean; previousMayHaveRun: boolean };
+    /** The request carries a "sent" marker: a previous attempt's call may have run. */
+    marked?: boolean;
     /** The call's outcome check (DescribeTags): what it shows of the effect. @default no check */
     readBack?: () => Promise<CheckedEffect>;
     /** Writes that fail (DynamoDB unavailable) this many times before they succeed. */
@@ -164,9 +166,10 @@ function setup(
         finished.set(idOfRequestKey(key), result);
         return true;
       },
-      finishOpen: async (key, _fingerprint, result) => {
-        finished.set(idOfRequestKey(key), result);
-        return true;
+      finishOpen: async (key, _fingerprint, result, _now, _firstSeen, ifMayHaveRun) => {
+        const recorded = options.marked ? ifMayHaveRun : result;
+        if (recorded !== undefined) finished.set(idOfRequestKey(key), recorded);
+        return recorded;
       },
       recordRejection: async (key, result) => {
         finished.set(idOfRequestKey(key), result);
@@ -516,6 +519,20 @@ describe('Dispatcher.processBatch', () => {
     expect(t.admits).toEqual([]);
   });
 
+  it('fails a late request whose earlier call may have run as OutcomeUnknown, not DeadlineExceeded', async () => {
+    const t = setup({ marked: true });
+    t.advance(60_000);
+    await t.dispatcher.processBatch(
+      [message({ id: 'late-sent', deadline: new Date(T0 + 1_000).toISOString() })],
+      'owner',
+    );
+    expect(t.finished.get('late-sent')).toMatchObject({
+      status: 'failed',
+      error: { code: 'OutcomeUnknown', message: expect.stringContaining('may have run') },
+    });
+    expect(t.sent.map((m) => m.attributes?.[ENVELOPE.reason])).toEqual(['OutcomeUnknown']);
+  });
+
   it("dead-letters with Sluice's attributes only, none of the producer's", async () => {
     const t = setup();
     t.advance(60_000);
@@ -724,7 +741,6 @@ const throttle = () =>
   );
 
 describe('Dispatcher bookkeeping under the lease', () => {
-
   it('marks a call that is not safe to repeat as sent, just before sending it', async () => {
     const t = setup({ safeToRepeat: false });
     await t.dispatcher.processBatch([message({ id: 'tags' })], 'o');

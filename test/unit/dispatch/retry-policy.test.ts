@@ -11,6 +11,7 @@ import {
   type AfterCallInput,
   afterCall,
   lastStartMs,
+  READ_BACK_SETTLE_MS,
   type RetryLimits,
   retryLimitsOf,
   THROTTLE_MIN_PENALTY_MS,
@@ -75,9 +76,19 @@ describe('afterCall: calls that may have run without an answer', () => {
   it('tries an unsafe call whose effect can be read back again, saying it may have run', () => {
     expect(decide({ outcome: TIMED_OUT, safeToRepeat: false, checkable: true })).toEqual({
       kind: 'retry',
-      retryAtMs: NOW + TRANSIENT_BASE_MS,
+      // Not before the provider has settled, whatever the back-off.
+      retryAtMs: NOW + READ_BACK_SETTLE_MS,
       mayHaveRun: true,
     });
+    const later = decide({
+      outcome: TIMED_OUT,
+      safeToRepeat: false,
+      checkable: true,
+      attempt: 4,
+      random: 0.99,
+    });
+    expect(later).toMatchObject({ kind: 'retry', mayHaveRun: true });
+    expect(later.kind === 'retry' && later.retryAtMs).toBe(NOW + transientBackoffMs(4, 0.99));
   });
 
   it('gives up OutcomeUnknown, never AttemptsExhausted, when the attempts run out before a read', () => {

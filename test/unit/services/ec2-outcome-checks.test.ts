@@ -50,6 +50,19 @@ describe('CreateTags read back', () => {
     expect(create.effect(input, { Tags: [tag('i-2', 'team', 'api')] })).toBe('unclear');
   });
 
+  it('asks for no read when a resource id or key holds a filter pattern character', () => {
+    expect(create.input({ Resources: ['i-1'], Tags: [{ Key: 'a*', Value: 'v' }] })).toBeUndefined();
+    expect(create.input({ Resources: ['i-?'], Tags: [{ Key: 'a', Value: 'v' }] })).toBeUndefined();
+    expect(
+      create.input({ Resources: ['i-1'], Tags: [{ Key: 'a\\b', Value: 'v' }] }),
+    ).toBeUndefined();
+  });
+
+  it('is unclear when the answer has another page', () => {
+    expect(create.effect(input, { Tags: [], NextToken: 'more' })).toBe('unclear');
+    expect(remove.effect({ Resources: ['i-1'] }, { Tags: [], NextToken: 'more' })).toBe('unclear');
+  });
+
   it('asks for no read for an input it cannot check', () => {
     expect(create.input({ Resources: ['i-1'] })).toBeUndefined();
     expect(create.input({ Resources: [], Tags: [{ Key: 'a' }] })).toBeUndefined();

@@ -103,6 +103,12 @@ describe('CallRunner.outcomeCheckOf with the registry', () => {
 describe('CallRunner.isSafeToRepeat with the registry', () => {
   const runner = new CallRunner({ targets: [] });
 
+  it('calls a DryRun safe to repeat, whatever the operation: it changes nothing', () => {
+    const dryRun = { service: 'ec2', operation: 'CreateTags', input: { DryRun: true } };
+    expect(runner.isSafeToRepeat(dryRun)).toBe(true);
+    expect(runner.isSafeToRepeat({ ...dryRun, input: { DryRun: false } })).toBe(false);
+  });
+
   it('calls read-only and token-protected operations safe to repeat', () => {
     expect(runner.isSafeToRepeat(call('ec2', 'DescribeInstances'))).toBe(true);
     expect(runner.isSafeToRepeat(call('service-quotas', 'GetServiceQuota'))).toBe(true);
