@@ -1,5 +1,5 @@
 /**
- * `npm run bench:chaos [-- --processes N] [--rate R] [--log-file FILE]`
+ * `npm run bench:chaos [-- --processes N] [--rate R] [--tags own|shared] [--log-file FILE]`
  *
  * A mixed workload through the local stack while faults are injected, one named phase after the
  * other: dispatcher processes killed with SIGKILL at random points and started again (`kill`),
@@ -11,7 +11,10 @@
  *
  * Workload (`--rate` requests/s, default 5): filtered DescribeInstances, RunInstances (one
  * instance, ClientToken derived from the id), CreateTags (not safe to repeat: no token; each
- * tags with its own request id, so the provider can count how often each ran), ListServiceQuotas,
+ * tags with its own request id as the value, so the provider can count how often each ran; with
+ * `--tags own` (default) each request tags a resource of its own, as a controller tags what it
+ * made; with `--tags shared` every request sets the same key of one resource, so a read back
+ * cannot tell a call that never ran from one overwritten since), ListServiceQuotas,
  * and unfiltered DescribeInstances over 2,000 instances (an output of ~560 KB: stored in S3).
  *
  * Progress on stderr; the last stdout line is one JSON object: `submitted`, `succeeded`,
@@ -31,7 +34,7 @@ import { accountCredentials } from '../../local/emulators/credentials.js';
 import { localDynamoClient } from '../../local/emulators/dynalite.js';
 import { type FaultyProxy, startFaultyProxy } from '../../local/faulty-proxy.js';
 import { tagPairs } from '../../local/simulator/ec2-protocol.js';
-import type { SimFault } from '../../local/simulator/index.js';
+import type { SimCall, SimFault } from '../../local/simulator/index.js';
 import { type LocalStack, startLocalStack } from '../../local/stack.js';
 import { SluiceResultReader } from '../../shared/client/result-reader.js';
 import type { SluiceRequest } from '../../shared/contract/request.js';
@@ -51,11 +54,16 @@ const { values } = parseArgs({
   options: {
     processes: { type: 'string', default: '3' },
     rate: { type: 'string', default: '5' },
+    tags: { type: 'string', default: 'own' },
     'log-file': { type: 'string' },
   },
 });
 const PROCESSES = Number(values.processes);
 const RATE = Number(values.rate);
+if (values.tags !== 'own' && values.tags !== 'shared') {
+  throw new Error(`--tags must be own or shared, not ${values.tags}`);
+}
+const SHARED_TAGS = values.tags === 'shared';
 /** Accounts of the small calls, and the account whose DescribeInstances answers 2,000 instances. */
 const ACCOUNTS = ['111111111111', '222222222222'];
 const LARGE_ACCOUNT = '333333333333';
@@ -131,6 +139,8 @@ async function run(stack: LocalStack, sim: NonNullable<LocalStack['simulator']>)
   const producer = submitLoop(stack, submitted);
   const faults: FaultWindow[] = [];
   let kills = 0;
+  /** Calls left hanging in the provider-hang phase, by action: before / after the provider ran them. */
+  const hung = { before: {} as Record<string, number>, after: {} as Record<string, number> };
 
   await phase('warmup', 6_000, async () => {});
   faults.push(
@@ -167,8 +177,8 @@ async function run(stack: LocalStack, sim: NonNullable<LocalStack['simulator']>)
     await fault('provider-hang', 10_000, async (until) => {
       // About 30 % of calls never answered: half before the provider ran them, half after.
       const hangs: SimFault[] = [
-        { kind: 'hang', when: () => Math.random() < 0.15 },
-        { kind: 'hang', afterExecute: true, when: () => Math.random() < 0.15 },
+        { kind: 'hang', when: hangSome(hung.before) },
+        { kind: 'hang', afterExecute: true, when: hangSome(hung.after) },
       ];
       const disarms = hangs.map((h) => sim.inject(h));
       await sleep(until - Date.now());
@@ -198,7 +208,13 @@ async function run(stack: LocalStack, sim: NonNullable<LocalStack['simulator']>)
     ),
     faults,
   });
-  return { ...figures, kills, seconds: Math.round((Date.now() - startedAt) / 1_000) };
+  return {
+    ...figures,
+    kills,
+    hung,
+    tags: values.tags,
+    seconds: Math.round((Date.now() - startedAt) / 1_000),
+  };
 
   async function phase(name: string, ms: number, act: (until: number) => Promise<void>) {
     const until = Date.now() + ms;
@@ -254,6 +270,15 @@ function submitLoop(stack: LocalStack, submitted: Submitted[]) {
   };
 }
 
+/** A fault condition that picks 15 % of calls and counts them by action in `counts`. */
+function hangSome(counts: Record<string, number>): (call: SimCall) => boolean {
+  return (call) => {
+    const hit = Math.random() < 0.15;
+    if (hit) counts[call.action] = (counts[call.action] ?? 0) + 1;
+    return hit;
+  };
+}
+
 /** The mix: reads 30 %, RunInstances 20 %, CreateTags 30 %, quotas 15 %, large outputs 5 %. */
 function pickKind(): CallKind {
   const r = randomInt(100);
@@ -281,7 +306,10 @@ function requestOf(kind: CallKind, id: string): SluiceRequest {
     tags: {
       service: 'ec2',
       operation: 'CreateTags',
-      input: { Resources: ['i-chaos'], Tags: [{ Key: 'chaos', Value: id }] },
+      input: {
+        Resources: [SHARED_TAGS ? 'i-chaos' : `i-chaos-${id}`],
+        Tags: [{ Key: 'chaos', Value: id }],
+      },
     },
     quotas: {
       service: 'service-quotas',

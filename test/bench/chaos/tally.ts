@@ -60,7 +60,10 @@ export interface ChaosFigures {
     readonly total: number;
     /** Of those, how many the provider really ran. */
     readonly providerExecuted: number;
-    /** By why: a lapsed attempt had sent the call, or the call got no answer. */
+    /**
+     * By why: a lapsed attempt had sent the call, the call got no answer, or a read back could
+     * not tell (see causeOf).
+     */
     readonly byCause: Readonly<Record<string, number>>;
     /** By the fault during which the request was first submitted (or `none`). */
     readonly byPhase: Readonly<Record<string, number>>;
@@ -72,6 +75,8 @@ export interface ChaosFigures {
   readonly recoverySeconds: Readonly<Record<string, number | null>>;
   /** Results whose output was in S3 (`outputRef`). */
   readonly largeOutputs: number;
+  /** Succeeded requests whose answer was lost and whose effect a read back confirmed. */
+  readonly confirmedByReadBack: number;
 }
 
 /** Counts what happened. */
@@ -79,11 +84,13 @@ export function tally(record: ChaosRecord): ChaosFigures {
   let succeeded = 0;
   let rejected = 0;
   let largeOutputs = 0;
+  let confirmedByReadBack = 0;
   const failed: Record<string, number> = {};
   for (const result of record.results.values()) {
     if (result.status === 'succeeded') {
       succeeded++;
       if (result.outputRef !== undefined) largeOutputs++;
+      if (result.confirmedBy !== undefined) confirmedByReadBack++;
     } else if (result.status === 'rejected') rejected++;
     else failed[result.error.code] = (failed[result.error.code] ?? 0) + 1;
   }
@@ -104,7 +111,7 @@ export function tally(record: ChaosRecord): ChaosFigures {
   for (const s of unknown) {
     const result = record.results.get(s.id);
     const message = result?.status === 'failed' ? result.error.message : '';
-    const cause = message.startsWith('no answer') ? 'no-answer' : 'interrupted';
+    const cause = causeOf(message);
     byCause[cause] = (byCause[cause] ?? 0) + 1;
     const phase = record.faults.find((f) => s.atMs >= f.startMs && s.atMs <= f.endMs)?.name;
     byPhase[phase ?? 'none'] = (byPhase[phase ?? 'none'] ?? 0) + 1;
@@ -131,7 +138,21 @@ export function tally(record: ChaosRecord): ChaosFigures {
     outcomeUnknown: { total: unknown.length, providerExecuted, byCause, byPhase },
     recoverySeconds,
     largeOutputs,
+    confirmedByReadBack,
   };
+}
+
+/**
+ * Why an outcome stayed unknown, from the result's message: no answer to a call that cannot be
+ * read back; a read back that found the keys with other values, that kept failing, or that was
+ * refused; or an attempt interrupted (a kill) of a call that cannot be read back.
+ */
+function causeOf(message: string): string {
+  if (message.startsWith('no answer')) return 'no-answer';
+  if (message.includes('other values')) return 'read-back-unclear';
+  if (message.includes('without learning')) return 'read-back-failed';
+  if (message.includes('reading back with')) return 'read-back-refused';
+  return 'interrupted';
 }
 
 /** Executions per `kind:key`. */
