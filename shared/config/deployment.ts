@@ -51,6 +51,7 @@ import {
 const MAX_OUTPUT_BYTES_LIMIT = 524_288_000;
 
 export {
+  allowedWithoutConditions,
   DEFAULT_PRODUCER,
   disallowedReason,
   isRegionKnown,

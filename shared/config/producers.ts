@@ -284,6 +284,28 @@ export function disallowedReason(
   return undefined;
 }
 
+/**
+ * Whether one of `producer`'s entries allows this call in the target's account and region
+ * without resource conditions. Only then does its session in the target's role hold the read
+ * that shows such a call's effect (infra/target-role.ts): a read takes no resource conditions, so
+ * it would show the producer resources outside them.
+ */
+export function allowedWithoutConditions(
+  deployment: Pick<ProducerDeployment, 'producers'>,
+  producer: string,
+  target: { readonly account: string; readonly region: string },
+  call: { readonly service: string; readonly operation: string },
+): boolean {
+  return (producerNamed(deployment, producer)?.allow ?? []).some(
+    (g) =>
+      g.conditions === undefined &&
+      g.accounts.includes(target.account) &&
+      (g.regions === undefined || g.regions.includes(target.region)) &&
+      g.service === call.service &&
+      g.operations.some((op) => operationMatches(op, call.operation)),
+  );
+}
+
 /** Whether `producer`'s requests may name `replyTo` (one of its reply queues and topics). */
 export function replyToAllowed(
   deployment: Pick<ProducerDeployment, 'producers'>,

@@ -3,7 +3,8 @@
  * its attempt ended without an answer (a hung connection timed out, a dispatcher died after the
  * "sent" marker): running it again could do it twice, so without more it ends `OutcomeUnknown`.
  * When the registry knows how to read its effect (`OutcomeCheck`, shared/services/definition.ts)
- * the next attempt reads first: applied → the request succeeded (`confirmedBy`, no output of its
+ * and the producer may make that read (an allowlist entry without resource conditions allows the
+ * call; infra/target-role.ts grants the read for such entries only), the next attempt reads first: applied → the request succeeded (`confirmedBy`, no output of its
  * own); absent (no trace of it) → the call is sent again; unclear (another writer may have
  * changed the same state since) → `OutcomeUnknown` as before; the read failed → still unknown,
  * read again later.
@@ -14,6 +15,7 @@
  * present or gone) have checks, and why "absent" needs no trace at all of the call's keys.
  */
 
+import { allowedWithoutConditions } from '../config/deployment.js';
 import type { CheckedEffect } from '../services/registry.js';
 import { classifyCallError } from './classify.js';
 import type { BatchContext, Work } from './context.js';
@@ -30,14 +32,33 @@ export type ReadBack =
   /** It cannot be learned: no check for this call, or the read itself is refused. */
   | { readonly kind: 'unknowable'; readonly message: string };
 
-/** Reads back whether the request's call, which may have run, took effect. */
-export async function readBack(ctx: BatchContext, { producer, request }: Work): Promise<ReadBack> {
+/**
+ * The read that shows this request's call's effect: the registry's check for it, where the
+ * producer's session may make it (an allowlist entry without resource conditions allows the
+ * call); else `undefined`.
+ */
+export function readBackOperation(
+  ctx: BatchContext,
+  { producer, request }: Work,
+): string | undefined {
   const operation = ctx.runner.outcomeCheckOf(request.call);
+  if (operation === undefined) return undefined;
+  return allowedWithoutConditions(ctx.deployment, producer, request.target, request.call)
+    ? operation
+    : undefined;
+}
+
+/** Reads back whether the request's call, which may have run, took effect. */
+export async function readBack(ctx: BatchContext, work: Work): Promise<ReadBack> {
+  const { producer, request } = work;
+  const operation = readBackOperation(ctx, work);
   if (operation === undefined) {
+    const conditioned = ctx.runner.outcomeCheckOf(request.call) !== undefined;
     return {
       kind: 'unknowable',
-      message:
-        'a previous attempt was interrupted after sending the call, and the operation is not safe to repeat',
+      message: conditioned
+        ? "a previous attempt was interrupted after sending the call, the operation is not safe to repeat, and the producer's allowlist entry for it has resource conditions, so its effect is not read back"
+        : 'a previous attempt was interrupted after sending the call, and the operation is not safe to repeat',
     };
   }
   let effect: CheckedEffect;

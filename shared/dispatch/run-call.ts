@@ -13,7 +13,7 @@ import { UnsupportedCallError } from './call-runner.js';
 import { classifyCallError } from './classify.js';
 import type { BatchContext, Due, Lease, Work } from './context.js';
 import { durably, leaseFor } from './durable.js';
-import { readBack } from './outcome-check.js';
+import { readBack, readBackOperation } from './outcome-check.js';
 import { answerConflict, answerUnavailable, finishClaimed } from './outcomes.js';
 import { succeededWithOutput } from './record-output.js';
 import { RUN_IN_PROCESS_MS, requeue } from './requeue.js';
@@ -158,7 +158,7 @@ async function settleCall(ctx: BatchContext, due: Due, owner: string): Promise<v
     limits: retryLimitsOf(request, work.firstSeenMs, ctx.deployment.maxWaitMs),
     ...(bucket === undefined ? {} : { bucketRate: bucket.limit.rate }),
     safeToRepeat,
-    checkable: ctx.runner.outcomeCheckOf(request.call) !== undefined,
+    checkable: readBackOperation(ctx, work) !== undefined,
     nowMs: finishedAt,
     random: ctx.random(),
   });

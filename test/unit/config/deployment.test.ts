@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  allowedWithoutConditions,
   disallowedReason,
   parseDeploymentConfig,
   replyToAllowed,
@@ -186,6 +187,18 @@ describe('producers', () => {
     expect(disallowedReason(implicit, 'default', target, ec2('CreateTags'))?.message).toBe(
       'call.operation: ec2:CreateTags is not allowed for account 111111111111 (not-allowed)',
     );
+  });
+
+  it('tells whether an entry without resource conditions allows a call (its effect may be read back)', () => {
+    const eu = { account: '111111111111', region: 'eu-west-1' };
+    expect(allowedWithoutConditions(config, 'web', eu, ec2('DescribeInstances'))).toBe(true);
+    // Allowed, but only under conditions.
+    expect(allowedWithoutConditions(config, 'web', eu, ec2('TerminateInstances'))).toBe(false);
+    // Not allowed at all, or not here.
+    expect(allowedWithoutConditions(config, 'web', eu, ec2('RunInstances'))).toBe(false);
+    const us = { ...eu, region: 'us-east-1' };
+    expect(allowedWithoutConditions(config, 'web', us, ec2('DescribeInstances'))).toBe(false);
+    expect(allowedWithoutConditions(config, 'nobody', eu, ec2('DescribeInstances'))).toBe(false);
   });
 
   it('allows a producer its own entries only: accounts, regions, operations', () => {
