@@ -44,10 +44,12 @@ export interface Reply {
 
 /**
  * The reply to `request` carrying `result`, to `destination` (its allowed `replyTo`), for
- * `producer`. A result is final, so one
- * deduplication id per request: the SHA-256 of producer and id (ids are unique per producer;
- * a hash keeps within SQS's 128 characters whatever the two are). The request id is the
- * message group: results of different requests do not wait for each other.
+ * `producer`. The deduplication id (FIFO) names the result: the SHA-256 of producer, id, status
+ * and error code (a hash keeps within SQS's 128 characters). A request's result is final, so every
+ * reply of it is one message; but an id re-sent with another call is answered `IdConflict` under
+ * the same producer and id, and that answer must not swallow the request's own result (or be
+ * swallowed by it) within SQS's five-minute deduplication window. The request id is the message
+ * group: results of different requests do not wait for each other.
  */
 export function replyMessage(
   destination: string,
@@ -55,7 +57,10 @@ export function replyMessage(
   result: SluiceResult,
   producer: string,
 ): Omit<Reply, 'key'> {
-  const deduplicationId = createHash('sha256').update(`${producer}\n${request.id}`).digest('hex');
+  const code = result.status === 'succeeded' ? '' : result.error.code;
+  const deduplicationId = createHash('sha256')
+    .update(`${producer}\n${request.id}\n${result.status}\n${code}`)
+    .digest('hex');
   return {
     destination,
     body: JSON.stringify(result),

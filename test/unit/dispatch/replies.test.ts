@@ -7,7 +7,11 @@ import { PublishCommand } from '@aws-sdk/client-sns';
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import type { SluiceRequest } from '../../../shared/contract/request.js';
-import { succeededResult } from '../../../shared/contract/result.js';
+import {
+  rejectedResult,
+  type SluiceResult,
+  succeededResult,
+} from '../../../shared/contract/result.js';
 import { type Reply, ReplySender, replyMessage } from '../../../shared/dispatch/replies.js';
 
 /** A client that records the commands it is sent, as one region's client would. */
@@ -85,6 +89,18 @@ describe('replyMessage', () => {
     expect(dedup('a', 'x')).toBe(dedup('a', 'x'));
     expect(dedup('a', 'x')).not.toBe(dedup('b', 'x'));
     expect(dedup('a', 'x')).not.toBe(dedup('a', 'y'));
+  });
+
+  it('gives an IdConflict answer another deduplication id than the request result it follows', () => {
+    const conflict = rejectedResult(
+      request.id,
+      [{ field: 'id', rule: 'conflict', message: 'id: taken (conflict)' }],
+      3,
+      'IdConflict',
+    );
+    const dedup = (r: SluiceResult) => replyMessage('q', request, r, 'a').fifo.deduplicationId;
+    expect(dedup(result)).toBe(dedup({ ...result }));
+    expect(dedup(conflict)).not.toBe(dedup(result));
   });
 });
 
