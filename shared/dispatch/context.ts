@@ -50,7 +50,7 @@ export interface DispatcherDeps {
    * The reads table: identical reads share one call, outputs are cached (shared-reads.ts).
    * @default undefined (every read makes its own call)
    */
-  readonly reads?: Pick<ReadsStore, 'get' | 'claim' | 'finish' | 'release'>;
+  readonly reads?: Pick<ReadsStore, 'get' | 'claim' | 'finish' | 'release' | 'extend'>;
   readonly queue: Pick<QueueSender, 'sendAll'>;
   /** Sends results to `replyTo` queues and topics, in any region. */
   readonly replies: Pick<ReplySender, 'sendAll'>;
@@ -93,6 +93,11 @@ export interface BatchContext
    * if everything queued for it is sent.
    */
   readonly send: (message: IncomingMessage, out: Outgoing) => void;
+  /**
+   * Keeps the identical read that `work` leads held until it is back at `atMs` and has had time
+   * for its call (written with the batch's sends; see shared-reads.ts `holdSharedRead`).
+   */
+  readonly holdRead: (work: Work, atMs: number) => void;
   /** Queues a result to send to a `replyTo`; like {@link send}, it holds back `message`'s ack. */
   readonly reply: (message: IncomingMessage, reply: OutgoingReply) => void;
   /**

@@ -23,7 +23,7 @@ import type { IncomingMessage } from './envelope.js';
 import type { OutgoingMessage } from './queue-sender.js';
 import type { Reply } from './replies.js';
 import { runCall } from './run-call.js';
-import { shareReads } from './shared-reads.js';
+import { holdSharedRead, shareReads } from './shared-reads.js';
 import { SILENT_TELEMETRY } from './telemetry.js';
 
 export type { DispatcherDeps } from './context.js';
@@ -53,7 +53,7 @@ export interface BatchOptions {
 export class Dispatcher {
   readonly #deps: Omit<
     BatchContext,
-    'send' | 'reply' | 'safely' | 'redeliver' | 'checkIns' | 'deadlineMs'
+    'send' | 'reply' | 'holdRead' | 'safely' | 'redeliver' | 'checkIns' | 'deadlineMs'
   >;
 
   constructor(deps: DispatcherDeps) {
@@ -75,6 +75,8 @@ export class Dispatcher {
   ): Promise<BatchOutcome> {
     const failed = new Set<string>();
     const outbox: Outbox = { messages: [], replies: [] };
+    /** Reads this batch's leaders hold while they are re-queued (written with the sends). */
+    const holds: { work: Work; atMs: number }[] = [];
     let sequence = 0;
     const { telemetry } = this.#deps;
     const ctx: BatchContext = {
@@ -83,6 +85,9 @@ export class Dispatcher {
       // Keyed by the message they are for: it is acknowledged only if they are all sent.
       send: (message, out) => {
         outbox.messages.push({ ...out, key: `${message.messageId}#${sequence++}` });
+      },
+      holdRead: (work, atMs) => {
+        holds.push({ work, atMs });
       },
       reply: (message, reply) => {
         outbox.replies.push({ ...reply, key: `${message.messageId}#${sequence++}` });
@@ -131,15 +136,17 @@ export class Dispatcher {
     // Re-queued messages leave now, alongside the due calls, not after them: their delays
     // count from now.
     const requeued = this.#flush(outbox, failed);
+    const held = holdReads(ctx, holds);
     const limit = pLimit(this.#deps.deployment.maxConcurrentCalls);
     await Promise.all([
       requeued,
+      held,
       ...toRun.map((due) =>
         limit(() => ctx.safely(due.work.message, () => runCall(ctx, due, owner))),
       ),
     ]);
     await shared.settle();
-    await this.#flush(outbox, failed);
+    await Promise.all([this.#flush(outbox, failed), holdReads(ctx, holds)]);
     return { failedMessageIds: [...failed] };
   }
 
@@ -155,6 +162,11 @@ export class Dispatcher {
       for (const key of keys.keys()) failed.add(key.slice(0, key.lastIndexOf('#')));
     }
   }
+}
+
+/** Writes the read holds pending (taking them off the list). */
+function holdReads(ctx: BatchContext, holds: { work: Work; atMs: number }[]): Promise<unknown> {
+  return Promise.all(holds.splice(0).map((h) => holdSharedRead(ctx, h.work, h.atMs)));
 }
 
 /** What a batch has to send: re-sent requests and dead letters, and replies. */

@@ -80,6 +80,8 @@ export function requeue(
     ...(waitMs > MAX_DELAY_SECONDS * 1_000 ? { notBeforeMs: atMs } : {}),
     ...(follows === undefined ? {} : { follows }),
   });
+  // A read it leads stays its own until it is back (identical requests keep waiting for it).
+  if (work.share !== undefined) ctx.holdRead(work, atMs);
   const service = { Service: work.request.call.service };
   ctx.telemetry.count(METRICS.Requeued, 1, service);
   ctx.telemetry.count(METRICS.RequeueDelaySeconds, delaySeconds, service);

@@ -69,6 +69,41 @@ function isShareableRead(call: Work['request']['call']): boolean {
 }
 
 /** The requests table key a read's leader is known by: a re-delivery of it is the same leader. */
+/**
+ * What a read lease covers beyond the call's own timeout: the leader's in-process wait for its
+ * slot (at most 2 s), its bookkeeping after the call (3 s), and 5 s for a re-queued leader's
+ * message to come back. Past it the leader is presumed dead and the next request leads.
+ */
+export const READ_LEASE_MARGIN_MS = 10_000;
+
+/**
+ * How long a leader holds its read from a moment it is (or will be back) in an invocation: the
+ * call's timeout and {@link READ_LEASE_MARGIN_MS}, at most the deployment's `leaseMs`. Short, so
+ * that the followers of a leader that died take over soon; a leader re-queued to a later slot
+ * holds it to there ({@link holdSharedRead}).
+ */
+export function readLeaseMs(ctx: BatchContext, work: Work): number {
+  const { requestTimeoutMs } = ctx.runner.timeoutsOf(work.request.call.service);
+  return Math.min(ctx.deployment.leaseMs, requestTimeoutMs + READ_LEASE_MARGIN_MS);
+}
+
+/**
+ * Keeps the read `work` leads held until `atMs` plus {@link readLeaseMs}: its leader was re-queued
+ * (to its slot, or to try again) and will claim it again when it is back. Best effort: if the
+ * write fails the lease lapses sooner, and a follower may lead a second call — never a lost one.
+ */
+export async function holdSharedRead(ctx: BatchContext, work: Work, atMs: number): Promise<void> {
+  if (work.share === undefined || ctx.reads === undefined) return;
+  try {
+    await ctx.reads.extend(work.share.fingerprint, ownerOf(work), atMs + readLeaseMs(ctx, work));
+  } catch (error) {
+    ctx.telemetry.warn('shared read not held; it may be led again', {
+      id: work.request.id,
+      error: (error as Error).name,
+    });
+  }
+}
+
 function ownerOf(work: Work): string {
   return requestKey(work.producer, work.request.id);
 }
@@ -178,7 +213,7 @@ async function decideGroup(
         owner,
         read,
         ctx.clock(),
-        ctx.deployment.leaseMs,
+        readLeaseMs(ctx, work),
       );
       read = claim.read;
       if (claim.won) leader = owner;

@@ -203,6 +203,18 @@ export class ReadsStore {
   }
 
   /**
+   * Holds the read for `owner` until `leaseUntil` (its leader was re-queued: to its slot, or to
+   * try again later). False when `owner` no longer holds it.
+   */
+  async extend(fingerprint: string, owner: string, leaseUntil: number): Promise<boolean> {
+    return this.#asOwner(fingerprint, owner, {
+      UpdateExpression: 'SET #leaseUntil = :until ADD #version :one',
+      ExpressionAttributeNames: names('leaseUntil', 'version'),
+      ExpressionAttributeValues: { ':until': num(leaseUntil) },
+    });
+  }
+
+  /**
    * Gives the read up without a call (the leader's request turned out to be finished already):
    * whoever asks next leads. False when `owner` no longer holds it.
    */

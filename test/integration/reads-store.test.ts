@@ -125,6 +125,20 @@ describe.each(enginesUnderTest())('ReadsStore on $name', (engine) => {
     });
   });
 
+  it('lets only the holder hold its read longer', async () => {
+    const fingerprint = fresh();
+    await store().claim(fingerprint, 'lead', undefined, T0, LEASE_MS);
+
+    expect(await store().extend(fingerprint, 'other', T0 + 10 * LEASE_MS)).toBe(false);
+    expect(await store().extend(fingerprint, 'lead', T0 + 10 * LEASE_MS)).toBe(true);
+    expect(await store().get(fingerprint)).toMatchObject({
+      state: 'running',
+      owner: 'lead',
+      leaseUntil: T0 + 10 * LEASE_MS,
+      version: 2,
+    });
+  });
+
   it('after a leader crash: its lease lapses, a follower takes the read over, and the old leader can no longer end it', async () => {
     const fingerprint = fresh();
     const crashed = await store().claim(fingerprint, 'crashed', undefined, T0, LEASE_MS);

@@ -30,6 +30,7 @@ import { MAX_INLINE_OUTPUT_BYTES } from '../../shared/contract/sizes.js';
 import { Dispatcher, type IncomingMessage } from '../../shared/dispatch/dispatcher.js';
 import { ENVELOPE } from '../../shared/dispatch/envelope.js';
 import type { OutgoingMessage } from '../../shared/dispatch/queue-sender.js';
+import { READ_LEASE_MARGIN_MS } from '../../shared/dispatch/shared-reads.js';
 import { createCatalog } from '../../shared/limits/index.js';
 import { ReadsStore } from '../../shared/reads/reads-store.js';
 import { fetchOutput, OutputStore } from '../../shared/requests/outputs.js';
@@ -115,7 +116,12 @@ describe.each(enginesUnderTest())('shared reads through the dispatcher on $name'
    * reached the provider, `counted` the metrics (AdmittedCalls: tokens spent), `sent` what was
    * re-queued.
    */
-  function fleet(config: Partial<DeploymentConfigInput> = {}, failClaimOf?: string) {
+  function fleet(
+    config: Partial<DeploymentConfigInput> = {},
+    failClaimOf?: string,
+    /** How far ahead of now admission places each call. */
+    admitAheadMs = 0,
+  ) {
     const calls: string[] = [];
     const sent: OutgoingMessage[] = [];
     const counted = new Map<string, number>();
@@ -156,9 +162,9 @@ describe.each(enginesUnderTest())('shared reads through the dispatcher on $name'
           admit: async (_buckets, costs) => ({
             decisions: costs.map(() => ({
               kind: 'admitted' as const,
-              runAtMs: now,
-              slotsUs: [now * 1_000],
-              positions: [{ slotUs: now * 1_000, seq: FIXED }],
+              runAtMs: now + admitAheadMs,
+              slotsUs: [(now + admitAheadMs) * 1_000],
+              positions: [{ slotUs: (now + admitAheadMs) * 1_000, seq: FIXED }],
               epochs: [0],
               slowed: false,
               fractions: [1],
@@ -166,7 +172,18 @@ describe.each(enginesUnderTest())('shared reads through the dispatcher on $name'
             requests: { writes: 1, reads: 0 },
             forfeitedTokens: 0,
           }),
-          checkIn: async () => ({ results: [], requests: { writes: 0, reads: 0 } }),
+          // Nothing moves a slot here: every reservation runs where admission put it.
+          checkIn: async (reservations) => ({
+            results: reservations.map((r) => ({
+              kind: 'unchanged' as const,
+              runAtMs: Math.ceil(Math.max(...r.positions.map((p) => p.slotUs)) / 1_000),
+              positions: r.positions,
+              epochs: r.epochs,
+              fractions: r.buckets.map(() => 1),
+              slowed: false,
+            })),
+            requests: { writes: 1, reads: 0 },
+          }),
           reportThrottle: async () => true,
         },
         requests: failingClaim(
@@ -418,6 +435,45 @@ describe.each(enginesUnderTest())('shared reads through the dispatcher on $name'
       coalesced: true,
       output: QUOTAS,
     });
+  });
+
+  it("takes a dead leader's read over once its call's timeout and a margin have passed, long before the deployment's lease", async () => {
+    fresh();
+    const t = fleet();
+    const sentAt = now;
+    const crash = t.hold(id('dead'));
+    void t.dispatcher().processBatch([quotas('dead', sentAt)], 'dead');
+    await crash.entered;
+    const survivor = t.dispatcher();
+    await survivor.processBatch([quotas('patient', sentAt)], 'alive');
+    expect(t.calls).toEqual([id('dead')]);
+
+    // The read lease: the call's 5 s timeout and READ_LEASE_MARGIN_MS, not LEASE_MS (120 s).
+    now = sentAt + 5_000 + READ_LEASE_MARGIN_MS + 1;
+    expect(now - sentAt).toBeLessThan(LEASE_MS);
+    await survivor.processBatch([t.redelivered(id('patient'))], 'alive');
+    expect(t.calls).toEqual([id('dead'), id('patient')]);
+  });
+
+  it('holds the read for a leader re-queued to a later slot: followers wait for it past the read lease, and it calls at its slot', async () => {
+    fresh();
+    const t = fleet({}, undefined, 60_000);
+    const sentAt = now;
+    const leader = t.dispatcher();
+    await leader.processBatch([quotas('ahead', sentAt)], 'first');
+    expect(t.calls).toEqual([]);
+    expect(t.sent.at(-1)?.attributes?.[ENVELOPE.runAt]).toBeDefined();
+
+    // Past the read lease of a leader running now, but before its slot: still its read.
+    now = sentAt + 5_000 + READ_LEASE_MARGIN_MS + 5_000;
+    await t.dispatcher().processBatch([quotas('behind', sentAt)], 'second');
+    expect(t.calls).toEqual([]);
+    expect(t.sent.at(-1)?.attributes?.[ENVELOPE.follows]).toBe('1');
+
+    // At its slot the leader is back, claims again and calls.
+    now = sentAt + 60_000;
+    await leader.processBatch([t.redelivered(id('ahead'))], 'first');
+    expect(t.calls).toEqual([id('ahead')]);
   });
 
   it('lets go of the read when a crashed leader is delivered again while its request is still held: a follower leads at once', async () => {
