@@ -36,6 +36,7 @@ import { ReadsStore } from '../../shared/reads/reads-store.js';
 import { fetchOutput, OutputStore } from '../../shared/requests/outputs.js';
 import { RequestsStore } from '../../shared/requests/requests-store.js';
 import { READS_TABLE, REQUESTS_TABLE, requestKey } from '../../shared/storage/tables.js';
+import { unchangedCheckIns } from '../support/check-ins.js';
 import { createTable, dynamoClient, uniqueTableName } from '../support/engines.js';
 import { enginesUnderTest } from '../support/inject-engines.js';
 
@@ -173,17 +174,7 @@ describe.each(enginesUnderTest())('shared reads through the dispatcher on $name'
             forfeitedTokens: 0,
           }),
           // Nothing moves a slot here: every reservation runs where admission put it.
-          checkIn: async (reservations) => ({
-            results: reservations.map((r) => ({
-              kind: 'unchanged' as const,
-              runAtMs: Math.ceil(Math.max(...r.positions.map((p) => p.slotUs)) / 1_000),
-              positions: r.positions,
-              epochs: r.epochs,
-              fractions: r.buckets.map(() => 1),
-              slowed: false,
-            })),
-            requests: { writes: 1, reads: 0 },
-          }),
+          checkIn: async (reservations, commit) => unchangedCheckIns(reservations, commit),
           reportThrottle: async () => true,
         },
         requests: failingClaim(

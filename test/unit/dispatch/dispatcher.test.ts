@@ -23,6 +23,7 @@ import { SLOWED_HOP_MS } from '../../../shared/dispatch/requeue.js';
 import { createCatalog } from '../../../shared/limits/index.js';
 import type { CheckedEffect } from '../../../shared/services/registry.js';
 import { idOfRequestKey } from '../../../shared/storage/tables.js';
+import { unchangedCheckIns } from '../../support/check-ins.js';
 
 const T0 = 1_800_000_000_000;
 const producerQueues = new Map([
@@ -128,17 +129,7 @@ function setup(
       },
       checkIn: async (reservations, commit) => {
         checkIns.push(commit);
-        return {
-          results: reservations.map((r) => ({
-            kind: 'unchanged' as const,
-            runAtMs: Math.ceil(Math.max(...r.positions.map((p) => p.slotUs)) / 1_000),
-            positions: r.positions,
-            epochs: r.epochs,
-            fractions: r.buckets.map(() => 1),
-            slowed: false,
-          })),
-          requests: { writes: commit ? 1 : 0, reads: commit ? 0 : 1 },
-        };
+        return unchangedCheckIns(reservations, commit);
       },
       reportThrottle: async (_bucket, _epoch, retryAfterMs) => {
         blink('reportThrottle');
