@@ -3,6 +3,7 @@
  * a list of call kinds per (account, region) — what is called, how many, when it is sent and at
  * which priority — and the provider's own limits where they differ from the catalog's.
  */
+import type { DeploymentConfigInput } from '../shared/config/deployment.js';
 import type { Priority } from '../shared/contract/request.js';
 import type { LimitsConfig } from '../shared/limits/index.js';
 import type { BucketLimit } from '../shared/limits/types.js';
@@ -83,6 +84,8 @@ export interface Scenario {
    * scheduling); one `default` producer when absent.
    */
   readonly producers?: readonly string[];
+  /** Deployment configuration beyond the limits and producers, e.g. the read cache. */
+  readonly config?: Pick<DeploymentConfigInput, 'reads'>;
 }
 
 const RUN_INSTANCES_INPUT = { ImageId: 'ami-12345678', MinCount: 1, MaxCount: 1 };

@@ -20,13 +20,7 @@ import { parseArgs } from 'node:util';
 import { summaryRows, textTable, writeReport } from './report.js';
 import { runScenario, scenarioWorkload } from './run-scenario.js';
 import { LOCAL_LATE_ALLOWANCE_MS, startLocalStack } from './stack.js';
-import {
-  checkLines,
-  runStoryPeers,
-  runStoryThroughStack,
-  type StoryResult,
-  storyWorkload,
-} from './stories/run-story.js';
+import { checkLines, runStory } from './stories/run-story.js';
 import { STORIES, type Story, storyNamed } from './stories/stories.js';
 import { percentile } from './window-stats.js';
 import {
@@ -246,31 +240,16 @@ async function demo(): Promise<void> {
  * with `--compare`, and the report.
  */
 async function storyDemo(chosen: Story): Promise<void> {
-  const settings = runSettings();
-  const workload = storyWorkload(chosen, settings);
+  const settings = { ...runSettings(), compare: values.compare };
+  const workload = scenarioWorkload(chosen, settings);
   const limitOf = new Map(workload.buckets.map((b) => [b.label, b.configured.rate]));
   console.log(
     `Sluice local stack, ${values.scenario}: ${chosen.description}; ${workload.requests.length} calls, ` +
       `ideal drain ${workload.idealSeconds.toFixed(1)} s at the provider's limits`,
   );
-  const results: StoryResult[] = [];
-  const live = createLiveView(limitOf);
-  try {
-    results.push(await runStoryThroughStack(chosen, workload, { ...settings, onTick: live.tick }));
-  } finally {
-    live.end();
-  }
-  if (values.compare) {
-    for (const retryMode of ['standard', 'adaptive'] as const) {
-      console.log(`\nThe same calls, uncoordinated: SDK retryMode '${retryMode}', maxAttempts 3`);
-      const peerLive = createLiveView(limitOf);
-      try {
-        results.push(await runStoryPeers(chosen, workload, retryMode, peerLive.tick));
-      } finally {
-        peerLive.end();
-      }
-    }
-  }
+  const views = liveViewPerRun(limitOf);
+  const { results } = await runStory(chosen, { ...settings, ...views }, workload);
+  views.end();
   const outcomes = results.map((r) => r.outcome);
   console.log(`\n${textTable(summaryRows(outcomes))}`);
   for (const result of results) {
@@ -294,18 +273,9 @@ async function scenarioDemo(chosen: Scenario): Promise<void> {
     `Sluice local stack, ${values.scenario}: ${chosen.description}; ${workload.requests.length} calls, ` +
       `ideal drain ${workload.idealSeconds.toFixed(1)} s at the provider's limits`,
   );
-  let live: ReturnType<typeof createLiveView> | undefined;
-  const run = await runScenario(chosen, {
-    ...settings,
-    onRun: (name) => {
-      live?.end();
-      if (name !== 'Sluice')
-        console.log(`\nThe same calls, uncoordinated: ${name} retries, maxAttempts 3`);
-      live = createLiveView(limitOf);
-    },
-    onTick: (view) => live?.tick(view),
-  });
-  live?.end();
+  const views = liveViewPerRun(limitOf);
+  const run = await runScenario(chosen, { ...settings, ...views }, workload);
+  views.end();
   console.log(`\n${textTable(summaryRows(run.outcomes))}`);
   const sluice = run.outcomes[0];
   if (sluice !== undefined) {
@@ -322,6 +292,24 @@ async function scenarioDemo(chosen: Scenario): Promise<void> {
       );
   }
   writeReportAndSay(workload, run.outcomes, { scenario: values.scenario });
+}
+
+/**
+ * A live view for each run of a scenario (Sluice's, then each peer's, introduced by a line):
+ * `onRun` and `onTick` for the scenario runner, `end` after the last run.
+ */
+function liveViewPerRun(limitOf: ReadonlyMap<string, number>) {
+  let live: ReturnType<typeof createLiveView> | undefined;
+  return {
+    onRun: (name: string) => {
+      live?.end();
+      if (name !== 'Sluice')
+        console.log(`\nThe same calls, uncoordinated: ${name} retries, maxAttempts 3`);
+      live = createLiveView(limitOf);
+    },
+    onTick: (view: LiveView) => live?.tick(view),
+    end: () => live?.end(),
+  };
 }
 
 /** Requests of a bucket answered by a shared read (coalesced or cached), with no admission. */

@@ -23,13 +23,7 @@ import { parseArgs } from 'node:util';
 import type { RunOutcome } from '../../local/run-outcome.js';
 import { runScenario, scenarioWorkload } from '../../local/run-scenario.js';
 import { LOCAL_LATE_ALLOWANCE_MS } from '../../local/stack.js';
-import {
-  checkLines,
-  runStoryPeers,
-  runStoryThroughStack,
-  storyJson,
-  storyWorkload,
-} from '../../local/stories/run-story.js';
+import { checkLines, runStory, storyJson } from '../../local/stories/run-story.js';
 import { STORIES, type Story, storyNamed } from '../../local/stories/stories.js';
 import { figures, type LiveView, SCENARIOS, type Scenario } from '../../local/workload.js';
 
@@ -128,25 +122,25 @@ async function benchStory(story: Story): Promise<never> {
     lateAllowanceMs: Number(values['late-allowance-ms']),
     scale: Number(values.scale),
     concurrency: Number(values.concurrency),
+    compare: values.compare,
     onTick,
+    onRun: () => {
+      lastLog = 0;
+    },
   };
-  const workload = storyWorkload(story, settings);
+  const workload = scenarioWorkload(story, settings);
   process.stderr.write(
     `e2e ${values.scenario} (${story.description}): ${workload.requests.length} calls, ` +
       `${workload.buckets.length} buckets, ideal ${workload.idealSeconds.toFixed(1)} s\n`,
   );
-  const sluice = await runStoryThroughStack(story, workload, settings);
-  for (const line of checkLines(sluice.checks ?? [])) process.stderr.write(`${line}\n`);
-  const result: Record<string, unknown> = storyJson(sluice);
-  if (values.compare) {
-    for (const [key, mode] of [
-      ['sdkStandard', 'standard'],
-      ['sdkAdaptive', 'adaptive'],
-    ] as const) {
-      lastLog = 0;
-      result[key] = storyJson(await runStoryPeers(story, workload, mode, onTick));
-    }
-  }
+  const { results } = await runStory(story, settings, workload);
+  const [sluice, standard, adaptive] = results;
+  for (const line of checkLines(sluice?.checks ?? [])) process.stderr.write(`${line}\n`);
+  const result: Record<string, unknown> = {
+    ...(sluice === undefined ? {} : storyJson(sluice)),
+    ...(standard === undefined ? {} : { sdkStandard: storyJson(standard) }),
+    ...(adaptive === undefined ? {} : { sdkAdaptive: storyJson(adaptive) }),
+  };
   await new Promise((done) => process.stdout.write(`${JSON.stringify(result)}\n`, done));
   process.exit(0);
 }
