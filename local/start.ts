@@ -240,14 +240,7 @@ async function demo(): Promise<void> {
  * with `--compare`, and the report.
  */
 async function storyDemo(chosen: Story): Promise<void> {
-  const settings = { ...runSettings(), compare: values.compare };
-  const workload = scenarioWorkload(chosen, settings);
-  const limitOf = new Map(workload.buckets.map((b) => [b.label, b.configured.rate]));
-  console.log(
-    `Sluice local stack, ${values.scenario}: ${chosen.description}; ${workload.requests.length} calls, ` +
-      `ideal drain ${workload.idealSeconds.toFixed(1)} s at the provider's limits`,
-  );
-  const views = liveViewPerRun(limitOf);
+  const { settings, workload, views } = announce(chosen);
   const { results } = await runStory(chosen, { ...settings, ...views }, workload);
   views.end();
   const outcomes = results.map((r) => r.outcome);
@@ -266,14 +259,7 @@ async function storyDemo(chosen: Story): Promise<void> {
  * charts the learned rate and the waits).
  */
 async function scenarioDemo(chosen: Scenario): Promise<void> {
-  const settings = { ...runSettings(), compare: values.compare };
-  const workload = scenarioWorkload(chosen, settings);
-  const limitOf = new Map(workload.buckets.map((b) => [b.label, b.configured.rate]));
-  console.log(
-    `Sluice local stack, ${values.scenario}: ${chosen.description}; ${workload.requests.length} calls, ` +
-      `ideal drain ${workload.idealSeconds.toFixed(1)} s at the provider's limits`,
-  );
-  const views = liveViewPerRun(limitOf);
+  const { settings, workload, views } = announce(chosen);
   const run = await runScenario(chosen, { ...settings, ...views }, workload);
   views.end();
   console.log(`\n${textTable(summaryRows(run.outcomes))}`);
@@ -292,6 +278,18 @@ async function scenarioDemo(chosen: Scenario): Promise<void> {
       );
   }
   writeReportAndSay(workload, run.outcomes, { scenario: values.scenario });
+}
+
+/** The run settings and the scenario's workload, announced; a live view for each run. */
+function announce(chosen: Scenario) {
+  const settings = { ...runSettings(), compare: values.compare };
+  const workload = scenarioWorkload(chosen, settings);
+  console.log(
+    `Sluice local stack, ${values.scenario}: ${chosen.description}; ${workload.requests.length} calls, ` +
+      `ideal drain ${workload.idealSeconds.toFixed(1)} s at the provider's limits`,
+  );
+  const views = liveViewPerRun(new Map(workload.buckets.map((b) => [b.label, b.configured.rate])));
+  return { settings, workload, views };
 }
 
 /**

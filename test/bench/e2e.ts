@@ -62,22 +62,7 @@ if (scenario === undefined) {
   console.error(`--scenario must be one of ${names.join(', ')}, not ${values.scenario}`);
   process.exit(2);
 }
-const settings = {
-  safetyFactor: Number(values['safety-factor']),
-  lateAllowanceMs: Number(values['late-allowance-ms']),
-  scale: Number(values.scale),
-  concurrency: Number(values.concurrency),
-  compare: values.compare,
-  onTick,
-  onRun: () => {
-    lastLog = 0;
-  },
-};
-const workload = scenarioWorkload(scenario, settings);
-process.stderr.write(
-  `e2e ${values.scenario} (${scenario.description}): ${workload.requests.length} calls, ` +
-    `${workload.buckets.length} buckets, ideal ${workload.idealSeconds.toFixed(1)} s\n`,
-);
+const { settings, workload } = prepare(scenario);
 const run = await runScenario(scenario, settings, workload);
 const [sluiceRun, standard, adaptive] = run.outcomes;
 const sluice = figures(sluiceRun as RunOutcome);
@@ -111,12 +96,8 @@ function lateFlow(): Record<string, number> {
   };
 }
 
-/**
- * A seed story (local/stories/stories.ts): through the local stack with the story's
- * configuration, and with `--compare` by the peers; one JSON line with the story's own figures and
- * its targets (`targetsMet`, `targets`). Exits when done.
- */
-async function benchStory(story: Story): Promise<never> {
+/** The run settings from the command line, and the scenario's workload, announced on stderr. */
+function prepare(chosen: Scenario) {
   const settings = {
     safetyFactor: Number(values['safety-factor']),
     lateAllowanceMs: Number(values['late-allowance-ms']),
@@ -128,11 +109,21 @@ async function benchStory(story: Story): Promise<never> {
       lastLog = 0;
     },
   };
-  const workload = scenarioWorkload(story, settings);
+  const workload = scenarioWorkload(chosen, settings);
   process.stderr.write(
-    `e2e ${values.scenario} (${story.description}): ${workload.requests.length} calls, ` +
+    `e2e ${values.scenario} (${chosen.description}): ${workload.requests.length} calls, ` +
       `${workload.buckets.length} buckets, ideal ${workload.idealSeconds.toFixed(1)} s\n`,
   );
+  return { settings, workload };
+}
+
+/**
+ * A seed story (local/stories/stories.ts): through the local stack with the story's
+ * configuration, and with `--compare` by the peers; one JSON line with the story's own figures and
+ * its targets (`targetsMet`, `targets`). Exits when done.
+ */
+async function benchStory(story: Story): Promise<never> {
+  const { settings, workload } = prepare(story);
   const { results } = await runStory(story, settings, workload);
   const [sluice, standard, adaptive] = results;
   for (const line of checkLines(sluice?.checks ?? [])) process.stderr.write(`${line}\n`);
