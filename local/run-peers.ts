@@ -5,6 +5,12 @@
  */
 import type { SluiceRequest } from '../shared/contract/request.js';
 import { classifyCallError } from '../shared/dispatch/classify.js';
+import {
+  type CommandClass,
+  type LoadedService,
+  type SdkClient,
+  SERVICES,
+} from '../shared/services/registry.js';
 import { accountCredentials } from './emulators/credentials.js';
 import { startOutsideClient } from './outside-client.js';
 import {
@@ -42,10 +48,17 @@ export async function runUncoordinated(
   workload: Workload,
   options: UncoordinatedOptions,
 ): Promise<RunOutcome> {
-  const [{ EC2Client, RunInstancesCommand, DescribeInstancesCommand }, sq] = await Promise.all([
-    import('@aws-sdk/client-ec2'),
-    import('@aws-sdk/client-service-quotas'),
-  ]);
+  // Each service's SDK client package, as the call runner loads it (the service registry).
+  const services = new Map<string, LoadedService>();
+  for (const id of new Set(workload.requests.map((r) => r.call.service))) {
+    const definition = SERVICES[id];
+    if (definition === undefined) throw new Error(`service ${id} is not in the registry`);
+    services.set(id, await definition.load());
+  }
+  for (const { call } of workload.requests) {
+    if (services.get(call.service)?.command(call.operation) === undefined)
+      throw new Error(`${call.service} has no operation ${call.operation}`);
+  }
   const sim = await startProviderSimulator(
     options.simulatorLimits === undefined ? {} : { limits: options.simulatorLimits },
   );
@@ -103,12 +116,17 @@ export async function runUncoordinated(
         retryMode: options.retryMode,
         maxAttempts: options.maxAttempts ?? 3,
       };
-      const ec2 = new EC2Client(config);
-      const quotas = new sq.ServiceQuotasClient(config);
-      destroyers.push(
-        () => ec2.destroy(),
-        () => quotas.destroy(),
-      );
+      // One SDK client per service for this peer, made on its first call.
+      const clients = new Map<string, SdkClient>();
+      const clientOf = (service: string, loaded: LoadedService): SdkClient => {
+        let client = clients.get(service);
+        if (client === undefined) {
+          client = loaded.createClient(config);
+          clients.set(service, client);
+          destroyers.push(() => client?.destroy());
+        }
+        return client;
+      };
       workers.push(
         (async () => {
           for (const r of share) {
@@ -119,17 +137,18 @@ export async function runUncoordinated(
             let ok = true;
             let dryRun = false;
             try {
-              const input = r.call.input as never;
-              if (r.call.operation === 'RunInstances')
-                await ec2.send(
-                  new RunInstancesCommand({
-                    ...(r.call.input as object),
-                    ClientToken: `peer-${r.id}`.slice(0, 64),
-                  } as never),
-                );
-              else if (r.call.operation === 'DescribeInstances')
-                await ec2.send(new DescribeInstancesCommand(input));
-              else await quotas.send(new sq.ListServiceQuotasCommand(input));
+              const { service, operation } = r.call;
+              const loaded = services.get(service) as LoadedService;
+              const Command = loaded.command(operation);
+              if (Command === undefined)
+                throw new Error(`${service} has no operation ${operation}`);
+              // Like Sluice's calls, token-protected ones carry a token (the peer's own).
+              const tokenField = SERVICES[service]?.idempotencyTokens[operation];
+              const input =
+                tokenField === undefined
+                  ? r.call.input
+                  : { ...r.call.input, [tokenField]: `peer-${r.id}`.slice(0, 64) };
+              await clientOf(service, loaded).send(new Command(input));
             } catch (error) {
               // A DryRun that would have succeeded answers with an error: the one classifier says.
               dryRun = classifyCallError(error).kind === 'dry-run';
