@@ -38,7 +38,7 @@ export type RunnableService = Pick<
   ServiceDefinition,
   'idempotencyTokens' | 'idempotentOperations' | 'isReadOnly' | 'load' | 'callTimeouts'
 > &
-  Partial<Pick<ServiceDefinition, 'outcomeChecks'>>;
+  Partial<Pick<ServiceDefinition, 'outcomeChecks' | 'takesDryRun'>>;
 
 /** The session tag that names the producer in a target account (`aws:PrincipalTag/…`). */
 export const PRODUCER_SESSION_TAG = 'sluice-producer';
@@ -172,8 +172,8 @@ export class CallRunner {
     const service = this.#services[call.service];
     if (service === undefined) return false;
     return (
-      // A DryRun (EC2's convention) only checks the call: it changes nothing.
-      call.input.DryRun === true ||
+      // A DryRun only checks the call, where the service takes one (EC2); elsewhere it runs.
+      (service.takesDryRun === true && call.input.DryRun === true) ||
       service.isReadOnly(call.operation) ||
       call.operation in service.idempotencyTokens ||
       service.idempotentOperations.has(call.operation)
@@ -244,8 +244,15 @@ export class CallRunner {
 
     const input: Record<string, unknown> = { ...request.call.input };
     const tokenField = service.idempotencyTokens[operation];
-    if (tokenField !== undefined && input[tokenField] === undefined)
-      input[tokenField] = idempotencyToken(request.producer, request.id);
+    if (tokenField !== undefined) {
+      // Always a token of the producer's own: one it set is folded into it, so no producer can
+      // send another's token (or none, which would make a retry a second call).
+      const own = input[tokenField];
+      input[tokenField] =
+        typeof own === 'string' && own !== ''
+          ? idempotencyToken(request.producer, `${request.id}\ntoken:${own}`)
+          : idempotencyToken(request.producer, request.id);
+    }
 
     const client = this.#client(loaded, serviceId, request.producer, request.target);
     const { $metadata: _metadata, ...output } = (await client.send(new Command(input))) as Record<

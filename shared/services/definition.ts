@@ -83,6 +83,11 @@ export interface ServiceDefinition {
   /** Operations that change nothing, so running them twice is harmless. */
   isReadOnly(operation: string): boolean;
   /**
+   * Whether the service's calls take `DryRun` (EC2): a call with `DryRun: true` only checks, and
+   * may be repeated. Elsewhere the SDK drops the field and the call runs. @default false
+   */
+  readonly takesDryRun?: boolean;
+  /**
    * Mutating operations, not safe to repeat, whose effect can be read back: when the answer of
    * such a call is lost, the dispatcher reads instead of ending the request `OutcomeUnknown`.
    * @default none

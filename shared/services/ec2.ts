@@ -290,6 +290,7 @@ export const EC2_DEFINITION: ServiceDefinition = Object.freeze({
   // Terminating an instance twice terminates it once (the second answer shows it terminated).
   idempotentOperations: new Set(['TerminateInstances']),
   isReadOnly: readOnlyByName,
+  takesDryRun: true,
   // Tags can be read back: a tagging call whose answer was lost need not end OutcomeUnknown.
   outcomeChecks: EC2_OUTCOME_CHECKS,
   // RunInstances of many instances and unfiltered describes of large accounts take seconds.

@@ -129,6 +129,36 @@ describe('CallRunner', () => {
     expect(idempotencyToken('a'.repeat(32), 'x'.repeat(128))).toMatch(/^[\x21-\x7e]{1,64}$/);
   });
 
+  it("always sends a token of the producer's own: another producer's token, or none, is never sent", async () => {
+    const runner = new CallRunner({ targets: deployment.targets });
+    const launch = (id: string, input: Record<string, unknown>) =>
+      runner.run({
+        producer: 'attacker',
+        id,
+        target: { account: '111111111111', region: 'eu-west-1' },
+        call: {
+          service: 'ec2',
+          operation: 'RunInstances',
+          input: { MinCount: 1, MaxCount: 1, ...input },
+        },
+      });
+    const victims = idempotencyToken('victim', 'run-1');
+    await launch('squat', { ClientToken: victims });
+    await launch('no-token', { ClientToken: null });
+    await launch('own', { ClientToken: 'mine' });
+    const tokens = simulator.executions
+      .filter((e) => e.action === 'RunInstances')
+      .map((e) => e.clientToken);
+
+    expect(tokens).not.toContain(victims);
+    expect(tokens).toContain(idempotencyToken('attacker', 'no-token'));
+    expect(tokens).not.toContain('mine');
+    expect(tokens.every((t) => typeof t === 'string' && /^sluice-[0-9a-f]{48}$/.test(t))).toBe(
+      true,
+    );
+    runner.destroy();
+  });
+
   it("gives up a call the provider never answers at the service's request timeout, as a call that may have run", async () => {
     const runner = new CallRunner({
       targets: deployment.targets,

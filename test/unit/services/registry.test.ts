@@ -103,10 +103,17 @@ describe('CallRunner.outcomeCheckOf with the registry', () => {
 describe('CallRunner.isSafeToRepeat with the registry', () => {
   const runner = new CallRunner({ targets: [] });
 
-  it('calls a DryRun safe to repeat, whatever the operation: it changes nothing', () => {
+  it('calls an EC2 DryRun safe to repeat (it changes nothing), and a DryRun field elsewhere not', () => {
     const dryRun = { service: 'ec2', operation: 'CreateTags', input: { DryRun: true } };
     expect(runner.isSafeToRepeat(dryRun)).toBe(true);
     expect(runner.isSafeToRepeat({ ...dryRun, input: { DryRun: false } })).toBe(false);
+    // Service Quotas takes no DryRun: the SDK drops the field and the request is made.
+    const increase = {
+      service: 'service-quotas',
+      operation: 'RequestServiceQuotaIncrease',
+      input: { DryRun: true },
+    };
+    expect(runner.isSafeToRepeat(increase)).toBe(false);
   });
 
   it('calls read-only and token-protected operations safe to repeat', () => {
