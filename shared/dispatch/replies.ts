@@ -48,8 +48,7 @@ export interface Reply {
  * and error code (a hash keeps within SQS's 128 characters). A request's result is final, so every
  * reply of it is one message; but an id re-sent with another call is answered `IdConflict` under
  * the same producer and id, and that answer must not swallow the request's own result (or be
- * swallowed by it) within SQS's five-minute deduplication window. The request id is the message
- * group: results of different requests do not wait for each other.
+ * swallowed by it) within SQS's five-minute deduplication window.
  */
 export function replyMessage(
   destination: string,
@@ -70,7 +69,12 @@ export function replyMessage(
       [REPLY_ATTRIBUTES.operation]: request.call.operation,
       [REPLY_ATTRIBUTES.service]: request.call.service,
     },
-    fifo: { groupId: request.id, deduplicationId },
+    // The group is the request (of its producer): replies of different requests, or of two
+    // producers' requests with the same id, never wait for each other.
+    fifo: {
+      groupId: createHash('sha256').update(`${producer}\n${request.id}`).digest('hex'),
+      deduplicationId,
+    },
   };
 }
 

@@ -78,7 +78,10 @@ describe('replyMessage', () => {
           operation: 'RunInstances',
           service: 'ec2',
         },
-        fifo: { groupId: 'run-7', deduplicationId: expect.stringMatching(/^[0-9a-f]{64}$/) },
+        fifo: {
+          groupId: expect.stringMatching(/^[0-9a-f]{64}$/),
+          deduplicationId: expect.stringMatching(/^[0-9a-f]{64}$/),
+        },
       },
     );
   });
@@ -89,6 +92,14 @@ describe('replyMessage', () => {
     expect(dedup('a', 'x')).toBe(dedup('a', 'x'));
     expect(dedup('a', 'x')).not.toBe(dedup('b', 'x'));
     expect(dedup('a', 'x')).not.toBe(dedup('a', 'y'));
+  });
+
+  it("puts each producer's request in a message group of its own", () => {
+    const group = (producer: string, id: string) =>
+      replyMessage('q', { ...request, id }, result, producer).fifo.groupId;
+    expect(group('a', 'x')).toBe(group('a', 'x'));
+    expect(group('a', 'x')).not.toBe(group('b', 'x'));
+    expect(group('a', 'x')).not.toBe(group('a', 'y'));
   });
 
   it('gives an IdConflict answer another deduplication id than the request result it follows', () => {
@@ -144,9 +155,10 @@ describe('ReplySender', () => {
     const url = 'https://sqs.us-west-2.amazonaws.com/111111111111/results.fifo';
     await new ReplySender(t.clients).sendAll([reply(url)]);
     const entry = inputOf<SendMessageBatchCommand>(t.sent[0]).Entries?.[0];
+    const { fifo } = replyMessage(url, request, result, 'default');
     expect(entry).toMatchObject({
-      MessageGroupId: 'run-7',
-      MessageDeduplicationId: replyMessage(url, request, result, 'default').fifo.deduplicationId,
+      MessageGroupId: fifo.groupId,
+      MessageDeduplicationId: fifo.deduplicationId,
     });
   });
 
@@ -168,7 +180,7 @@ describe('ReplySender', () => {
     const topic = 'arn:aws-us-gov:sns:us-gov-west-1:111111111111:results.fifo';
     await new ReplySender(t.clients).sendAll([reply(topic)]);
     expect(inputOf<PublishCommand>(t.sent[0])).toMatchObject({
-      MessageGroupId: 'run-7',
+      MessageGroupId: replyMessage(topic, request, result, 'default').fifo.groupId,
       MessageDeduplicationId: expect.stringMatching(/^[0-9a-f]{64}$/),
     });
     expect(t.made).toEqual(['sns:us-gov-west-1']);
