@@ -68,7 +68,6 @@ function isShareableRead(call: Work['request']['call']): boolean {
   return SERVICES[call.service]?.isReadOnly(call.operation) === true && call.input.DryRun !== true;
 }
 
-/** The requests table key a read's leader is known by: a re-delivery of it is the same leader. */
 /**
  * What a read lease covers beyond the call's own timeout: the leader's in-process wait for its
  * slot (at most 2 s), its bookkeeping after the call (3 s), and 5 s for a re-queued leader's
@@ -104,6 +103,7 @@ export async function holdSharedRead(ctx: BatchContext, work: Work, atMs: number
   }
 }
 
+/** The requests table key a read's leader is known by: a re-delivery of it is the same leader. */
 function ownerOf(work: Work): string {
   return requestKey(work.producer, work.request.id);
 }
