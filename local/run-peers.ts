@@ -139,9 +139,8 @@ export async function runUncoordinated(
             try {
               const { service, operation } = r.call;
               const loaded = services.get(service) as LoadedService;
-              const Command = loaded.command(operation);
-              if (Command === undefined)
-                throw new Error(`${service} has no operation ${operation}`);
+              // Checked for every request before the run.
+              const Command = loaded.command(operation) as CommandClass;
               // Like Sluice's calls, token-protected ones carry a token (the peer's own).
               const tokenField = SERVICES[service]?.idempotencyTokens[operation];
               const input =
