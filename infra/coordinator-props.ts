@@ -20,6 +20,7 @@ import {
   parseDeploymentConfig,
 } from '../shared/config/deployment.js';
 import { PRIORITIES, type Priority } from '../shared/contract/request.js';
+import { DISPATCHER_BASE_MEMORY_MIB, OUTPUT_COPIES_IN_MEMORY } from '../shared/contract/sizes.js';
 import { invocationNeedsMs } from '../shared/dispatch/run-call.js';
 import { SERVICES } from '../shared/services/registry.js';
 
@@ -168,6 +169,15 @@ export type ReplyDestinationRef =
   | { readonly kind: 'queue'; readonly queue: SqsQueueRef; readonly kmsKeyArn?: string }
   | { readonly kind: 'topic'; readonly topic: SnsTopicRef; readonly kmsKeyArn?: string };
 
+/**
+ * The memory a dispatcher needs (MiB): every call running at once holding an output of the
+ * largest size, in {@link OUTPUT_COPIES_IN_MEMORY} copies, and the rest of the function.
+ */
+export function memoryNeededMib(maxOutputBytes: number, maxConcurrentCalls: number): number {
+  const outputs = (maxOutputBytes * maxConcurrentCalls * OUTPUT_COPIES_IN_MEMORY) / 1_048_576;
+  return Math.ceil(outputs + DISPATCHER_BASE_MEMORY_MIB);
+}
+
 /** The defaults, in one place. */
 export const COORDINATOR_DEFAULTS = {
   priorities: PRIORITIES,
@@ -270,6 +280,15 @@ export function resolveCoordinatorProps(
   const memorySize = props.memorySize ?? d.memorySize;
   if (!Number.isInteger(memorySize) || memorySize < 128 || memorySize > 10_240) {
     problems.push(`memorySize: must be an integer from 128 to 10240 MiB; got ${memorySize}`);
+  } else if (config !== undefined) {
+    // Calls running at once may each hold an output of up to maxOutputBytes, several times over:
+    // a function that cannot would fail whole batches, other producers' calls with them.
+    const needMib = memoryNeededMib(config.maxOutputBytes, config.maxConcurrentCalls);
+    if (memorySize < needMib) {
+      problems.push(
+        `memorySize: ${memorySize} MiB cannot hold ${config.maxConcurrentCalls} calls (maxConcurrentCalls) with outputs of up to ${config.maxOutputBytes} bytes (maxOutputBytes); raise it to at least ${needMib} MiB or lower those`,
+      );
+    }
   }
 
   const maxReceiveCount = props.maxReceiveCount ?? d.maxReceiveCount;

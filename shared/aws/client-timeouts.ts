@@ -14,7 +14,7 @@ export type DispatcherService = 'dynamodb' | 'sqs' | 'sns' | 's3';
 /**
  * `requestHandler` options per service: 3 s to connect everywhere; DynamoDB's small conditional
  * writes 5 s, SQS and SNS batches of up to 1 MiB 10 s, S3 puts of outputs up to `maxOutputBytes`
- * (100 MiB by default) 60 s.
+ * (8 MiB by default) 60 s.
  */
 export const DISPATCHER_CLIENT_TIMEOUTS: Readonly<
   Record<DispatcherService, NodeHttpHandlerOptions>

@@ -152,7 +152,8 @@ export const deploymentConfigSchema = z.strictObject({
   /**
    * The largest output recorded (its JSON, bytes): a call whose output is larger ends `failed`
    * with `OutputTooLarge`. Outputs over 192 KiB are stored in S3 (the result points to them);
-   * at most 500 MiB (V8's longest string is about 512 MiB). @default 104 857 600 (100 MiB)
+   * at most 500 MiB (V8's longest string is about 512 MiB); the construct checks it, times
+   * `maxConcurrentCalls`, against the function's memory. @default 8 388 608 (8 MiB)
    */
   maxOutputBytes: z.int().min(1).max(MAX_OUTPUT_BYTES_LIMIT).optional(),
   /**

@@ -49,7 +49,18 @@ export const MAX_REQUEST_BYTES = MAX_MESSAGE_BYTES - ENVELOPE_RESERVE_BYTES;
 export const MAX_INLINE_OUTPUT_BYTES = 196_608;
 
 /**
- * The largest output recorded at all (deployment `maxOutputBytes`'s default, 100 MiB): a call
- * whose output is larger ends `failed` with `OutputTooLarge`.
+ * The largest output recorded at all (deployment `maxOutputBytes`'s default, 8 MiB): a call
+ * whose output is larger ends `failed` with `OutputTooLarge`. The SDK reads a whole answer before
+ * its size is known, so every call running at once may hold this much, several times over: the
+ * construct checks it against the function's memory (infra/coordinator-props.ts).
  */
-export const DEFAULT_MAX_OUTPUT_BYTES = 104_857_600;
+export const DEFAULT_MAX_OUTPUT_BYTES = 8_388_608;
+
+/**
+ * Copies of an output the dispatcher holds at once while it records it (the answer's bytes, the
+ * parsed output, its JSON): what the memory check counts per call.
+ */
+export const OUTPUT_COPIES_IN_MEMORY = 3;
+
+/** Memory the dispatcher needs besides outputs (Node, the SDK clients, the batch), MiB. */
+export const DISPATCHER_BASE_MEMORY_MIB = 128;

@@ -8,6 +8,7 @@ import type { CfnBucket } from 'aws-cdk-lib/aws-s3';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { CfnQueue } from 'aws-cdk-lib/aws-sqs';
 import { describe, expect, it } from 'vitest';
+import { memoryNeededMib } from '../../infra/coordinator-props.js';
 import {
   CONFIG_FILE_NAME,
   ThrottleCoordinator,
@@ -641,6 +642,28 @@ describe('ThrottleCoordinator props validation', () => {
       ]),
     );
     for (const problem of problems) expect(message).toContain(problem);
+  });
+
+  it('refuses a memorySize that cannot hold the outputs of the calls running at once', () => {
+    const props = (memorySize: number, maxOutputBytes?: number) => ({
+      config: { ...testConfig(), ...(maxOutputBytes === undefined ? {} : { maxOutputBytes }) },
+      memorySize,
+    });
+    const problemsOf = (p: ReturnType<typeof props>): readonly string[] => {
+      try {
+        new ThrottleCoordinator(new Stack(testApp(), 'Memory'), 'Sluice', p);
+        return [];
+      } catch (error) {
+        return (error as ThrottleCoordinatorPropsError).problems;
+      }
+    };
+    // The defaults: 8 MiB outputs × 16 calls × 3 copies + 128 MiB = 512 MiB.
+    expect(memoryNeededMib(8_388_608, 16)).toBe(512);
+    expect(problemsOf(props(512))).toEqual([]);
+    expect(problemsOf(props(511))).toEqual([
+      'memorySize: 511 MiB cannot hold 16 calls (maxConcurrentCalls) with outputs of up to 8388608 bytes (maxOutputBytes); raise it to at least 512 MiB or lower those',
+    ]);
+    expect(problemsOf(props(512, 104_857_600))).toHaveLength(1);
   });
 
   it('lists problems the schema cannot see: services, role accounts, own account, reply queues, lease', () => {

@@ -25,7 +25,7 @@ describe('parseDeploymentConfig', () => {
       leaseMs: 120_000,
       resultTtlDays: 7,
       maxWaitMs: 86_400_000,
-      maxOutputBytes: 104_857_600,
+      maxOutputBytes: 8_388_608,
     });
     expect(parseDeploymentConfig({ targets, lateAllowanceMs: 0 }).lateAllowanceMs).toBe(0);
   });
