@@ -215,7 +215,8 @@ export class DeploymentConfigError extends Error {
 
 /** Validates a deployment configuration and applies defaults; throws listing every problem. */
 export function parseDeploymentConfig(value: unknown): DeploymentConfig {
-  const parsed = deploymentConfigSchema.safeParse(value);
+  // reportInput tells a missing field (`required`) from a wrong-typed one (`type`).
+  const parsed = deploymentConfigSchema.safeParse(value, { reportInput: true });
   const problems: Problem[] = parsed.success ? [] : problemsFromIssues(parsed.error.issues);
   if (parsed.success) {
     const { data } = parsed;

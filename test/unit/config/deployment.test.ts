@@ -30,6 +30,19 @@ describe('parseDeploymentConfig', () => {
     expect(parseDeploymentConfig({ targets, lateAllowanceMs: 0 }).lateAllowanceMs).toBe(0);
   });
 
+  it('tells a wrong-typed value from a missing one, naming the field and the rule', () => {
+    expect(problemsOf({ targets, leaseMs: '5' })).toEqual([
+      'leaseMs: must be a number, not a string (type)',
+    ]);
+    expect(problemsOf({ targets: {} })).toEqual([
+      'targets: must be an array, not an object (type)',
+    ]);
+    expect(problemsOf({ targets: [{ account: '111111111111', allow: 'ec2' }] })).toEqual([
+      'targets[0].allow: must be an array, not a string (type)',
+    ]);
+    expect(problemsOf({})).toEqual(['targets: is required (required)']);
+  });
+
   it('takes a maxOutputBytes up to 500 MiB, naming the field and rule beyond', () => {
     expect(parseDeploymentConfig({ targets, maxOutputBytes: 1_000_000 }).maxOutputBytes).toBe(
       1_000_000,
