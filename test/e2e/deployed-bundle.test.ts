@@ -14,7 +14,9 @@ import type { SQSBatchResponse } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONFIG_FILE_NAME } from '../../infra/throttle-coordinator.js';
 import { accountCredentials, LOCAL_REGION } from '../../local/emulators/credentials.js';
+import { localDynamoClient } from '../../local/emulators/dynalite.js';
 import { LOCAL_ALLOW } from '../../local/stack.js';
+import { SluiceResultReader } from '../../shared/client/result-reader.js';
 import type { DeploymentConfigInput } from '../../shared/config/deployment.js';
 import { ENV } from '../../shared/config/environment.js';
 import { formatProducerQueues } from '../../shared/config/producer-queues.js';
@@ -181,6 +183,22 @@ describe.skipIf(node === undefined)('the deployed dispatcher bundle, on Node 24'
     expect(
       ((output?.Reservations ?? []) as { Instances: unknown[] }[]).flatMap((r) => r.Instances),
     ).toHaveLength(1_000);
+    // The record itself holds the pointer (a reader without S3 gets it), not the output.
+    const dynamodb = localDynamoClient(stack.dynamoEndpoint);
+    const stored = await new SluiceResultReader({
+      dynamodb,
+      requestsTableName: stack.env.requestsTableName,
+    })
+      .getResult('bundle-large-1')
+      .finally(() => dynamodb.destroy());
+    expect(stored.result).toMatchObject({
+      status: 'succeeded',
+      outputRef: {
+        bucket: stack.env.outputsBucketName,
+        key: 'outputs/default/bundle-large-1/1.json',
+      },
+    });
+    expect(stored.result).not.toHaveProperty('output');
   });
 
   it('reports a message whose processing failed in batchItemFailures, by its messageId', async () => {

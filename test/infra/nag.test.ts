@@ -129,6 +129,24 @@ describe('cdk-nag (AwsSolutions and Serverless packs)', () => {
     for (const ack of acks) expect(ack.path.split('/').length).toBeGreaterThan(2);
   });
 
+  it('checks every stack of the Sluice app: a careless stack added to it fails synthesis', () => {
+    // The plugins come from buildSluiceApp itself; without them the tests above would find
+    // no report, and so nothing, whatever the stacks hold.
+    const sluice = app();
+    buildSluiceApp(sluice, {
+      config: testConfig() as DeploymentConfigInput,
+      coordinator: { entry: STUB_ENTRY },
+    });
+    new Queue(new Stack(sluice, 'Careless'), 'Queue');
+    let message = '';
+    try {
+      sluice.synth();
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain('AwsSolutions-SQS3');
+  });
+
   it('reports findings on a deliberately careless stack (the check can fail)', () => {
     const careless = app();
     Validations.of(careless).addPlugins(

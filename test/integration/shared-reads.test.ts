@@ -440,6 +440,11 @@ describe.each(enginesUnderTest())('shared reads through the dispatcher on $name'
     expect(t.calls).toEqual([id('dead')]);
 
     // The read lease: the call's 5 s timeout and READ_LEASE_MARGIN_MS, not LEASE_MS (120 s).
+    // Until it ends the follower waits …
+    now = sentAt + 5_000 + READ_LEASE_MARGIN_MS - 1;
+    await survivor.processBatch([t.redelivered(id('patient'))], 'alive');
+    expect(t.calls).toEqual([id('dead')]);
+    // … and then leads.
     now = sentAt + 5_000 + READ_LEASE_MARGIN_MS + 1;
     expect(now - sentAt).toBeLessThan(LEASE_MS);
     await survivor.processBatch([t.redelivered(id('patient'))], 'alive');

@@ -269,7 +269,10 @@ describe('producers isolated from each other', () => {
     await send(stack, 'bravo', request('forged-1', 'DescribeInstances'), {
       [ENVELOPE.notBefore]: future,
       [ENVELOPE.firstSeen]: future,
+      // A whole reservation, due now on a position nothing can move: believed, it would skip
+      // admission (dispatcher.test.ts shows that the claim is then made without any admit).
       [ENVELOPE.runAt]: String(Date.now()),
+      [ENVELOPE.timeline]: `${Date.now() * 1_000}:-1:0`,
       [ENVELOPE.producer]: 'alpha',
     });
     const result = await resultOf(stack, 'bravo', 'forged-1');
