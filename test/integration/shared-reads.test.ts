@@ -585,7 +585,11 @@ describe.each(enginesUnderTest())('shared reads through the dispatcher on $name'
     now += 1_000;
     await d.processBatch([t.redelivered(id('big-same-batch')), quotas('big-later', now, big)], 'd');
 
-    expect(t.calls).toEqual([id('big-lead'), id('big-same-batch'), id('big-later')]);
+    // Each made its own call; the last two ran in one batch, in either order.
+    expect(t.calls[0]).toBe(id('big-lead'));
+    expect([...t.calls].sort()).toEqual(
+      [id('big-lead'), id('big-same-batch'), id('big-later')].sort(),
+    );
     for (const name of ['big-lead', 'big-same-batch', 'big-later']) {
       const result = await t.result(id(name));
       expect(result).toMatchObject({ status: 'succeeded', attempts: 1 });
