@@ -1,7 +1,9 @@
 /**
  * Admitting a group of calls that draw on the same buckets: on each bucket in turn, the calls of
  * each (level, flow) run are placed (./placement.ts) — cut in ahead of what they may pass, or
- * appended — with one conditional write per placement and no read first. A later bucket that
+ * appended — with one conditional write per placement and no read first. On a contended bucket
+ * the runs are appended together, each call within its own reach, in one write whose slots are
+ * final (frozen); calls that do not fit wait for room in batches. A later bucket that
  * admits fewer calls than an earlier one gets the earlier appends refunded (a write conditioned
  * on nobody having written since); tokens a refund cannot give back, or a cut-in's, are forfeited:
  * capacity wasted, never over the limit.
@@ -16,10 +18,21 @@ import {
   type RequestCounter,
   settle,
 } from './bucket-context.js';
+import type { MeterHint } from './bucket-item.js';
 import { type BucketState, hintAttribute } from './bucket-state.js';
 import { InvalidAdmissionGroupError } from './errors.js';
 import { type GcraParams, planAdmission, retryAtUs, slotsFrom, US_PER_MS } from './gcra.js';
-import { type BucketView, flowKey, place } from './placement.js';
+import {
+  type BucketView,
+  CONTENTION_WINDOW_US,
+  contendedReachUs,
+  flowKey,
+  meterIntervalUs,
+  type PlacementPolicy,
+  place,
+  reachesABatch,
+  reachOf,
+} from './placement.js';
 import { recoverIfDue } from './rate-changes.js';
 import { FIXED, type TimelinePosition } from './timeline.js';
 
@@ -85,7 +98,12 @@ interface Grant {
   fraction: number;
   slowed: boolean;
   /** The last append (refundable while nobody wrote since): which requests, and the TAT after. */
-  lastAppend?: { from: number; tokens: number[]; tatUs: number; intervalUs: number };
+  lastAppend?: {
+    from: number;
+    tokens: number[];
+    tatUs: number;
+    intervalUs: number;
+  };
 }
 
 /**
@@ -109,7 +127,7 @@ export async function admitGroup(
 
   // Configured bursts bound every cost (a learned rate keeps the burst).
   const configured = buckets.map((b) => effectiveParams(b.limit, context.lateAllowanceMs, 1));
-  const eligible: number[] = [];
+  let eligible: number[] = [];
   costs.forEach((requestCosts, i) => {
     const b = requestCosts.findIndex((cost, j) => cost > (configured[j] as GcraParams).burst);
     if (b >= 0) {
@@ -126,6 +144,8 @@ export async function admitGroup(
 
   const grants: Grant[] = [];
   let count = eligible.length;
+  /** Buckets that left calls waiting. */
+  const refused: number[] = [];
   let forfeitedTokens = 0;
   let retryAtUsMax = 0;
   for (let b = 0; b < buckets.length && count > 0; b++) {
@@ -140,23 +160,35 @@ export async function admitGroup(
       fraction: 1,
       slowed: false,
     };
-    const requests = eligible.slice(0, count);
-    let next = 0;
-    while (next < requests.length) {
+    let pending = eligible.slice(0, count);
+    const placedOrder: number[] = [];
+    const deferred: number[] = [];
+    while (pending.length > 0) {
       // A run: consecutive requests of one level and flow, placed together.
-      const tag = tagOf(requests[next] as number);
-      let end = next + 1;
-      while (end < requests.length && sameTag(tagOf(requests[end] as number), tag)) end++;
-      const run = requests.slice(next, end).map((i) => (costs[i] as number[])[b] as number);
-      const placed = await placeRun(context, bucket, key, run, tag, levelIndex, grant, counter);
-      if (placed.kind === 'not-yet') {
-        retryAtUsMax = Math.max(retryAtUsMax, placed.retryAtUs);
-        break;
+      const runs = runsOf(pending, tagOf, (i) => (costs[i] as number[])[b] as number);
+      const first = (runs[0] as Run).costs.length;
+      const placed = await placeRun(context, bucket, key, runs, levelIndex, grant, counter);
+      const placedHere = placed.kind === 'placed' ? placed.count : 0;
+      placedOrder.push(...pending.slice(0, placedHere));
+      if (placedHere >= first) {
+        pending = pending.slice(placedHere);
+        continue;
       }
-      next += placed.count;
-      if (placed.count < run.length) break;
+      // On a contended first bucket a run held back by its meter (reach 0) must not hold back
+      // the runs after it: it waits, they go on. (On later buckets the admitted calls must stay
+      // a prefix of the first bucket's.)
+      if (b === 0 && placed.heldBack === true) {
+        deferred.push(...pending.slice(placedHere, first));
+        pending = pending.slice(first);
+        continue;
+      }
+      if (placed.kind === 'not-yet') retryAtUsMax = Math.max(retryAtUsMax, placed.retryAtUs);
+      pending = pending.slice(placedHere);
+      break;
     }
+    if (b === 0) eligible = [...placedOrder, ...deferred, ...pending, ...eligible.slice(count)];
     const admittedHere = grant.slotsUs.length;
+    if (admittedHere < count) refused.push(b);
     if (admittedHere < count) {
       for (const earlier of grants) {
         forfeitedTokens += await refund(context, earlier, admittedHere, counter);
@@ -181,17 +213,58 @@ export async function admitGroup(
         state.rate.fraction,
       );
       let before = 0;
+      const view = viewOf(state, context);
+      const policy = placementPolicy(context);
+      const nowUs = context.clock() * US_PER_MS;
+      // Contended, the waiting come back in batches that fit together (one write each), as a
+      // contended append waits for them to (placeRun's `contendedBatch`).
+      let chunk: number[] = [];
+      let chunkFitsUs = 0;
+      let chunkCells = 0;
+      // What fits "now" in a picture extrapolated from an old one moves on with the clock: a
+      // contended call that did not fit looks again no sooner than one reach step.
+      const soonestUs = nowUs + context.scheduling.reachStepMs * US_PER_MS;
+      const closeChunk = () => {
+        chunkFitsUs = Math.max(chunkFitsUs, soonestUs);
+        for (const w of chunk) atUs[w] = Math.max(atUs[w] as number, chunkFitsUs);
+        chunk = [];
+        chunkFitsUs = 0;
+      };
       waiting.forEach((requestIndex, w) => {
         const cost = (costs[requestIndex] as number[])[b] as number;
-        const fits = retryAtUs(state.tatUs as number, params, before + cost, context.horizonUs);
-        atUs[w] = Math.max(atUs[w] as number, fits);
+        const tag = tagOf(requestIndex);
+        const reach = reachOf(
+          view,
+          nowUs,
+          context.horizonUs,
+          params,
+          { level: levelIndex(tag.level), flow: tag.flow },
+          policy,
+        );
+        const fits = retryAtUs(state.tatUs as number, params, before + cost, reach.reachUs);
         before += cost;
+        if (!reach.contended) {
+          atUs[w] = Math.max(atUs[w] as number, fits);
+          return;
+        }
+        if (chunk.length === 0) chunkCells = batchCells(params, reach.reachUs);
+        chunk.push(w);
+        chunkFitsUs = Math.max(chunkFitsUs, fits);
+        if (chunk.length >= Math.min(chunkCells, MAX_RETURN_BATCH)) closeChunk();
       });
+      closeChunk();
     });
     waiting.forEach((requestIndex, w) => {
       const ms = Math.ceil((atUs[w] as number) / US_PER_MS);
       retryAtMsOf.set(requestIndex, Math.max(ms, context.clock()));
     });
+    await markWaiting(
+      context,
+      refused.map((b) => buckets[b] as GroupBucket),
+      refused.map((b) => keys[b] as string),
+      waiting.map(tagOf),
+      counter,
+    );
   }
   const slowed = keys.some((key) => knownState(context, key).rate.fraction < 1);
   eligible.forEach((requestIndex, position) => {
@@ -214,18 +287,33 @@ export async function admitGroup(
   return { decisions: decisions as AdmissionDecision[], requests: counter, forfeitedTokens };
 }
 
-/** Places one run on one bucket: cut-ins while placement says so, then an append. */
+/** Consecutive calls of one level and flow, with their costs on the bucket being placed. */
+interface Run {
+  readonly tag: CallTag;
+  readonly costs: readonly number[];
+}
+
+/**
+ * Places the first of `runs` on one bucket: cut-ins while placement says so, then an append. On
+ * a contended bucket the append takes the runs after it too, as far as each call's reach allows:
+ * one write for the batch. Returns how many calls were placed, in order across the runs.
+ */
 async function placeRun(
   context: BucketContext,
   bucket: GroupBucket,
   key: string,
-  run: readonly number[],
-  tag: CallTag,
+  runs: readonly Run[],
   levelIndex: (level: string) => number,
   grant: Grant,
   counter: RequestCounter,
-): Promise<{ kind: 'placed'; count: number } | { kind: 'not-yet'; retryAtUs: number }> {
+): Promise<
+  | { kind: 'placed'; count: number; heldBack?: boolean }
+  | { kind: 'not-yet'; retryAtUs: number; heldBack?: boolean }
+> {
+  const { tag, costs: run } = runs[0] as Run;
   let placedCount = 0;
+  let looked = false;
+  let guessed = false;
   let state = knownState(context, key);
   for (let attempt = 0; attempt < context.maxWrites && placedCount < run.length; attempt++) {
     const nowUs = context.clock() * US_PER_MS;
@@ -233,8 +321,20 @@ async function placeRun(
     const params = effectiveParams(bucket.limit, context.lateAllowanceMs, fraction);
     const rest = run.slice(placedCount);
     const level = levelIndex(tag.level);
+    const view = viewOf(state, context);
+    const policy = placementPolicy(context);
+    const reach = reachOf(
+      view,
+      nowUs,
+      context.horizonUs,
+      params,
+      { level, flow: tag.flow },
+      policy,
+    );
+    // A cut-in passes reservations that are still free to move (granted on a bucket that was
+    // not contended yet): it may reach as far as they do. Reach bounds appends.
     const placement = place(
-      viewOf(state, context),
+      view,
       nowUs,
       params,
       context.horizonUs,
@@ -244,11 +344,7 @@ async function placeRun(
         weight: context.scheduling.weightOf(tag.level, tag.flow),
         costs: rest,
       },
-      {
-        levels: context.scheduling.levels,
-        weightOf: (l, flow) => context.scheduling.weightOf(levelName(context, l), flow),
-        freezeUs: context.scheduling.freezeMs * US_PER_MS,
-      },
+      policy,
     );
     if (placement.kind === 'cut-in') {
       counter.writes++;
@@ -292,25 +388,121 @@ async function placeRun(
       continue;
     }
 
-    const plan = planAdmission(state.tatUs, nowUs, params, rest, context.horizonUs);
+    // The calls this append places: the run's rest, and on a contended bucket the runs after it.
+    const calls: { tag: CallTag; cost: number }[] = rest.map((cost) => ({ tag, cost }));
+    if (reach.contended)
+      for (const later of runs.slice(1))
+        for (const cost of later.costs) calls.push({ tag: later.tag, cost });
+    const costs = calls.map((c) => c.cost);
+    // Every call of a merged append is held to its contended reach: its slot is frozen, and a
+    // frozen slot far ahead would hold back every cut-in and rate change until then.
+    const reaches = calls.map((c) =>
+      c.tag === tag
+        ? reach.reachUs
+        : contendedReachUs(view, nowUs, context.horizonUs, params, levelIndex(c.tag.level), policy),
+    );
+    // Contended, others append all the time: a state seen a while ago is assumed to have kept its
+    // lead on the clock (the TAT moved on by as much as time did), so that calls that only fit in
+    // an old picture wait for a fresher one instead of writing to fail.
+    const ageUs = reach.contended ? context.known.ageMs(key) * US_PER_MS : 0;
+    const planTatUs =
+      state.tatUs === undefined || !Number.isFinite(ageUs) ? state.tatUs : state.tatUs + ageUs;
+    const plan = planAdmission(planTatUs, nowUs, params, costs, reaches);
+    if (plan.kind === 'never-fits')
+      throw new InvalidAdmissionGroupError('cost above burst reached a bucket write');
+    // Contended, the room ahead grows a cell at a time: a run waits until a batch of it fits
+    // (one write for many calls), which its reach leaves time for.
+    const batch = reach.contended ? contendedBatch(rest, params, reach.reachUs) : 1;
+    const short =
+      plan.kind === 'not-yet' ||
+      (plan.count < batch && placedCount === 0 && state.tatUs !== undefined);
+    // …but not for long: an old picture may hide that the bucket went quiet. Look again.
+    if (short && ageUs > MAX_ESTIMATE_AGE_US && !looked) {
+      looked = true;
+      counter.reads++;
+      state = await context.items.read(key);
+      context.known.set(key, state);
+      attempt--;
+      continue;
+    }
+    // Held back by its meter (reach 0), the run must not hold back the runs after it.
+    const heldBack = reach.contended && reach.reachUs === 0;
     if (plan.kind === 'not-yet') {
       return placedCount > 0
-        ? { kind: 'placed', count: placedCount }
-        : { kind: 'not-yet', retryAtUs: plan.retryAtUs };
+        ? { kind: 'placed', count: placedCount, heldBack }
+        : { kind: 'not-yet', retryAtUs: plan.retryAtUs, heldBack };
     }
-    if (plan.kind !== 'admitted')
-      throw new InvalidAdmissionGroupError('cost above burst reached a bucket write');
+    if (short && state.tatUs !== undefined) {
+      const tokens = rest.slice(0, batch).reduce((sum, c) => sum + c, 0);
+      return {
+        kind: 'not-yet',
+        retryAtUs: retryAtUs(Math.max(planTatUs ?? nowUs, nowUs), params, tokens, reach.reachUs),
+        heldBack,
+      };
+    }
+    const admitted = costs.slice(0, plan.count);
     const incrementUs = plan.tokens * params.intervalUs;
-    const idle = state.tatUs === undefined || state.tatUs < nowUs;
+    // Idle only if the picture (extrapolated when contended) says so: an old picture of a busy
+    // bucket often shows a TAT now past, and an idle append would fail.
+    const idle = planTatUs === undefined || planTatUs < nowUs;
     const lastSlotUs = plan.slotsUs[plan.count - 1] as number;
-    const tails = [
-      hintAttribute('levelTail', tag.level),
-      hintAttribute('flowTail', tag.level, tag.flow),
-    ];
-    const multiCost = rest.slice(0, plan.count).some((cost) => cost > 1);
-    // Slots this close run without checking in: the append freezes them (bucket-item.ts).
+    // Each level's and flow's tail: the slot of its last cell in this append.
+    const tails = new Map<string, { slotUs: number; offsetUs: number }>();
+    let cumulative = 0;
+    calls.slice(0, plan.count).forEach((c, i) => {
+      cumulative += c.cost;
+      const at = {
+        slotUs: plan.slotsUs[i] as number,
+        offsetUs: cumulative * params.intervalUs - params.toleranceUs,
+      };
+      tails.set(hintAttribute('levelTail', c.tag.level), at);
+      tails.set(hintAttribute('flowTail', c.tag.level, c.tag.flow), at);
+    });
+    const tailHints = [...tails].map(([name, at]) => ({ name, ...at }));
+    // Contended, precedence over the levels below is metered as for cut-ins: a call of level l
+    // runs the meter of every level from l down to the one above the lowest (what those levels
+    // together take ahead of the ones below them), so each level below keeps its assured share.
+    // Past its meter a level's reach drops to 0 (placement.ts `contendedReachUs`). A hint: an
+    // increment (no update lost to a concurrent one), or a restart from now when it lies past.
+    const meters: MeterHint[] = [];
+    if (reach.contended) {
+      const lowest = context.scheduling.levels.length - 1;
+      const perLevel = new Map<number, number>();
+      for (const c of calls.slice(0, plan.count))
+        for (let m = levelIndex(c.tag.level); m < lowest; m++)
+          perLevel.set(m, (perLevel.get(m) ?? 0) + c.cost);
+      for (const [m, tokens] of perLevel) {
+        const incrementUs = tokens * meterIntervalUs(params, context.scheduling.levels, m);
+        const known = view.cutMetersUs.get(m) ?? 0;
+        meters.push({
+          name: hintAttribute('cutMeter', levelName(context, m)),
+          incrementUs,
+          ...(known < nowUs ? { restartAtUs: nowUs + incrementUs } : {}),
+        });
+      }
+    }
+    // No slot much further ahead than its call's reach, whatever the TAT is when the write lands:
+    // others append at the same time (a blind increment), so the guard leaves one reach step.
+    const slackUs = reach.contended ? context.scheduling.reachStepMs * US_PER_MS : 0;
+    let highestTatUs = Number.POSITIVE_INFINITY;
+    cumulative = 0;
+    admitted.forEach((cost, i) => {
+      cumulative += cost;
+      highestTatUs = Math.min(
+        highestTatUs,
+        nowUs +
+          (reaches[i] as number) +
+          slackUs +
+          params.toleranceUs -
+          cumulative * params.intervalUs,
+      );
+    });
+    const multiCost = admitted.some((cost) => cost > 1);
+    // Slots this close run without checking in: the append freezes them (bucket-item.ts). On a
+    // contended bucket every slot granted is within its call's reach: all of them are final.
+    const freezeAll = reach.contended;
     const freezeUntilUs = nowUs + context.scheduling.freezeMs * US_PER_MS;
-    const direct = plan.slotsUs.slice(0, plan.count).filter((s) => s <= freezeUntilUs);
+    const direct = freezeAll ? [] : plan.slotsUs.filter((slot) => slot <= freezeUntilUs);
     const frozen = direct.length === 0 ? {} : { frozenUs: Math.max(...direct) };
     counter.writes++;
     const written = await context.items.append(
@@ -323,8 +515,9 @@ async function placeRun(
             multiCost,
             newTatUs: nowUs + incrementUs,
             lastSlotUs,
-            tails,
-            ...frozen,
+            tails: tailHints,
+            meters,
+            ...(freezeAll ? { frozenUs: lastSlotUs } : frozen),
           }
         : {
             kind: 'busy',
@@ -332,18 +525,28 @@ async function placeRun(
             nowUs,
             multiCost,
             incrementUs,
-            highestTatUs: nowUs + context.horizonUs + params.toleranceUs - incrementUs,
+            highestTatUs,
             expectedTatUs: state.tatUs as number,
             lastOffsetUs: incrementUs - params.toleranceUs,
-            tails,
+            tails: tailHints,
+            meters,
             ...frozen,
+            freezeAll,
           },
     );
+    if (!written.ok && written.state === 'unknown' && freezeAll && !idle && !guessed) {
+      // The engine did not say what it found (dynalite). A contended append fails on its range
+      // guard: the TAT lies past the highest it allowed. That lower bound is enough to wait on,
+      // without a read; a second miss reads.
+      guessed = true;
+      state = { ...state, tatUs: Math.max(state.tatUs as number, highestTatUs + 1) };
+      context.known.set(key, state);
+      continue;
+    }
     state = await settle(context, key, written, counter);
     if (!written.ok) continue;
     const newTatUs = state.tatUs as number;
     const oldTatUs = idle ? nowUs : newTatUs - incrementUs;
-    const admitted = rest.slice(0, plan.count);
     const slots = slotsFrom(oldTatUs, nowUs, params, admitted);
     grant.lastAppend = {
       from: grant.slotsUs.length,
@@ -354,7 +557,7 @@ async function placeRun(
     for (const slotUs of slots) {
       grant.slotsUs.push(slotUs);
       // A slot the append froze never moves; any other checks in before it runs.
-      const fixed = frozen.frozenUs !== undefined && slotUs <= frozen.frozenUs;
+      const fixed = freezeAll || (frozen.frozenUs !== undefined && slotUs <= frozen.frozenUs);
       grant.positions.push(
         fixed
           ? { slotUs, seq: FIXED }
@@ -434,6 +637,42 @@ function viewOf(state: BucketState, context: BucketContext): BucketView {
   };
 }
 
+/**
+ * How many calls of a run a contended append waits for: the whole run, as long as it takes at
+ * most half the reach (the rest of the reach is the slack that keeps the bucket busy meanwhile).
+ */
+function contendedBatch(run: readonly number[], params: GcraParams, reachUs: number): number {
+  const cells = batchCells(params, reachUs);
+  let tokens = 0;
+  let n = 0;
+  for (const cost of run) {
+    if (tokens + cost > cells && n > 0) break;
+    tokens += cost;
+    n++;
+  }
+  return n;
+}
+
+/** Tokens a contended batch may take: half of what fits within the reach. */
+function batchCells(params: GcraParams, reachUs: number): number {
+  return Math.max(1, Math.floor((reachUs + params.toleranceUs) / 2 / params.intervalUs));
+}
+
+/** A contended bucket's remembered state is extrapolated for this long, then read again. */
+const MAX_ESTIMATE_AGE_US = 1_000_000;
+
+/** Calls that come back for admission together: one SQS batch. */
+const MAX_RETURN_BATCH = 10;
+
+function placementPolicy(context: BucketContext): PlacementPolicy & { reachStepUs: number } {
+  return {
+    levels: context.scheduling.levels,
+    weightOf: (l, flow) => context.scheduling.weightOf(levelName(context, l), flow),
+    freezeUs: context.scheduling.freezeMs * US_PER_MS,
+    reachStepUs: context.scheduling.reachStepMs * US_PER_MS,
+  };
+}
+
 function levelIndexer(context: BucketContext): (level: string) => number {
   const levels = context.scheduling.levels;
   const fallback = Math.max(
@@ -448,6 +687,65 @@ function levelIndexer(context: BucketContext): (level: string) => number {
 
 function levelName(context: BucketContext, index: number): string {
   return context.scheduling.levels[index]?.name ?? context.scheduling.defaultLevel;
+}
+
+/**
+ * Waiting flows make themselves seen: a flow with no recent slot on a bucket raises its tail hint
+ * to now (one small write per bucket, at most every half contention window), so that a flow
+ * holding the bucket's future sees it contended and stops reserving far ahead. Without it a
+ * flow that never gets a slot would stay invisible behind a flood. Needless (and skipped) when
+ * two others are at work: they already see each other. Best effort.
+ */
+async function markWaiting(
+  context: BucketContext,
+  buckets: readonly GroupBucket[],
+  keys: readonly string[],
+  tags: readonly CallTag[],
+  counter: RequestCounter,
+): Promise<void> {
+  const nowUs = context.clock() * US_PER_MS;
+  const staleBeforeUs = nowUs - CONTENTION_WINDOW_US / 2;
+  for (const [b, key] of keys.entries()) {
+    const state = knownState(context, key);
+    const params = effectiveParams(
+      (buckets[b] as GroupBucket).limit,
+      context.lateAllowanceMs,
+      state.rate.fraction,
+    );
+    if (!reachesABatch(params, placementPolicy(context))) continue;
+    const seen = new Set<string>();
+    for (const tag of tags) {
+      const name = hintAttribute('flowTail', tag.level, tag.flow);
+      if (seen.has(name)) continue;
+      seen.add(name);
+      const own = `${tag.level}:${tag.flow}`;
+      if ((state.flowTailsUs.get(own) ?? 0) >= staleBeforeUs) continue;
+      // Two others at work already see each other: the bucket is contended for everyone.
+      let others = 0;
+      for (const [other, tailUs] of state.flowTailsUs)
+        if (other !== own && tailUs > nowUs - CONTENTION_WINDOW_US) others++;
+      if (others >= 2) continue;
+      counter.writes++;
+      const written = await context.items.raiseHint(key, name, nowUs);
+      if (written.ok) context.known.set(key, written.state);
+    }
+  }
+}
+
+/** Splits requests into runs: consecutive requests of one level and flow. */
+function runsOf(
+  requests: readonly number[],
+  tagOf: (i: number) => CallTag,
+  costOf: (i: number) => number,
+): Run[] {
+  const runs: { tag: CallTag; costs: number[] }[] = [];
+  for (const i of requests) {
+    const tag = tagOf(i);
+    const last = runs.at(-1);
+    if (last !== undefined && sameTag(last.tag, tag)) last.costs.push(costOf(i));
+    else runs.push({ tag, costs: [costOf(i)] });
+  }
+  return runs;
 }
 
 function sameTag(a: CallTag, b: CallTag): boolean {

@@ -21,6 +21,8 @@ export interface SchedulingPolicy {
   readonly weightOf: (level: string, flow: string) => number;
   /** No cut-in lands closer to now than this (ms). */
   readonly freezeMs: number;
+  /** On a contended bucket, each level reaches this much further ahead than the one below (ms). */
+  readonly reachStepMs: number;
 }
 
 /** The store's shared parts. */
@@ -32,8 +34,30 @@ export interface BucketContext {
   readonly maxWrites: number;
   readonly scheduling: SchedulingPolicy;
   readonly learnedRate: LearnedRatePolicy;
-  /** Last state seen per bucket key. */
-  readonly known: Map<string, BucketState>;
+  /** Last state seen per bucket key, and when. */
+  readonly known: KnownStates;
+}
+
+/** What the store last saw of each bucket, with the time it saw it (a hint's age). */
+export class KnownStates extends Map<string, BucketState> {
+  readonly #seenAtMs = new Map<string, number>();
+  readonly #clock: () => number;
+
+  constructor(clock: () => number) {
+    super();
+    this.#clock = clock;
+  }
+
+  override set(key: string, state: BucketState): this {
+    this.#seenAtMs?.set(key, this.#clock());
+    return super.set(key, state);
+  }
+
+  /** How long ago the state of `key` was seen (ms); infinite when never. */
+  ageMs(key: string): number {
+    const at = this.#seenAtMs.get(key);
+    return at === undefined ? Number.POSITIVE_INFINITY : this.#clock() - at;
+  }
 }
 
 /** DynamoDB requests made, counted for the caller (the coordination cost). */

@@ -48,6 +48,26 @@ export interface Hint {
   readonly valueUs: number;
 }
 
+/**
+ * A meter an append runs on: by `incrementUs` (`if_not_exists(m, now) + inc`, so concurrent
+ * writers add up), or set to `restartAtUs` when the writer saw it lying in the past.
+ */
+export interface MeterHint {
+  readonly name: string;
+  readonly incrementUs: number;
+  readonly restartAtUs?: number;
+}
+
+/**
+ * A tail hint an append sets: to `slotUs` on an idle bucket, to `tat + offsetUs` (the old TAT)
+ * on a busy one, where the slot is not known before the write.
+ */
+export interface TailHint {
+  readonly name: string;
+  readonly slotUs: number;
+  readonly offsetUs: number;
+}
+
 /** An append at the end of the timeline. */
 export type AppendWrite = {
   /** The learned-rate fraction the plan used. */
@@ -55,8 +75,10 @@ export type AppendWrite = {
   readonly nowUs: number;
   /** Some appended cell costs more than one token (the bucket leaves the grid: no cut-ins). */
   readonly multiCost: boolean;
-  /** Hints to set to the slot of the last appended cell. */
-  readonly tails: readonly string[];
+  /** Hints to set to the slot of a cell: its level's and its flow's last appended cell. */
+  readonly tails: readonly TailHint[];
+  /** Levels' meters to run on. */
+  readonly meters?: readonly MeterHint[];
   /**
    * The last appended slot within the freeze margin of now, if any: the append freezes it (and
    * every slot before it) in the same write, so that no cut-in planned a moment ago — its `now`
@@ -74,6 +96,12 @@ export type AppendWrite = {
       readonly expectedTatUs: number;
       /** Last appended slot − old TAT. */
       readonly lastOffsetUs: number;
+      /**
+       * Freeze every appended slot (`frz = tat + lastOffset`, blind like the TAT). The watermark
+       * lies at or before the last slot (`tat − τ`) — past it only after a refund took back
+       * frozen cells, which no call runs — so this never leaves a committed slot unfrozen.
+       */
+      readonly freezeAll?: boolean;
     }
 );
 
@@ -144,7 +172,7 @@ export class BucketItems {
       u.set(A.gridStart, u.value(write.nowUs));
       if (write.multiCost) u.set(A.multiCost, u.value(1));
       else u.remove(A.multiCost);
-      for (const tail of write.tails) u.set(tail, u.value(write.lastSlotUs));
+      for (const tail of write.tails) u.set(tail.name, u.value(tail.slotUs));
     } else {
       const tat = u.name(A.tat);
       u.when(
@@ -155,7 +183,16 @@ export class BucketItems {
       u.set(A.tat, `${tat} + ${u.value(write.incrementUs)}`);
       u.set(A.expiresAt, u.value(this.#expiresAt(write.highestTatUs + write.incrementUs)));
       if (write.multiCost) u.set(A.multiCost, u.value(1));
-      for (const tail of write.tails) u.set(tail, `${tat} + ${u.value(write.lastOffsetUs)}`);
+      for (const tail of write.tails) u.set(tail.name, `${tat} + ${u.value(tail.offsetUs)}`);
+      if (write.freezeAll === true) u.set(A.frozen, `${tat} + ${u.value(write.lastOffsetUs)}`);
+    }
+    for (const meter of write.meters ?? []) {
+      u.set(
+        meter.name,
+        meter.restartAtUs === undefined
+          ? `if_not_exists(${u.name(meter.name)}, ${u.value(write.nowUs)}) + ${u.value(meter.incrementUs)}`
+          : u.value(meter.restartAtUs),
+      );
     }
     if (write.frozenUs !== undefined) {
       // Appended slots come after every slot before them: the watermark only ever rises.
@@ -202,6 +239,21 @@ export class BucketItems {
     const u = new Update();
     u.when(frozenBefore(u, slotUs));
     u.set(A.frozen, u.value(slotUs));
+    return this.#send(key, u);
+  }
+
+  /**
+   * Raises a hint to `valueUs` if it is lower (or absent). A flow that waits without a slot marks
+   * itself present this way: others then see the bucket contended (placement.ts `reachOf`).
+   */
+  raiseHint(key: string, name: string, valueUs: number): Promise<ItemWrite> {
+    const u = new Update();
+    const hint = u.name(name);
+    u.when(`(attribute_not_exists(${hint}) OR ${hint} < ${u.value(valueUs)})`);
+    u.set(name, u.value(valueUs));
+    // It may create the item: it expires like any other.
+    const expiresAt = u.name(A.expiresAt);
+    u.set(A.expiresAt, `if_not_exists(${expiresAt}, ${u.value(this.#expiresAt(valueUs))})`);
     return this.#send(key, u);
   }
 

@@ -6,6 +6,8 @@
  * - {@link BucketStore.admit}: one conditional write per bucket for a whole group of calls on the
  *   common path (one level, one flow: appended, first come first served); calls of a more urgent
  *   level or a flow behind its fair share cut in ahead of cells that may wait (./placement.ts).
+ *   When levels or flows compete for a bucket, each call reserves no further ahead than its
+ *   level's reach, and what it gets is final (`reachOf` in ./placement.ts).
  * - {@link BucketStore.checkIn}: reservations commit to their slots just before running, replaying
  *   what cut in ahead of them or re-spaced them since they were granted (./reservations.ts).
  * - {@link BucketStore.reportThrottle}: the provider throttled a call the bucket admitted: the
@@ -23,7 +25,7 @@ import {
   type CallTag,
   type GroupBucket,
 } from './admit-group.js';
-import type { BucketContext, SchedulingPolicy } from './bucket-context.js';
+import { type BucketContext, KnownStates, type SchedulingPolicy } from './bucket-context.js';
 import { BucketItems, type DynamoSender } from './bucket-item.js';
 import { gcraParams, US_PER_MS } from './gcra.js';
 import { DEFAULT_LEARNED_RATE, type LearnedRatePolicy } from './learned-rate.js';
@@ -50,6 +52,7 @@ export const DEFAULT_SCHEDULING: SchedulingPolicy = Object.freeze({
   defaultLevel: 'normal',
   weightOf: () => 1,
   freezeMs: 300,
+  reachStepMs: 500,
 });
 
 /** Settings of a {@link BucketStore}. */
@@ -120,7 +123,7 @@ export class BucketStore {
       maxWrites: options.maxWritesPerBucket ?? 4,
       scheduling: options.scheduling ?? DEFAULT_SCHEDULING,
       learnedRate: options.learnedRate ?? DEFAULT_LEARNED_RATE,
-      known: new Map(),
+      known: new KnownStates(options.clock ?? Date.now),
     };
   }
 

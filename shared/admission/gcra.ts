@@ -96,17 +96,19 @@ export function planAdmission(
   nowUs: number,
   params: GcraParams,
   costs: readonly number[],
-  horizonUs: number,
+  horizonUs: number | readonly number[],
 ): GcraPlan {
   const first = costs[0];
   if (first === undefined) throw new RangeError('costs must name at least one request');
   if (first > params.burst) return { kind: 'never-fits', cost: first, burst: params.burst };
 
   const baseUs = tatUs === undefined ? nowUs : Math.max(tatUs, nowUs);
-  const latestUs = nowUs + horizonUs;
+  // One horizon for all, or one per request (how far ahead each may be reserved).
+  const horizonOf = (i: number): number =>
+    typeof horizonUs === 'number' ? horizonUs : (horizonUs[i] as number);
   const slotsUs: number[] = [];
   let cumulative = 0;
-  for (const cost of costs) {
+  for (const [i, cost] of costs.entries()) {
     if (!(Number.isInteger(cost) && cost >= 1)) {
       throw new RangeError(`cost must be a positive integer, got ${cost}`);
     }
@@ -115,12 +117,12 @@ export function planAdmission(
       nowUs,
       baseUs + (cumulative + cost) * params.intervalUs - params.toleranceUs,
     );
-    if (slotUs > latestUs) break;
+    if (slotUs > nowUs + horizonOf(i)) break;
     cumulative += cost;
     slotsUs.push(slotUs);
   }
   if (slotsUs.length === 0) {
-    return { kind: 'not-yet', retryAtUs: retryAtUs(baseUs, params, first, horizonUs) };
+    return { kind: 'not-yet', retryAtUs: retryAtUs(baseUs, params, first, horizonOf(0)) };
   }
   return {
     kind: 'admitted',

@@ -16,6 +16,12 @@
  * chosen so that it gets `weight / (weight + the others' weights)` of the level's slots. A flood
  * from one producer then delays another producer of the same level only by its fair share.
  *
+ * Alone or contended ({@link reachOf}): a flow alone on a bucket reserves up to the horizon, and
+ * the cut-ins above are how a newcomer passes what it reserved. Once several levels or flows
+ * compete, each call reserves at most its level's reach ahead and its slot is final at once:
+ * the order is decided by who may reserve how far, and nothing granted has to move — on buckets
+ * fast enough for the longest reach to hold a batch ({@link reachesABatch}).
+ *
  * What keeps the window bound (shared/admission/timeline.ts): a cut-in lands on the bucket's grid
  * (so no cell straddles it), never before the frozen watermark or `now + freeze`, and only on a
  * bucket whose cells all cost one token (every request bucket; a resource bucket until a call of
@@ -187,7 +193,7 @@ export function place(
   let meterUs: number | undefined;
   if (passedLevels.length > 0) {
     const meterInterval = meterIntervalUs(params, policy.levels, level);
-    const meterTolerance = Math.floor(params.burst * meterInterval);
+    const meterTolerance = meterToleranceUs(params, policy.levels, level);
     const base = Math.max(view.cutMetersUs.get(level) ?? 0, nowUs);
     allowed = Math.min(
       allowed,
@@ -223,4 +229,97 @@ export function place(
     meterUs,
     passedLevels,
   };
+}
+
+/** How far ahead a call may be reserved, and whether others compete for the bucket. */
+export interface Reach {
+  /** Slots later than `now + reachUs` are not granted now ("not yet"). */
+  readonly reachUs: number;
+  /** Another level or flow has used the bucket recently: slots are final when granted. */
+  readonly contended: boolean;
+}
+
+/** How recently another level or flow must have used a bucket for it to count as contended. */
+export const CONTENTION_WINDOW_US = 5_000_000;
+
+/**
+ * A call's reach. Alone on a bucket, a flow may reserve up to the horizon: one write admits a
+ * whole batch ahead of time, and the rare newcomer cuts in ahead of it (its reservations check in
+ * and move). When other levels or flows compete, nobody reserves far ahead: a level's reach is
+ * the freeze margin plus one step per level below it, so a call waits behind at most the reach
+ * of the level below it, and what is granted is final at once (no check-in, nothing to move).
+ * The rest wait for their turn. A level past its cut-in meter (the rate less the assured shares
+ * of the levels below, as for cut-ins) takes only what nobody else would use right now: the
+ * levels below keep their assured shares.
+ */
+export function reachOf(
+  view: BucketView,
+  nowUs: number,
+  horizonUs: number,
+  params: GcraParams,
+  request: Pick<PlacementRequest, 'level' | 'flow'>,
+  policy: PlacementPolicy & { readonly reachStepUs: number },
+): Reach {
+  if (!reachesABatch(params, policy)) return { reachUs: horizonUs, contended: false };
+  const own = flowKey(request.level, request.flow);
+  const since = nowUs - CONTENTION_WINDOW_US;
+  let contended = false;
+  for (const [key, tail] of view.flowTailsUs) {
+    if (key !== own && tail > since) {
+      contended = true;
+      break;
+    }
+  }
+  if (!contended) return { reachUs: horizonUs, contended };
+  return {
+    reachUs: contendedReachUs(view, nowUs, horizonUs, params, request.level, policy),
+    contended,
+  };
+}
+
+/**
+ * A level's reach on a contended bucket (see {@link reachOf}): the freeze margin plus one step
+ * per level below; 0 past its meter (it takes only what would otherwise go unused right now).
+ */
+export function contendedReachUs(
+  view: BucketView,
+  nowUs: number,
+  horizonUs: number,
+  params: GcraParams,
+  level: number,
+  policy: PlacementPolicy & { readonly reachStepUs: number },
+): number {
+  const below = policy.levels.length - 1 - level;
+  const overMeter =
+    below > 0 &&
+    (view.cutMetersUs.get(level) ?? 0) + meterIntervalUs(params, policy.levels, level) >
+      nowUs + meterToleranceUs(params, policy.levels, level);
+  if (overMeter) return 0;
+  return Math.min(horizonUs, policy.freezeUs + below * policy.reachStepUs);
+}
+
+/** Cells the longest reach must hold for a bucket to be scheduled by reach when contended. */
+export const MIN_REACH_CELLS = 10;
+
+/**
+ * Whether reaches apply to this bucket at all: the longest reach must hold a batch of cells
+ * ({@link MIN_REACH_CELLS}). A slower bucket (RunInstances at 2/s: 1.3 s is under 3 cells) would
+ * grant a call or two per write and leave its slots unused between SQS's whole-second waits; it
+ * keeps reserving ahead, and what passes its reservations cuts in.
+ */
+export function reachesABatch(
+  params: GcraParams,
+  policy: PlacementPolicy & { readonly reachStepUs: number },
+): boolean {
+  const longestUs = policy.freezeUs + (policy.levels.length - 1) * policy.reachStepUs;
+  return longestUs >= MIN_REACH_CELLS * params.intervalUs;
+}
+
+/** How far a level's cut-in meter may run ahead of now: the bucket's burst at the meter's pace. */
+export function meterToleranceUs(
+  params: GcraParams,
+  levels: readonly LevelPolicy[],
+  level: number,
+): number {
+  return Math.floor(params.burst * meterIntervalUs(params, levels, level));
 }

@@ -30,6 +30,8 @@ export const schedulingSchema = z.strictObject({
   flowWeights: z.record(z.string().min(1).max(128), z.number().gt(0).max(1_000)).optional(),
   /** No cut-in lands closer to now than this (ms). @default 300 */
   freezeMs: z.int().min(MIN_FREEZE_MS).max(10_000).optional(),
+  /** On a contended bucket, how much further ahead each level may reserve than the one below (ms). @default 500 */
+  reachStepMs: z.int().min(0).max(2_000).optional(),
 });
 
 /** `learnedRate`: how a throttled bucket slows down and recovers. */
@@ -60,6 +62,7 @@ export function schedulingPolicyOf(
     defaultLevel: DEFAULT_SCHEDULING.defaultLevel,
     weightOf: (_level: string, flow: string) => weights.get(flow) ?? 1,
     freezeMs: input?.freezeMs ?? DEFAULT_SCHEDULING.freezeMs,
+    reachStepMs: input?.reachStepMs ?? DEFAULT_SCHEDULING.reachStepMs,
   });
 }
 

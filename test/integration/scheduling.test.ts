@@ -10,6 +10,7 @@ import {
   type AdmissionDecision,
   BucketStore,
   type CallTag,
+  DEFAULT_SCHEDULING,
   type GroupBucket,
 } from '../../shared/admission/bucket-store.js';
 import { gcraParams, US_PER_MS } from '../../shared/admission/gcra.js';
@@ -280,6 +281,79 @@ describe.each(enginesUnderTest())('scheduling on $name', (engine) => {
     const later = await checking.checkIn([reservation(granted[100] as Admitted)], false);
     const fraction = later.results[0]?.kind === 'lost' ? 0 : later.results[0]?.fractions[0];
     expect(fraction).toBeGreaterThan(DEFAULT_LEARNED_RATE.decrease);
+  });
+
+  it('grants only final slots on a contended bucket, each within its reach, under concurrent dispatchers', async () => {
+    nowMs = T0;
+    const tick = () => {
+      nowMs += 2;
+      return nowMs;
+    };
+    const limit = { rate: 20, burst: 10 };
+    const bucket: GroupBucket = { ref: ref('contended'), limit };
+    const { step, freeze } = { step: DEFAULT_SCHEDULING.reachStepMs, freeze: 300 };
+    const reachMs: Record<string, number> = { high: freeze + 2 * step, normal: freeze + step };
+    // Two flows take a slot each first: from then on the bucket is contended.
+    await dispatcher({ clock: tick }).admit([bucket], ones(1), tags(1, 'low', 'a'));
+    await dispatcher({ clock: tick }).admit([bucket], ones(1), tags(1, 'low', 'b'));
+    const slots: number[] = [];
+    let requests = 0;
+    let calls = 0;
+    await Promise.all(
+      Array.from({ length: 6 }, async (_, d) => {
+        const store = dispatcher({ clock: tick });
+        for (let round = 0; round < 15; round++) {
+          const level = (['high', 'normal', 'low'] as const)[(d + round) % 3] as string;
+          const outcome = await store.admit([bucket], ones(5), tags(5, level, `f${d % 3}`));
+          // The shared clock moves while others write too: by the answer, the store's "now"
+          // was no later than this.
+          const answered = nowMs;
+          requests += outcome.requests.writes + outcome.requests.reads;
+          for (const a of admitted(outcome.decisions)) {
+            calls++;
+            // Final at once: nothing to check in, nothing can move it.
+            expect(a.positions[0]?.seq).toBe(FIXED);
+            const slotUs = a.slotsUs[0] as number;
+            // Within the level's reach, plus the write's slack of one step (others append at
+            // the same moment).
+            expect(slotUs).toBeLessThanOrEqual(
+              (answered + (reachMs[level] ?? freeze) + step) * US_PER_MS,
+            );
+            slots.push(slotUs);
+          }
+          nowMs += 20;
+        }
+      }),
+    );
+    expect(calls).toBeGreaterThan(20);
+    const { intervalUs, burst } = gcraParams(limit);
+    for (const windowMs of [0, 50, 1_000]) {
+      const bound = burst + (windowMs * US_PER_MS) / intervalUs;
+      expect(windowStats(slots, windowMs * US_PER_MS, bound).violations).toBe(0);
+    }
+    expect(requests / calls).toBeLessThan(1);
+  });
+
+  it('sees a waiting lower level: a flood stops reserving far ahead once it is there', async () => {
+    nowMs = T0;
+    const bucket: GroupBucket = { ref: ref('waiting-low'), limit: { rate: 20, burst: 10 } };
+    const flood = dispatcher();
+    // Alone, the flood reserves far ahead (its later calls still free to move).
+    const first = admitted(
+      (await flood.admit([bucket], ones(200), tags(200, 'high', 'f'))).decisions,
+    );
+    expect(first).toHaveLength(200);
+    expect(first.at(-1)?.positions[0]?.seq).not.toBe(FIXED);
+    // A low call cannot pass it: it waits, and says it is there (one small write).
+    nowMs += 1_000;
+    const low = await dispatcher().admit([bucket], ones(2), tags(2, 'low', 'l'));
+    expect(low.decisions.map((d) => d.kind)).toEqual(['not-yet', 'not-yet']);
+    // (A store that has never seen the bucket may first try one write that fails.)
+    expect(low.requests.writes).toBeLessThanOrEqual(2);
+    // The flood's next calls see a contended bucket: none is reserved beyond its reach.
+    nowMs += 1_000;
+    const more = await dispatcher().admit([bucket], ones(10), tags(10, 'high', 'f'));
+    expect(more.decisions.every((d) => d.kind === 'not-yet')).toBe(true);
   });
 
   it('freezes the slots it grants within the freeze margin: a cut-in planned a moment earlier cannot land before them', async () => {

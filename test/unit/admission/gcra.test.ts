@@ -124,6 +124,24 @@ describe('planAdmission', () => {
     });
   });
 
+  it('holds each request to its own horizon: the prefix stops at the first that reaches too far', () => {
+    const params = gcraParams({ rate: 2, burst: 5 });
+    // Full bucket: slots at +0.5, +1, +1.5, +2 s; the third may only go 1.2 s ahead.
+    const plan = planAdmission(
+      now + 2_500_000,
+      now,
+      params,
+      [1, 1, 1, 1],
+      [10 * US_PER_S, 10 * US_PER_S, 1_200_000, 10 * US_PER_S],
+    );
+    expect(plan).toMatchObject({ kind: 'admitted', count: 2 });
+    // When even the first reaches too far, "not yet" says when it fits within its own horizon.
+    expect(planAdmission(now + 2_500_000, now, params, [1], [300_000])).toEqual({
+      kind: 'not-yet',
+      retryAtUs: now + 200_000,
+    });
+  });
+
   it('trims the burst by rate × lateness allowance, keeping at least one token', () => {
     expect(gcraParams({ rate: 2, burst: 5 }, 250).burst).toBe(4.5);
     expect(gcraParams({ rate: 20, burst: 100 }, 250).burst).toBe(95);

@@ -283,6 +283,15 @@ describe('producers', () => {
     ]);
   });
 
+  it('takes the reach step of contended buckets, and names a bad one by its field', () => {
+    expect(parseDeploymentConfig({ targets }).scheduling.reachStepMs).toBe(500);
+    expect(
+      parseDeploymentConfig({ targets, scheduling: { reachStepMs: 1_000 } }).scheduling.reachStepMs,
+    ).toBe(1_000);
+    const [problem] = problemsOf({ targets, scheduling: { reachStepMs: -1 } });
+    expect(problem).toMatch(/^scheduling\.reachStepMs: /);
+  });
+
   it('names a malformed producer name by its field and rule', () => {
     const allow = [{ accounts: ['111111111111'], service: 'ec2', operations: ['Describe*'] }];
     expect(problemsOf({ targets, producers: [{ name: 'Web Team', allow }] })).toEqual([
