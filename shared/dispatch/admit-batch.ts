@@ -24,14 +24,41 @@ import { requeue, SLOWED_HOP_MS } from './requeue.js';
  */
 export const RUN_AFTER_ADMISSION_MS = 250;
 
+/**
+ * A call not admitted yet, whose bucket has room again within this long, waits for it in this
+ * invocation and asks again (at most {@link IN_PROCESS_ROUNDS} times): on a contended bucket
+ * nobody reserves far ahead, and SQS's whole-second delays would leave the room ahead unused.
+ */
+export const IN_PROCESS_RETRY_MS = 1_500;
+export const IN_PROCESS_ROUNDS = 4;
+
 /** Within a bucket group the admitted prefix goes to the higher priorities. */
 const PRIORITY_RANK: Readonly<Record<Priority, number>> = { high: 0, normal: 1, low: 2 };
 
+/** What admitting a batch gives: the calls due now, and those admitted by asking again soon. */
+export interface AdmittedBatch {
+  readonly due: Due[];
+  /** Calls not admitted yet but due again within moments, asked again in this invocation. */
+  readonly later: Promise<Due[]>;
+}
+
 /**
- * Admits the requests and places each one; returns the calls due now. A group whose admission
- * write fails is left for redelivery as a whole.
+ * Admits the requests and places each one; returns the calls due now at once (they must not wait
+ * for the ones asked again). A group whose admission write fails is left for redelivery as a
+ * whole.
  */
-export async function admitBatch(ctx: BatchContext, pending: readonly Work[]): Promise<Due[]> {
+export async function admitBatch(
+  ctx: BatchContext,
+  pending: readonly Work[],
+  rounds = IN_PROCESS_ROUNDS,
+): Promise<AdmittedBatch> {
+  // Not admitted yet but due again soon: asked again below, in this invocation.
+  const again: { work: Work; atMs: number }[] = [];
+  const waitHere = (work: Work, atMs: number): boolean => {
+    if (rounds <= 0 || atMs - ctx.clock() > IN_PROCESS_RETRY_MS) return false;
+    again.push({ work, atMs });
+    return true;
+  };
   const ordered = [...pending].sort(
     (a, b) =>
       PRIORITY_RANK[effectivePriority(a.request)] - PRIORITY_RANK[effectivePriority(b.request)],
@@ -70,12 +97,24 @@ export async function admitBatch(ctx: BatchContext, pending: readonly Work[]): P
       await Promise.all(
         outcome.decisions.map((decision, i) => {
           const work = members[i] as Work;
-          return ctx.safely(work.message, () => place(ctx, work, decision, dims, due));
+          return ctx.safely(work.message, () => place(ctx, work, decision, dims, due, waitHere));
         }),
       );
     }),
   );
-  return due;
+  const later =
+    again.length === 0
+      ? Promise.resolve([])
+      : (async () => {
+          await ctx.sleep(Math.max(0, Math.min(...again.map((a) => a.atMs)) - ctx.clock()));
+          const next = await admitBatch(
+            ctx,
+            again.map((a) => a.work),
+            rounds - 1,
+          );
+          return [...next.due, ...(await next.later)];
+        })();
+  return { due, later };
 }
 
 /** Acts on one admission decision. */
@@ -85,6 +124,7 @@ async function place(
   decision: AdmissionDecision,
   dims: Readonly<Record<string, string>>,
   due: Due[],
+  waitHere: (work: Work, atMs: number) => boolean,
 ): Promise<void> {
   if (decision.kind === 'admitted') {
     ctx.telemetry.count(METRICS.AdmittedCalls, 1, dims);
@@ -111,7 +151,8 @@ async function place(
     // A slowed bucket's horizon widens as it recovers: look again within a hop, not at the
     // time the slow rate gave.
     const hop = ctx.clock() + SLOWED_HOP_MS;
-    requeue(ctx, work, decision.slowed ? Math.min(decision.retryAtMs, hop) : decision.retryAtMs);
+    const atMs = decision.slowed ? Math.min(decision.retryAtMs, hop) : decision.retryAtMs;
+    if (!waitHere(work, atMs)) requeue(ctx, work, atMs);
   } else {
     await finishUnclaimed(
       ctx,

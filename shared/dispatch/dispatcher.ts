@@ -131,19 +131,22 @@ export class Dispatcher {
       else
         toRun.push({ work, runAtMs: reservation.runAtMs, epochs: reservation.epochs, reservation });
     }
-    toRun.push(...(await admitBatch(ctx, toAdmit)));
+    const admitted = await admitBatch(ctx, toAdmit);
+    toRun.push(...admitted.due);
 
     // Re-queued messages leave now, alongside the due calls, not after them: their delays
     // count from now.
     const requeued = this.#flush(outbox, failed);
     const held = holdReads(ctx, holds);
     const limit = pLimit(this.#deps.deployment.maxConcurrentCalls);
+    const run = (due: Due) =>
+      limit(() => ctx.safely(due.work.message, () => runCall(ctx, due, owner)));
     await Promise.all([
       requeued,
       held,
-      ...toRun.map((due) =>
-        limit(() => ctx.safely(due.work.message, () => runCall(ctx, due, owner))),
-      ),
+      ...toRun.map(run),
+      // Calls asked again in this invocation run as they are admitted.
+      admitted.later.then((later) => Promise.all(later.map(run))),
     ]);
     await shared.settle();
     await Promise.all([this.#flush(outbox, failed), holdReads(ctx, holds)]);

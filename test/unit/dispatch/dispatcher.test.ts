@@ -14,6 +14,7 @@ import { parseDeploymentConfig } from '../../../shared/config/deployment.js';
 import type { SluiceRequest } from '../../../shared/contract/request.js';
 import type { SluiceResult } from '../../../shared/contract/result.js';
 import { MAX_INLINE_OUTPUT_BYTES } from '../../../shared/contract/sizes.js';
+import { IN_PROCESS_ROUNDS } from '../../../shared/dispatch/admit-batch.js';
 import { UnsupportedCallError } from '../../../shared/dispatch/call-runner.js';
 import { Dispatcher, type IncomingMessage } from '../../../shared/dispatch/dispatcher.js';
 import { ENVELOPE } from '../../../shared/dispatch/envelope.js';
@@ -428,6 +429,36 @@ describe('Dispatcher.processBatch', () => {
     ]);
     expect(t.admits).toEqual([]);
     expect(t.finished.size).toBe(0);
+  });
+
+  it('asks again in this invocation when the bucket has room again within moments, then runs the call', async () => {
+    let asked = 0;
+    const t = setup({
+      decide: () => {
+        asked++;
+        return asked < 3
+          ? { kind: 'not-yet', retryAtMs: T0 + 600 * asked, slowed: false }
+          : admittedAt(T0 + 1_200);
+      },
+    });
+    await t.dispatcher.processBatch([message({ id: 'soon' })], 'o');
+    expect(t.admits).toEqual([1, 1, 1]);
+    expect(t.sent).toEqual([]);
+    expect(t.finished.get('soon')).toMatchObject({ status: 'succeeded' });
+  });
+
+  it('asks again at most IN_PROCESS_ROUNDS times, then waits on the scheduled queue', async () => {
+    let asked = 0;
+    const t = setup({
+      decide: () => {
+        asked++;
+        return { kind: 'not-yet', retryAtMs: T0 + 500 * asked, slowed: false };
+      },
+    });
+    await t.dispatcher.processBatch([message({ id: 'busy' })], 'o');
+    expect(t.admits).toHaveLength(IN_PROCESS_ROUNDS + 1);
+    expect(t.sent).toEqual([expect.objectContaining({ queueUrl: SCHEDULED })]);
+    expect(t.runs()).toBe(0);
   });
 
   it("bounds a scheduled message's first receipt by its SentTimestamp, and refuses one naming no producer", async () => {
