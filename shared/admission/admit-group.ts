@@ -28,6 +28,7 @@ import {
   contendedReachUs,
   flowKey,
   meterIntervalUs,
+  meterToleranceUs,
   type PlacementPolicy,
   place,
   reachesABatch,
@@ -463,7 +464,8 @@ async function placeRun(
     // runs the meter of every level from l down to the one above the lowest (what those levels
     // together take ahead of the ones below them), so each level below keeps its assured share.
     // Past its meter a level's reach drops to 0 (placement.ts `contendedReachUs`). A hint: an
-    // increment (no update lost to a concurrent one), or a restart from now when it lies past.
+    // increment (no update lost to a concurrent one), or a restart from now when it lies well
+    // in the past.
     const meters: MeterHint[] = [];
     if (reach.contended) {
       const lowest = context.scheduling.levels.length - 1;
@@ -473,11 +475,16 @@ async function placeRun(
           perLevel.set(m, (perLevel.get(m) ?? 0) + c.cost);
       for (const [m, tokens] of perLevel) {
         const incrementUs = tokens * meterIntervalUs(params, context.scheduling.levels, m);
+        // Restart only a meter that lay well in the past (idle): a picture up to a second old
+        // may not show what others added since, and restarting would drop it.
+        const idleBeforeUs =
+          nowUs -
+          Math.max(meterToleranceUs(params, context.scheduling.levels, m), MAX_ESTIMATE_AGE_US);
         const known = view.cutMetersUs.get(m) ?? 0;
         meters.push({
           name: hintAttribute('cutMeter', levelName(context, m)),
           incrementUs,
-          ...(known < nowUs ? { restartAtUs: nowUs + incrementUs } : {}),
+          ...(known < idleBeforeUs ? { restartAtUs: nowUs + incrementUs } : {}),
         });
       }
     }
