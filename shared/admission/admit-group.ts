@@ -713,7 +713,7 @@ async function markWaiting(
   const nowUs = context.clock() * US_PER_MS;
   const staleBeforeUs = nowUs - CONTENTION_WINDOW_US / 2;
   for (const [b, key] of keys.entries()) {
-    const state = knownState(context, key);
+    let state = knownState(context, key);
     const params = effectiveParams(
       (buckets[b] as GroupBucket).limit,
       context.lateAllowanceMs,
@@ -734,7 +734,10 @@ async function markWaiting(
       if (others >= 2) continue;
       counter.writes++;
       const written = await context.items.raiseHint(key, name, nowUs);
-      if (written.ok) context.known.set(key, written.state);
+      if (written.state !== 'unknown') {
+        state = written.state;
+        context.known.set(key, state);
+      }
     }
   }
 }

@@ -176,7 +176,7 @@ export class BucketItems {
     } else {
       const tat = u.name(A.tat);
       u.when(
-        write.frozenUs === undefined
+        write.frozenUs === undefined || write.freezeAll === true
           ? `${tat} BETWEEN ${u.value(write.nowUs)} AND ${u.value(write.highestTatUs)}`
           : `${tat} = ${u.value(write.expectedTatUs)}`,
       );
@@ -194,7 +194,9 @@ export class BucketItems {
           : u.value(meter.restartAtUs),
       );
     }
-    if (write.frozenUs !== undefined) {
+    // (A busy append that freezes all its slots sets the watermark blind, above.)
+    const blindFreeze = write.kind === 'busy' && write.freezeAll === true;
+    if (write.frozenUs !== undefined && !blindFreeze) {
       // Appended slots come after every slot before them: the watermark only ever rises.
       const frz = u.name(A.frozen);
       u.when(`(attribute_not_exists(${frz}) OR ${frz} <= ${u.value(write.frozenUs)})`);

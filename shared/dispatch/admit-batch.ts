@@ -16,6 +16,7 @@ import { ERROR_CODES } from '../contract/result.js';
 import type { BatchContext, Due, Work } from './context.js';
 import { finishUnclaimed } from './outcomes.js';
 import { requeue, SLOWED_HOP_MS } from './requeue.js';
+import { timeLeftFor } from './run-call.js';
 
 /**
  * A call admitted this close to its slot runs in the invocation that admitted it; a later one
@@ -35,27 +36,33 @@ export const IN_PROCESS_ROUNDS = 4;
 /** Within a bucket group the admitted prefix goes to the higher priorities. */
 const PRIORITY_RANK: Readonly<Record<Priority, number>> = { high: 0, normal: 1, low: 2 };
 
-/** What admitting a batch gives: the calls due now, and those admitted by asking again soon. */
+/** What admitting a batch gives: the calls due now, and the rounds that ask again. */
 export interface AdmittedBatch {
   readonly due: Due[];
-  /** Calls not admitted yet but due again within moments, asked again in this invocation. */
-  readonly later: Promise<Due[]>;
+  /**
+   * Settles when every call not admitted yet but due again within moments has been asked
+   * again in this invocation; each round hands its due calls to `onRound` as soon as it ends.
+   */
+  readonly later: Promise<void>;
 }
 
 /**
  * Admits the requests and places each one; returns the calls due now at once (they must not wait
  * for the ones asked again). A group whose admission write fails is left for redelivery as a
- * whole.
+ * whole. `onRound` runs the calls a later round admitted (and sends what it re-queued).
  */
 export async function admitBatch(
   ctx: BatchContext,
   pending: readonly Work[],
+  onRound: (due: Due[]) => Promise<unknown> = async () => {},
   rounds = IN_PROCESS_ROUNDS,
 ): Promise<AdmittedBatch> {
-  // Not admitted yet but due again soon: asked again below, in this invocation.
+  // Not admitted yet but due again soon: asked again below, in this invocation — if it has
+  // time left for the call once admitted.
   const again: { work: Work; atMs: number }[] = [];
   const waitHere = (work: Work, atMs: number): boolean => {
     if (rounds <= 0 || atMs - ctx.clock() > IN_PROCESS_RETRY_MS) return false;
+    if (!timeLeftFor(ctx, work, atMs)) return false;
     again.push({ work, atMs });
     return true;
   };
@@ -104,15 +111,20 @@ export async function admitBatch(
   );
   const later =
     again.length === 0
-      ? Promise.resolve([])
+      ? Promise.resolve()
       : (async () => {
           await ctx.sleep(Math.max(0, Math.min(...again.map((a) => a.atMs)) - ctx.clock()));
-          const next = await admitBatch(
-            ctx,
-            again.map((a) => a.work),
-            rounds - 1,
-          );
-          return [...next.due, ...(await next.later)];
+          const works = again.map((a) => a.work);
+          try {
+            const next = await admitBatch(ctx, works, onRound, rounds - 1);
+            await Promise.all([onRound(next.due), next.later]);
+          } catch (error) {
+            ctx.redeliver(
+              works.map((w) => w.message),
+              'asking again failed; messages left for redelivery',
+              error,
+            );
+          }
         })();
   return { due, later };
 }

@@ -131,23 +131,21 @@ export class Dispatcher {
       else
         toRun.push({ work, runAtMs: reservation.runAtMs, epochs: reservation.epochs, reservation });
     }
-    const admitted = await admitBatch(ctx, toAdmit);
+    const limit = pLimit(this.#deps.deployment.maxConcurrentCalls);
+    const run = (due: Due) =>
+      limit(() => ctx.safely(due.work.message, () => runCall(ctx, due, owner)));
+    // Calls asked again in this invocation run as each round admits them, and what a round
+    // re-queued leaves with them (its delays count from now).
+    const admitted = await admitBatch(ctx, toAdmit, (due) =>
+      Promise.all([this.#flush(outbox, failed), ...due.map(run)]),
+    );
     toRun.push(...admitted.due);
 
     // Re-queued messages leave now, alongside the due calls, not after them: their delays
     // count from now.
     const requeued = this.#flush(outbox, failed);
     const held = holdReads(ctx, holds);
-    const limit = pLimit(this.#deps.deployment.maxConcurrentCalls);
-    const run = (due: Due) =>
-      limit(() => ctx.safely(due.work.message, () => runCall(ctx, due, owner)));
-    await Promise.all([
-      requeued,
-      held,
-      ...toRun.map(run),
-      // Calls asked again in this invocation run as they are admitted.
-      admitted.later.then((later) => Promise.all(later.map(run))),
-    ]);
+    await Promise.all([requeued, held, ...toRun.map(run), admitted.later]);
     await shared.settle();
     await Promise.all([this.#flush(outbox, failed), holdReads(ctx, holds)]);
     return { failedMessageIds: [...failed] };

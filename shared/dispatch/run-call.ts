@@ -215,7 +215,7 @@ async function settleCall(ctx: BatchContext, due: Due, owner: string): Promise<v
  * Whether the invocation has time for the call at its slot: the wait, the call's whole timeout,
  * and {@link BOOKKEEPING_RESERVE_MS} after it.
  */
-function timeLeftFor(ctx: BatchContext, work: Work, runAtMs: number): boolean {
+export function timeLeftFor(ctx: BatchContext, work: Work, runAtMs: number): boolean {
   const now = ctx.clock();
   const { requestTimeoutMs } = ctx.runner.timeoutsOf(work.request.call.service);
   return Math.max(now, runAtMs) + requestTimeoutMs + BOOKKEEPING_RESERVE_MS <= ctx.deadlineMs;

@@ -50,7 +50,7 @@ const REPLY_TOPIC = 'arn:aws:sns:eu-west-1:111111111111:results';
 
 function setup(
   options: {
-    decide?: () => AdmissionDecision;
+    decide?: (costs: readonly number[], index: number) => AdmissionDecision;
     run?: () => Promise<Record<string, unknown>>;
     check?: () => Promise<void>;
     maxOutputBytes?: number;
