@@ -70,6 +70,11 @@ export type AdmissionDecision =
       /** Not within the horizon; from `retryAtMs` on, the first waiting request fits. */
       readonly kind: 'not-yet';
       readonly retryAtMs: number;
+      /**
+       * A bucket of it is contended (reserved by reach, ./placement.ts `reachOf`): its turn comes
+       * within moments and is worth waiting for in-process; otherwise `retryAtMs` is exact.
+       */
+      readonly contended?: boolean;
       /** Some bucket runs below its configured rate: the wait shortens when it recovers. */
       readonly slowed: boolean;
     }
@@ -203,6 +208,7 @@ export async function admitGroup(
   // after another: their retries come back spread out as they will be admitted, not as a herd.
   const waiting = eligible.slice(count);
   const retryAtMsOf = new Map<number, number>();
+  const contendedWaiting = new Set<number>();
   if (waiting.length > 0) {
     const atUs = waiting.map(() => retryAtUsMax);
     keys.forEach((key, b) => {
@@ -248,6 +254,7 @@ export async function admitGroup(
           atUs[w] = Math.max(atUs[w] as number, fits);
           return;
         }
+        contendedWaiting.add(requestIndex);
         if (chunk.length === 0) chunkCells = batchCells(params, reach.reachUs);
         chunk.push(w);
         chunkFitsUs = Math.max(chunkFitsUs, fits);
@@ -282,7 +289,12 @@ export async function admitGroup(
       };
     } else {
       const retryAtMs = retryAtMsOf.get(requestIndex) ?? context.clock();
-      decisions[requestIndex] = { kind: 'not-yet', retryAtMs, slowed };
+      decisions[requestIndex] = {
+        kind: 'not-yet',
+        retryAtMs,
+        slowed,
+        ...(contendedWaiting.has(requestIndex) ? { contended: true } : {}),
+      };
     }
   });
   return { decisions: decisions as AdmissionDecision[], requests: counter, forfeitedTokens };

@@ -26,9 +26,9 @@ import { timeLeftFor } from './run-call.js';
 export const RUN_AFTER_ADMISSION_MS = 250;
 
 /**
- * A call not admitted yet, whose bucket has room again within this long, waits for it in this
- * invocation and asks again (at most {@link IN_PROCESS_ROUNDS} times): on a contended bucket
- * nobody reserves far ahead, and SQS's whole-second delays would leave the room ahead unused.
+ * A call not admitted yet on a contended bucket, whose turn comes within this long, waits for it
+ * in this invocation and asks again (at most {@link IN_PROCESS_ROUNDS} times): there nobody
+ * reserves far ahead, and SQS's whole-second delays would leave the room ahead unused.
  */
 export const IN_PROCESS_RETRY_MS = 1_500;
 export const IN_PROCESS_ROUNDS = 4;
@@ -164,7 +164,7 @@ async function place(
     // time the slow rate gave.
     const hop = ctx.clock() + SLOWED_HOP_MS;
     const atMs = decision.slowed ? Math.min(decision.retryAtMs, hop) : decision.retryAtMs;
-    if (!waitHere(work, atMs)) requeue(ctx, work, atMs);
+    if (decision.contended !== true || !waitHere(work, atMs)) requeue(ctx, work, atMs);
   } else {
     await finishUnclaimed(
       ctx,

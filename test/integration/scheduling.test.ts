@@ -354,6 +354,8 @@ describe.each(enginesUnderTest())('scheduling on $name', (engine) => {
     nowMs += 1_000;
     const more = await dispatcher().admit([bucket], ones(10), tags(10, 'high', 'f'));
     expect(more.decisions.every((d) => d.kind === 'not-yet')).toBe(true);
+    // …and say so: their turn comes within moments, worth waiting for in-process.
+    expect(more.decisions[0]).toMatchObject({ kind: 'not-yet', contended: true });
   });
 
   it('freezes the slots it grants within the freeze margin: a cut-in planned a moment earlier cannot land before them', async () => {

@@ -437,7 +437,7 @@ describe('Dispatcher.processBatch', () => {
       decide: () => {
         asked++;
         return asked < 3
-          ? { kind: 'not-yet', retryAtMs: T0 + 600 * asked, slowed: false }
+          ? { kind: 'not-yet', retryAtMs: T0 + 600 * asked, slowed: false, contended: true }
           : admittedAt(T0 + 1_200);
       },
     });
@@ -447,12 +447,19 @@ describe('Dispatcher.processBatch', () => {
     expect(t.finished.get('soon')).toMatchObject({ status: 'succeeded' });
   });
 
+  it('sends a call whose bucket is not contended to the scheduled queue even when its time is near', async () => {
+    const t = setup({ decide: () => ({ kind: 'not-yet', retryAtMs: T0 + 500, slowed: false }) });
+    await t.dispatcher.processBatch([message({ id: 'exact' })], 'o');
+    expect(t.admits).toEqual([1]);
+    expect(t.sent).toEqual([expect.objectContaining({ queueUrl: SCHEDULED, delaySeconds: 1 })]);
+  });
+
   it('asks again at most IN_PROCESS_ROUNDS times, then waits on the scheduled queue', async () => {
     let asked = 0;
     const t = setup({
       decide: () => {
         asked++;
-        return { kind: 'not-yet', retryAtMs: T0 + 500 * asked, slowed: false };
+        return { kind: 'not-yet', retryAtMs: T0 + 500 * asked, slowed: false, contended: true };
       },
     });
     await t.dispatcher.processBatch([message({ id: 'busy' })], 'o');
