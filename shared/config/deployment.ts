@@ -52,6 +52,7 @@ const MAX_OUTPUT_BYTES_LIMIT = 524_288_000;
 
 export {
   allowedWithoutConditions,
+  cappedPriority,
   DEFAULT_PRODUCER,
   disallowedReason,
   isRegionKnown,

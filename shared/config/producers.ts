@@ -29,7 +29,7 @@ import {
   SERVICE_RULE,
 } from '../contract/patterns.js';
 import { type Problem, problem } from '../contract/problems.js';
-import { replyDestinationSchema } from '../contract/request.js';
+import { PRIORITIES, type Priority, replyDestinationSchema } from '../contract/request.js';
 import { SERVICES } from '../services/registry.js';
 
 export { DEFAULT_PRODUCER };
@@ -66,6 +66,11 @@ export const producerSchema = z.strictObject({
    * deployment's `replyTo`. @default []
    */
   replyTo: z.array(replyDestinationSchema).optional(),
+  /**
+   * The most urgent priority its requests get: one asking for more is scheduled at this level
+   * (a batch job cannot pass for a user's click by writing `high`). @default "high"
+   */
+  maxPriority: z.enum(PRIORITIES).optional(),
 });
 
 /** One entry of a producer's allowlist. */
@@ -76,6 +81,8 @@ export interface ProducerConfig {
   readonly name: string;
   readonly allow: readonly ProducerGrant[];
   readonly replyTo: readonly string[];
+  /** The most urgent priority its requests are scheduled at. */
+  readonly maxPriority: Priority;
 }
 
 /** What the producer rules need of the deployment's targets. */
@@ -110,6 +117,7 @@ export function implicitProducer(
       })),
     ),
     replyTo: replyDestinations,
+    maxPriority: 'high',
   };
 }
 
@@ -119,7 +127,13 @@ export function resolveProducer(input: z.infer<typeof producerSchema>): Producer
     name: input.name,
     allow: input.allow,
     replyTo: input.replyTo ?? [],
+    maxPriority: input.maxPriority ?? 'high',
   };
+}
+
+/** The priority a request is scheduled at: the one it asks for, no more urgent than `max`. */
+export function cappedPriority(requested: Priority, max: Priority): Priority {
+  return PRIORITIES.indexOf(requested) < PRIORITIES.indexOf(max) ? max : requested;
 }
 
 /**

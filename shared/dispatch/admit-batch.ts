@@ -11,10 +11,11 @@ import type { AdmissionDecision, AdmissionOutcome, CallTag } from '../admission/
 import { groupByBuckets } from '../admission/groups.js';
 import { FIXED } from '../admission/timeline.js';
 import { METRICS } from '../contract/metrics.js';
-import { effectivePriority, type Priority } from '../contract/request.js';
+import type { Priority } from '../contract/request.js';
 import { ERROR_CODES } from '../contract/result.js';
 import type { BatchContext, Due, Work } from './context.js';
 import { finishUnclaimed } from './outcomes.js';
+import { priorityOf } from './priority.js';
 import { requeue, SLOWED_HOP_MS } from './requeue.js';
 import { timeLeftFor } from './run-call.js';
 
@@ -67,8 +68,7 @@ export async function admitBatch(
     return true;
   };
   const ordered = [...pending].sort(
-    (a, b) =>
-      PRIORITY_RANK[effectivePriority(a.request)] - PRIORITY_RANK[effectivePriority(b.request)],
+    (a, b) => PRIORITY_RANK[priorityOf(ctx, a)] - PRIORITY_RANK[priorityOf(ctx, b)],
   );
   const due: Due[] = [];
   await Promise.all(
@@ -76,7 +76,11 @@ export async function admitBatch(
       const members = group.members.map((i) => ordered[i] as Work);
       let outcome: AdmissionOutcome;
       try {
-        outcome = await ctx.buckets.admit(group.buckets, group.costs, members.map(tagOf));
+        outcome = await ctx.buckets.admit(
+          group.buckets,
+          group.costs,
+          members.map((w) => tagOf(ctx, w)),
+        );
       } catch (error) {
         ctx.redeliver(
           members.map((w) => w.message),
@@ -175,9 +179,12 @@ async function place(
   }
 }
 
-/** Who a call is for scheduling: its priority level, and its flow — the producer it came from. */
-export function tagOf(work: Work): CallTag {
-  return { level: effectivePriority(work.request), flow: flowOf(work) };
+/**
+ * Who a call is for scheduling: its priority level (as its producer may use it), and its flow —
+ * the producer it came from.
+ */
+export function tagOf(ctx: Pick<BatchContext, 'deployment'>, work: Work): CallTag {
+  return { level: priorityOf(ctx, work), flow: flowOf(work) };
 }
 
 /**

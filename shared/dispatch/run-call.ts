@@ -5,7 +5,6 @@
  * give up. Every write made under the claim is retried while the lease holds (./durable.ts).
  */
 import { METRICS } from '../contract/metrics.js';
-import { effectivePriority } from '../contract/request.js';
 import { ERROR_CODES, failedResult, succeededResult } from '../contract/result.js';
 import { callFingerprint } from '../requests/fingerprint.js';
 import { requestKey } from '../storage/tables.js';
@@ -15,6 +14,7 @@ import type { BatchContext, Due, Lease, Work } from './context.js';
 import { durably, leaseFor } from './durable.js';
 import { readBack, readBackOperation } from './outcome-check.js';
 import { answerConflict, answerUnavailable, finishClaimed } from './outcomes.js';
+import { priorityOf } from './priority.js';
 import { succeededWithOutput } from './record-output.js';
 import { RUN_IN_PROCESS_MS, requeue } from './requeue.js';
 import { afterCall, type CallOutcome, retryLimitsOf } from './retry-policy.js';
@@ -109,7 +109,7 @@ async function settleCall(ctx: BatchContext, due: Due, owner: string): Promise<v
   const startedAt = ctx.clock();
   ctx.telemetry.count(METRICS.WaitTimeMs, Math.max(0, startedAt - work.firstSeenMs), {
     Service: request.call.service,
-    Priority: effectivePriority(request),
+    Priority: priorityOf(ctx, work),
   });
   const timings = { receivedAt: claim.receivedAt, startedAt };
   const safeToRepeat = ctx.runner.isSafeToRepeat(request.call);

@@ -193,6 +193,7 @@ describe('producers', () => {
           { accounts: ['222222222222'], service: 'service-quotas', operations: ['List*'] },
         ],
         replyTo,
+        maxPriority: 'high',
       },
     ]);
     const target = { account: '111111111111', region: 'us-east-1' };
@@ -281,6 +282,26 @@ describe('producers', () => {
     ).toEqual([
       'scheduling.flowWeights.sluice-web-queue: sluice-web-queue is not a producer of this deployment (web) (not-a-producer)',
     ]);
+  });
+
+  it("reads a producer's maxPriority (default high), and names a bad one by its field", () => {
+    const allow = [{ accounts: ['111111111111'], service: 'ec2', operations: ['Describe*'] }];
+    const capped = parseDeploymentConfig({
+      targets,
+      producers: [
+        { name: 'batch', allow, maxPriority: 'low' },
+        { name: 'web', allow },
+      ],
+    });
+    expect(capped.producers.map((p) => [p.name, p.maxPriority])).toEqual([
+      ['batch', 'low'],
+      ['web', 'high'],
+    ]);
+    const [problem] = problemsOf({
+      targets,
+      producers: [{ name: 'batch', allow, maxPriority: 'urgent' }],
+    });
+    expect(problem).toMatch(/^producers\[0\]\.maxPriority: /);
   });
 
   it('takes the reach step of contended buckets, and names a bad one by its field', () => {

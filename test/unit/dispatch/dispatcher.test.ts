@@ -62,6 +62,8 @@ function setup(
     marked?: boolean;
     /** The call's outcome check (DescribeTags): what it shows of the effect. @default no check */
     readBack?: () => Promise<CheckedEffect>;
+    /** The producer's `maxPriority` (its requests are scheduled no more urgently). */
+    maxPriority?: 'high' | 'normal' | 'low';
     /** Writes that fail (DynamoDB unavailable) this many times before they succeed. */
     failing?: Partial<Record<'markSent' | 'release' | 'finishClaimed' | 'reportThrottle', number>>;
   } = {},
@@ -72,6 +74,7 @@ function setup(
   const finished = new Map<string, SluiceResult>();
   const stored = new Map<string, string>();
   const admits: number[] = [];
+  const admittedLevels: string[] = [];
   const penalties: number[] = [];
   const checkIns: boolean[] = [];
   let runs = 0;
@@ -107,6 +110,24 @@ function setup(
       ],
       replyTo: [REPLY_TOPIC],
       ...(options.maxOutputBytes === undefined ? {} : { maxOutputBytes: options.maxOutputBytes }),
+      ...(options.maxPriority === undefined
+        ? {}
+        : {
+            producers: [
+              {
+                name: 'default',
+                allow: [
+                  {
+                    accounts: ['111111111111'],
+                    service: 'ec2',
+                    operations: ['Describe*', 'RunInstances'],
+                  },
+                ],
+                replyTo: [REPLY_TOPIC],
+                maxPriority: options.maxPriority,
+              },
+            ],
+          }),
     }),
     producerQueues,
     scheduledQueueUrl: SCHEDULED,
@@ -119,8 +140,9 @@ function setup(
     },
     random: () => 0.5,
     buckets: {
-      admit: async (_buckets, costs): Promise<AdmissionOutcome> => {
+      admit: async (_buckets, costs, tags): Promise<AdmissionOutcome> => {
         admits.push(costs.length);
+        admittedLevels.push(...(tags ?? []).map((t) => t.level));
         const decide = options.decide ?? (() => admittedAt(now));
         return {
           decisions: costs.map(decide),
@@ -223,6 +245,7 @@ function setup(
     finished,
     stored,
     admits,
+    admittedLevels,
     penalties,
     checkIns,
     runs: () => runs,
@@ -429,6 +452,18 @@ describe('Dispatcher.processBatch', () => {
     ]);
     expect(t.admits).toEqual([]);
     expect(t.finished.size).toBe(0);
+  });
+
+  it("schedules a request no more urgently than its producer's maxPriority", async () => {
+    const t = setup({ maxPriority: 'normal' });
+    await t.dispatcher.processBatch(
+      [message({ id: 'pushy', priority: 'high' }), message({ id: 'batch', priority: 'low' })],
+      'o',
+    );
+    expect(t.admittedLevels.sort()).toEqual(['low', 'normal']);
+    const open = setup();
+    await open.dispatcher.processBatch([message({ id: 'click', priority: 'high' })], 'o');
+    expect(open.admittedLevels).toEqual(['high']);
   });
 
   it('asks again in this invocation when the bucket has room again within moments, then runs the call', async () => {
