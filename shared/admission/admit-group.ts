@@ -14,26 +14,24 @@ import {
   type BucketContext,
   effectiveParams,
   knownState,
+  levelName,
+  placementPolicy,
   pruneIfLong,
   type RequestCounter,
   settle,
 } from './bucket-context.js';
-import type { MeterHint } from './bucket-item.js';
 import { type BucketState, hintAttribute } from './bucket-state.js';
+import {
+  batchCells,
+  contendedBatch,
+  contendedMeters,
+  MAX_ESTIMATE_AGE_US,
+  MAX_RETURN_BATCH,
+  markWaiting,
+} from './contention.js';
 import { InvalidAdmissionGroupError } from './errors.js';
 import { type GcraParams, planAdmission, retryAtUs, slotsFrom, US_PER_MS } from './gcra.js';
-import {
-  type BucketView,
-  CONTENTION_WINDOW_US,
-  contendedReachUs,
-  flowKey,
-  meterIntervalUs,
-  meterToleranceUs,
-  type PlacementPolicy,
-  place,
-  reachesABatch,
-  reachOf,
-} from './placement.js';
+import { type BucketView, contendedReachUs, flowKey, place, reachOf } from './placement.js';
 import { recoverIfDue } from './rate-changes.js';
 import { FIXED, type TimelinePosition } from './timeline.js';
 
@@ -194,8 +192,8 @@ export async function admitGroup(
     }
     if (b === 0) eligible = [...placedOrder, ...deferred, ...pending, ...eligible.slice(count)];
     const admittedHere = grant.slotsUs.length;
-    if (admittedHere < count) refused.push(b);
     if (admittedHere < count) {
+      refused.push(b);
       for (const earlier of grants) {
         forfeitedTokens += await refund(context, earlier, admittedHere, counter);
       }
@@ -472,34 +470,9 @@ async function placeRun(
       tails.set(hintAttribute('flowTail', c.tag.level, c.tag.flow), at);
     });
     const tailHints = [...tails].map(([name, at]) => ({ name, ...at }));
-    // Contended, precedence over the levels below is metered as for cut-ins: a call of level l
-    // runs the meter of every level from l down to the one above the lowest (what those levels
-    // together take ahead of the ones below them), so each level below keeps its assured share.
-    // Past its meter a level's reach drops to 0 (placement.ts `contendedReachUs`). A hint: an
-    // increment (no update lost to a concurrent one), or a restart from now when it lies well
-    // in the past.
-    const meters: MeterHint[] = [];
-    if (reach.contended) {
-      const lowest = context.scheduling.levels.length - 1;
-      const perLevel = new Map<number, number>();
-      for (const c of calls.slice(0, plan.count))
-        for (let m = levelIndex(c.tag.level); m < lowest; m++)
-          perLevel.set(m, (perLevel.get(m) ?? 0) + c.cost);
-      for (const [m, tokens] of perLevel) {
-        const incrementUs = tokens * meterIntervalUs(params, context.scheduling.levels, m);
-        // Restart only a meter that lay well in the past (idle): a picture up to a second old
-        // may not show what others added since, and restarting would drop it.
-        const idleBeforeUs =
-          nowUs -
-          Math.max(meterToleranceUs(params, context.scheduling.levels, m), MAX_ESTIMATE_AGE_US);
-        const known = view.cutMetersUs.get(m) ?? 0;
-        meters.push({
-          name: hintAttribute('cutMeter', levelName(context, m)),
-          incrementUs,
-          ...(known < idleBeforeUs ? { restartAtUs: nowUs + incrementUs } : {}),
-        });
-      }
-    }
+    const meters = reach.contended
+      ? contendedMeters(context, view, params, nowUs, calls.slice(0, plan.count), levelIndex)
+      : [];
     // No slot much further ahead than its call's reach, whatever the TAT is when the write lands:
     // others append at the same time (a blind increment), so the guard leaves one reach step.
     const slackUs = reach.contended ? context.scheduling.reachStepMs * US_PER_MS : 0;
@@ -656,42 +629,6 @@ function viewOf(state: BucketState, context: BucketContext): BucketView {
   };
 }
 
-/**
- * How many calls of a run a contended append waits for: the whole run, as long as it takes at
- * most half the reach (the rest of the reach is the slack that keeps the bucket busy meanwhile).
- */
-function contendedBatch(run: readonly number[], params: GcraParams, reachUs: number): number {
-  const cells = batchCells(params, reachUs);
-  let tokens = 0;
-  let n = 0;
-  for (const cost of run) {
-    if (tokens + cost > cells && n > 0) break;
-    tokens += cost;
-    n++;
-  }
-  return n;
-}
-
-/** Tokens a contended batch may take: half of what fits within the reach. */
-function batchCells(params: GcraParams, reachUs: number): number {
-  return Math.max(1, Math.floor((reachUs + params.toleranceUs) / 2 / params.intervalUs));
-}
-
-/** A contended bucket's remembered state is extrapolated for this long, then read again. */
-const MAX_ESTIMATE_AGE_US = 1_000_000;
-
-/** Calls that come back for admission together: one SQS batch. */
-const MAX_RETURN_BATCH = 10;
-
-function placementPolicy(context: BucketContext): PlacementPolicy & { reachStepUs: number } {
-  return {
-    levels: context.scheduling.levels,
-    weightOf: (l, flow) => context.scheduling.weightOf(levelName(context, l), flow),
-    freezeUs: context.scheduling.freezeMs * US_PER_MS,
-    reachStepUs: context.scheduling.reachStepMs * US_PER_MS,
-  };
-}
-
 function levelIndexer(context: BucketContext): (level: string) => number {
   const levels = context.scheduling.levels;
   const fallback = Math.max(
@@ -702,56 +639,6 @@ function levelIndexer(context: BucketContext): (level: string) => number {
     const i = levels.findIndex((l) => l.name === level);
     return i >= 0 ? i : fallback;
   };
-}
-
-function levelName(context: BucketContext, index: number): string {
-  return context.scheduling.levels[index]?.name ?? context.scheduling.defaultLevel;
-}
-
-/**
- * Waiting flows make themselves seen: a flow with no recent slot on a bucket raises its tail hint
- * to now (one small write per bucket, at most every half contention window), so that a flow
- * holding the bucket's future sees it contended and stops reserving far ahead. Without it a
- * flow that never gets a slot would stay invisible behind a flood. Needless (and skipped) when
- * two others are at work: they already see each other. Best effort.
- */
-async function markWaiting(
-  context: BucketContext,
-  buckets: readonly GroupBucket[],
-  keys: readonly string[],
-  tags: readonly CallTag[],
-  counter: RequestCounter,
-): Promise<void> {
-  const nowUs = context.clock() * US_PER_MS;
-  const staleBeforeUs = nowUs - CONTENTION_WINDOW_US / 2;
-  for (const [b, key] of keys.entries()) {
-    let state = knownState(context, key);
-    const params = effectiveParams(
-      (buckets[b] as GroupBucket).limit,
-      context.lateAllowanceMs,
-      state.rate.fraction,
-    );
-    if (!reachesABatch(params, placementPolicy(context))) continue;
-    const seen = new Set<string>();
-    for (const tag of tags) {
-      const name = hintAttribute('flowTail', tag.level, tag.flow);
-      if (seen.has(name)) continue;
-      seen.add(name);
-      const own = `${tag.level}:${tag.flow}`;
-      if ((state.flowTailsUs.get(own) ?? 0) >= staleBeforeUs) continue;
-      // Two others at work already see each other: the bucket is contended for everyone.
-      let others = 0;
-      for (const [other, tailUs] of state.flowTailsUs)
-        if (other !== own && tailUs > nowUs - CONTENTION_WINDOW_US) others++;
-      if (others >= 2) continue;
-      counter.writes++;
-      const written = await context.items.raiseHint(key, name, nowUs);
-      if (written.state !== 'unknown') {
-        state = written.state;
-        context.known.set(key, state);
-      }
-    }
-  }
 }
 
 /** Splits requests into runs: consecutive requests of one level and flow. */

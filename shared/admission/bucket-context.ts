@@ -6,9 +6,9 @@
 import type { BucketLimit } from '../limits/types.js';
 import type { BucketItems, ItemWrite } from './bucket-item.js';
 import { type BucketState, EMPTY_BUCKET } from './bucket-state.js';
-import { type GcraParams, gcraParams } from './gcra.js';
+import { type GcraParams, gcraParams, US_PER_MS } from './gcra.js';
 import { intervalAt, type LearnedRatePolicy } from './learned-rate.js';
-import type { LevelPolicy } from './placement.js';
+import type { LevelPolicy, PlacementPolicy } from './placement.js';
 import { foldDropped } from './timeline.js';
 
 /** How calls are ordered when they compete for a bucket (shared/admission/placement.ts). */
@@ -131,4 +131,21 @@ export async function pruneIfLong(
     foldDropped(state.fold, state.log.slice(0, dropped)),
   );
   if (written.ok) context.known.set(key, written.state);
+}
+
+/** The placement policy of the store's scheduling settings, in the units placement works in. */
+export function placementPolicy(
+  context: BucketContext,
+): PlacementPolicy & { readonly reachStepUs: number } {
+  return {
+    levels: context.scheduling.levels,
+    weightOf: (l, flow) => context.scheduling.weightOf(levelName(context, l), flow),
+    freezeUs: context.scheduling.freezeMs * US_PER_MS,
+    reachStepUs: context.scheduling.reachStepMs * US_PER_MS,
+  };
+}
+
+/** A level's name from its index (0 = most urgent). */
+export function levelName(context: BucketContext, index: number): string {
+  return context.scheduling.levels[index]?.name ?? context.scheduling.defaultLevel;
 }

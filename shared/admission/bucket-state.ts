@@ -101,6 +101,11 @@ export const EMPTY_BUCKET: BucketState = Object.freeze({
   cutMetersUs: new Map(),
 });
 
+/** The key of a flow's tail in {@link BucketState.flowTailsUs}. */
+export function flowTailKey(level: string, flow: string): string {
+  return `${level}:${flow}`;
+}
+
 /** The attribute name of a level's or a flow's hint. */
 export function hintAttribute(kind: 'levelTail' | 'cutMeter', level: string): string;
 export function hintAttribute(kind: 'flowTail', level: string, flow: string): string;
@@ -109,7 +114,9 @@ export function hintAttribute(
   level: string,
   flow?: string,
 ): string {
-  return kind === 'flowTail' ? `${A.flowTail}${level}:${flow}` : `${A[kind]}${level}`;
+  return kind === 'flowTail'
+    ? `${A.flowTail}${flowTailKey(level, flow as string)}`
+    : `${A[kind]}${level}`;
 }
 
 /** Decodes an item (`undefined`: no item) into a state; a malformed one names what is wrong. */
